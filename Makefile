@@ -1,0 +1,64 @@
+# The two commands a newcomer needs: `make run` and `make test`. Every target
+# sets up what it needs (virtualenv, packages, Kafka, FerretDB) and reuses it next time.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+export DOITHOAI_VAR ?= $(CURDIR)/var
+
+.PHONY: venv tools infra-up infra-down infra-status test test-unit test-integration test-e2e \
+        run demo bench lint contracts clean
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install -q --disable-pip-version-check -U pip
+	@$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]'
+	@touch $@
+
+# Node is used only to check the AsyncAPI document with the official parser.
+tools: deploy/asyncapi/node_modules/.installed
+
+deploy/asyncapi/node_modules/.installed: deploy/asyncapi/package.json
+	@cd deploy/asyncapi && npm install --no-audit --no-fund --silent
+	@touch $@
+
+infra-up: venv
+	@deploy/infra.sh up
+
+infra-down:
+	@deploy/infra.sh down
+
+infra-status:
+	@deploy/infra.sh status
+
+test: venv tools infra-up
+	@$(PY) -m pytest $(PYTEST_ARGS)
+
+test-unit: venv
+	@$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+
+test-integration: venv tools infra-up
+	@$(PY) -m pytest tests/integration $(PYTEST_ARGS)
+
+test-e2e: venv infra-up
+	@$(PY) -m pytest tests/e2e $(PYTEST_ARGS)
+
+run: venv infra-up
+	@$(PY) deploy/run.py
+
+demo: venv
+	@$(PY) -m services.cli demo
+
+bench: venv infra-up
+	@$(PY) bench/run.py
+
+lint: venv
+	@$(VENV)/bin/ruff check .
+
+contracts: venv
+	@$(PY) -m services.common.asyncapi docs
+
+clean: infra-down
+	rm -rf var

@@ -1,0 +1,165 @@
+#!/usr/bin/env bash
+# Brings the local infrastructure up or down: Apache Kafka (KRaft, single node)
+# and FerretDB (SQLite backend). Used by `make run`, `make test` and CI alike.
+#
+#   deploy/infra.sh up | down | status
+#
+# Environment (defaults in brackets):
+#   DOITHOAI_VAR     data, logs and caches                    [<repo>/var]
+#   KAFKA_PORT       Kafka client port                        [9092]
+#   KAFKA_CONTROLLER_PORT  KRaft controller port              [9093]
+#   MONGO_PORT       FerretDB port                            [27017]
+#   KAFKA_HEAP       broker heap                              [-Xms256m -Xmx768m]
+#   PYTHON           interpreter with kafka-python and pymongo [<repo>/.venv/bin/python]
+set -euo pipefail
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+var=${DOITHOAI_VAR:-$repo/var}
+kafka_port=${KAFKA_PORT:-9092}
+controller_port=${KAFKA_CONTROLLER_PORT:-9093}
+mongo_port=${MONGO_PORT:-27017}
+python=${PYTHON:-$repo/.venv/bin/python}
+kafka_heap=${KAFKA_HEAP:--Xms256m -Xmx768m}
+
+kafka_dir=$var/kafka
+ferret_dir=$var/ferretdb
+log_dir=$var/logs
+run_dir=$var/run
+
+die() { echo "infra: $*" >&2; exit 1; }
+say() { echo "infra: $*"; }
+
+need() {
+  command -v "$1" >/dev/null 2>&1 || die "'$1' is not installed; $2"
+}
+
+alive() {  # alive PIDFILE: the process in PIDFILE is running
+  [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null
+}
+
+port_busy() {
+  "$python" - "$1" <<'EOF'
+import socket, sys
+s = socket.socket()
+s.settimeout(0.5)
+sys.exit(0 if s.connect_ex(("127.0.0.1", int(sys.argv[1]))) == 0 else 1)
+EOF
+}
+
+check() {  # check kafka|mongo: a real metadata request or ping
+  "$python" "$repo/deploy/probe.py" "$1" "$2" >/dev/null 2>&1
+}
+
+wait_for() {  # wait_for NAME KIND ADDR PIDFILE LOG SECONDS
+  local name=$1 kind=$2 addr=$3 pidfile=$4 log=$5 limit=$6 i
+  for ((i = 0; i < limit * 4; i++)); do
+    if check "$kind" "$addr"; then return 0; fi
+    if ! alive "$pidfile"; then
+      echo "infra: $name exited during start-up; last lines of $log:" >&2
+      tail -n 20 "$log" >&2 || true
+      exit 1
+    fi
+    sleep 0.25
+  done
+  die "$name did not answer on $addr within ${limit}s; see $log"
+}
+
+kafka_fetch() {
+  local lib=$kafka_dir/lib stamp
+  stamp=$(sha1sum "$repo/deploy/kafka/pom.xml" | cut -c1-12)
+  if [ -f "$lib/.stamp" ] && [ "$(cat "$lib/.stamp")" = "$stamp" ]; then return; fi
+  need java "install a JDK 17 (apt-get install openjdk-17-jre-headless)"
+  need mvn "install Maven (apt-get install maven)"
+  say "fetching Apache Kafka from Maven Central (first run only)"
+  rm -rf "$lib" && mkdir -p "$lib"
+  mvn -q -B -f "$repo/deploy/kafka/pom.xml" dependency:copy-dependencies \
+    -DoutputDirectory="$lib" -DincludeScope=runtime >"$log_dir/kafka-fetch.log" 2>&1 \
+    || { tail -n 20 "$log_dir/kafka-fetch.log" >&2; die "mvn could not fetch Kafka; see $log_dir/kafka-fetch.log"; }
+  echo "$stamp" >"$lib/.stamp"
+}
+
+kafka_up() {
+  local pidfile=$run_dir/kafka.pid log=$log_dir/kafka.out
+  if alive "$pidfile"; then
+    wait_for kafka kafka "127.0.0.1:$kafka_port" "$pidfile" "$log" 60
+    say "kafka already running on 127.0.0.1:$kafka_port (reused)"
+    return
+  fi
+  need java "install a JDK 17 (apt-get install openjdk-17-jre-headless)"
+  for p in "$kafka_port" "$controller_port"; do
+    port_busy "$p" && die "port $p is taken by another process; stop it or set KAFKA_PORT / KAFKA_CONTROLLER_PORT"
+  done
+  kafka_fetch
+  mkdir -p "$kafka_dir/data"
+  sed -e "s|@KAFKA_PORT@|$kafka_port|g" -e "s|@CONTROLLER_PORT@|$controller_port|g" \
+      -e "s|@DATA_DIR@|$kafka_dir/data|g" \
+      "$repo/deploy/kafka/server.properties.in" >"$kafka_dir/server.properties"
+  if [ ! -f "$kafka_dir/data/meta.properties" ]; then
+    java -cp "$kafka_dir/lib/*" -Dlog4j2.configurationFile="$repo/deploy/kafka/log4j2.properties" \
+      -Dkafka.logs.dir="$log_dir" kafka.tools.StorageTool format \
+      -t "$("$python" -c 'import base64,uuid;print(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))')" \
+      -c "$kafka_dir/server.properties" >"$log_dir/kafka-format.log" 2>&1 \
+      || { cat "$log_dir/kafka-format.log" >&2; die "could not format the Kafka log directory"; }
+  fi
+  # shellcheck disable=SC2086
+  nohup java $kafka_heap -XX:+UseG1GC -Djava.awt.headless=true \
+    -Dlog4j2.configurationFile="$repo/deploy/kafka/log4j2.properties" -Dkafka.logs.dir="$log_dir" \
+    -cp "$kafka_dir/lib/*" kafka.Kafka "$kafka_dir/server.properties" >"$log" 2>&1 &
+  echo $! >"$pidfile"
+  wait_for kafka kafka "127.0.0.1:$kafka_port" "$pidfile" "$log" 90
+  say "kafka up on 127.0.0.1:$kafka_port (logs: $log_dir/kafka.log)"
+}
+
+ferret_build() {
+  local bin=$ferret_dir/bin/ferretdb stamp
+  stamp=$(cat "$repo/deploy/ferretdb/go.mod" "$repo/deploy/ferretdb/go.sum" "$repo/deploy/ferretdb/main.go" | sha1sum | cut -c1-12)
+  if [ -x "$bin" ] && [ -f "$bin.stamp" ] && [ "$(cat "$bin.stamp")" = "$stamp" ]; then return; fi
+  need go "install Go 1.22 or newer (https://go.dev/dl)"
+  say "building FerretDB (first run only)"
+  mkdir -p "$ferret_dir/bin"
+  (cd "$repo/deploy/ferretdb" && go build -o "$bin" .) >"$log_dir/ferretdb-build.log" 2>&1 \
+    || { tail -n 20 "$log_dir/ferretdb-build.log" >&2; die "go build of FerretDB failed; see $log_dir/ferretdb-build.log"; }
+  echo "$stamp" >"$bin.stamp"
+}
+
+ferret_up() {
+  local pidfile=$run_dir/ferretdb.pid log=$log_dir/ferretdb.log
+  if alive "$pidfile"; then
+    wait_for ferretdb mongo "127.0.0.1:$mongo_port" "$pidfile" "$log" 30
+    say "ferretdb already running on 127.0.0.1:$mongo_port (reused)"
+    return
+  fi
+  port_busy "$mongo_port" && die "port $mongo_port is taken by another process; stop it or set MONGO_PORT"
+  ferret_build
+  mkdir -p "$ferret_dir/data"
+  nohup "$ferret_dir/bin/ferretdb" -listen "127.0.0.1:$mongo_port" -dir "$ferret_dir/data" >"$log" 2>&1 &
+  echo $! >"$pidfile"
+  wait_for ferretdb mongo "127.0.0.1:$mongo_port" "$pidfile" "$log" 30
+  say "ferretdb up on 127.0.0.1:$mongo_port (data: $ferret_dir/data)"
+}
+
+stop() {  # stop NAME PIDFILE
+  local pidfile=$2 pid i
+  alive "$pidfile" || { rm -f "$pidfile"; return 0; }
+  pid=$(cat "$pidfile")
+  kill -TERM "$pid"
+  for ((i = 0; i < 120; i++)); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.25
+  done
+  kill -0 "$pid" 2>/dev/null && kill -KILL "$pid"
+  rm -f "$pidfile"
+  say "$1 stopped"
+}
+
+[ -x "$python" ] || die "$python not found; run 'make venv' first"
+mkdir -p "$log_dir" "$run_dir"
+case "${1:-}" in
+  up) ferret_up & f=$!; kafka_up; wait $f ;;
+  down) stop kafka "$run_dir/kafka.pid"; stop ferretdb "$run_dir/ferretdb.pid" ;;
+  status)
+    for n in kafka ferretdb; do
+      if alive "$run_dir/$n.pid"; then echo "$n: running (pid $(cat "$run_dir/$n.pid"))"; else echo "$n: stopped"; fi
+    done ;;
+  *) die "usage: deploy/infra.sh up|down|status" ;;
+esac

@@ -1,0 +1,157 @@
+"""Officer authentication (JWT bearer) and authorisation by role and locality scope.
+
+Locally tokens are HS256 with a shared secret (``python -m services.cli token``);
+in production RS256 tokens from any OpenID Connect provider are checked against
+its JWKS. Claims: ``sub``, ``roles``, ``agency_id``, ``province_code``,
+``ward_code``.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import jwt
+from flask import current_app, g, request
+
+from services.common.clock import utcnow
+from services.common.config import Settings
+
+ROLES = ("citizen", "front_officer", "secretariat", "host", "agency_officer", "auditor", "admin")
+OFFICERS = ("front_officer", "secretariat", "host", "agency_officer", "auditor", "admin")
+READ_ONLY = ("auditor",)
+
+
+class AuthError(Exception):
+    """401: no token, or one that does not verify."""
+
+
+class Forbidden(Exception):  # noqa: N818 - maps to HTTP 403
+    """403: a valid token that may not do this."""
+
+
+@dataclass(frozen=True)
+class Principal:
+    sub: str
+    roles: frozenset[str]
+    agency_id: str | None = None
+    province_code: str | None = None
+    ward_code: str | None = None
+    claims: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def has(self, *roles: str) -> bool:
+        return bool(self.roles.intersection(roles))
+
+    @property
+    def nationwide(self) -> bool:
+        """Admins without a province in their token see every locality."""
+        return "admin" in self.roles and not self.province_code
+
+    def covers(self, province_code: str | None, ward_code: str | None = None) -> bool:
+        """Whether a record in this locality is within the principal's scope."""
+        if self.nationwide:
+            return True
+        if not self.province_code or province_code != self.province_code:
+            return False
+        return not self.ward_code or ward_code == self.ward_code
+
+    def scope_filter(self, prefix: str = "locality.") -> dict[str, Any]:
+        """A MongoDB filter restricting a query to this principal's localities."""
+        if self.nationwide:
+            return {}
+        if not self.province_code:
+            return {f"{prefix}province_code": {"$in": []}}  # no scope: sees nothing
+        found: dict[str, Any] = {f"{prefix}province_code": self.province_code}
+        if self.ward_code:
+            found[f"{prefix}ward_code"] = self.ward_code
+        return found
+
+    def require_scope(self, province_code: str | None, ward_code: str | None = None) -> None:
+        if not self.covers(province_code, ward_code):
+            raise Forbidden("outside your locality scope")
+
+
+class Verifier:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._jwks = jwt.PyJWKClient(settings.jwt_jwks_url) if settings.jwt_jwks_url else None
+
+    def verify(self, token: str) -> Principal:
+        try:
+            if self._jwks is not None:
+                key = self._jwks.get_signing_key_from_jwt(token).key
+                claims = jwt.decode(token, key, algorithms=["RS256"],
+                                    audience=self.settings.jwt_audience,
+                                    issuer=self.settings.jwt_issuer)
+            else:
+                claims = jwt.decode(token, self.settings.jwt_secret, algorithms=["HS256"],
+                                    audience=self.settings.jwt_audience,
+                                    issuer=self.settings.jwt_issuer)
+        except jwt.PyJWTError as exc:
+            raise AuthError(f"invalid token: {exc}") from None
+        roles = claims.get("roles") or []
+        if isinstance(roles, str):
+            roles = [roles]
+        if not claims.get("sub") or not isinstance(roles, list):
+            raise AuthError("token lacks sub or roles")
+        return Principal(
+            sub=str(claims["sub"]), roles=frozenset(r for r in roles if r in ROLES),
+            agency_id=claims.get("agency_id"), province_code=claims.get("province_code"),
+            ward_code=claims.get("ward_code"), claims=claims,
+        )
+
+
+def issue_token(settings: Settings, sub: str, roles: list[str], *, agency_id: str | None = None,
+                province_code: str | None = None, ward_code: str | None = None,
+                ttl: int = 8 * 3600) -> str:
+    """An HS256 token for the local secret (development, tests, the CLI)."""
+    now = utcnow()
+    claims: dict[str, Any] = {"sub": sub, "roles": roles, "iat": now,
+                              "exp": now + timedelta(seconds=ttl),
+                              "aud": settings.jwt_audience, "iss": settings.jwt_issuer}
+    for name, value in (("agency_id", agency_id), ("province_code", province_code),
+                        ("ward_code", ward_code)):
+        if value:
+            claims[name] = value
+    return jwt.encode(claims, settings.jwt_secret, algorithm="HS256")
+
+
+def bearer() -> Principal | None:
+    """The request's principal, or None without an Authorization header."""
+    header = request.headers.get("Authorization", "")
+    if not header:
+        return None
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise AuthError("expected 'Authorization: Bearer <token>'")
+    principal = current_app.extensions["verifier"].verify(token.strip())
+    g.principal = principal
+    return principal
+
+
+def current() -> Principal:
+    return g.principal
+
+
+def require(*roles: str, write: bool = False):
+    """Decorator: a verified token with one of ``roles``; ``write`` refuses read-only roles."""
+    allowed = set(roles or OFFICERS)
+
+    def wrap(view):
+        @functools.wraps(view)
+        def inner(*args, **kwargs):
+            principal = bearer()
+            if principal is None:
+                raise AuthError("this endpoint needs a bearer token")
+            if not principal.roles & allowed:
+                raise Forbidden(f"needs one of the roles: {', '.join(sorted(allowed))}")
+            if write and principal.roles <= set(READ_ONLY):
+                raise Forbidden("read-only role")
+            return view(*args, **kwargs)
+
+        inner._roles = sorted(allowed)  # read by the OpenAPI security marker
+        return inner
+
+    return wrap

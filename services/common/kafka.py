@@ -1,0 +1,290 @@
+"""Kafka: the producer, topic creation and the consumer loop.
+
+Guarantees (ARCHITECTURE.md, "Delivery guarantees"):
+- the producer waits for ``acks=all`` and is idempotent; the key is the aggregate id;
+- the consumer commits offsets only after its handlers have stored their effects;
+- a record that cannot be parsed or fails its schema goes to ``dlq.<group>`` with
+  the error, original topic, partition and offset in headers, and the loop goes on;
+- any other failure is taken as transient and retried with backoff, never dead-lettered.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import random
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.admin import NewTopic
+from kafka.errors import CommitFailedError, KafkaError, TopicAlreadyExistsError
+from kafka.structs import OffsetAndMetadata
+
+from services.common import logs
+from services.common.clock import utcnow
+from services.common.config import Settings
+from services.common.events import Event, InvalidEvent
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Event], None]
+
+
+class Rejected(Exception):  # noqa: N818 - reads as "raise Rejected(reason)"
+    """Raised by a handler for a valid event it must refuse for good (dead-lettered)."""
+
+
+def topic_name(settings: Settings, logical: str) -> str:
+    return settings.topic_prefix + logical
+
+
+def dlq_topic(settings: Settings, group: str) -> str:
+    return topic_name(settings, f"dlq.{group}")
+
+
+class Bus:
+    """The process's producer. Thread-safe; one per process."""
+
+    def __init__(self, settings: Settings, **overrides: object) -> None:
+        self.settings = settings
+        config = dict(
+            bootstrap_servers=settings.kafka_bootstrap,
+            acks="all",
+            enable_idempotence=True,
+            linger_ms=2,
+            retries=2**31 - 1,
+            request_timeout_ms=15_000,
+            client_id=settings.service,
+        )
+        config.update(overrides)
+        self._producer = KafkaProducer(**config)
+
+    def publish(self, event: Event, *, wait: bool = True) -> None:
+        """Send ``event`` to its topic, keyed by its subject; with ``wait``, until acked."""
+        self.send(self.topic(event.topic), event.subject, event.to_json(), wait=wait)
+
+    def publish_all(self, events: Iterable[Event]) -> None:
+        """Send events in order and wait for all of them to be acknowledged."""
+        futures = [self.send(self.topic(e.topic), e.subject, e.to_json(), wait=False)
+                   for e in events]
+        for future in futures:
+            future.get(timeout=30)
+
+    def send(self, topic: str, key: str | None, value: bytes, *, wait: bool = True,
+             headers: list[tuple[str, bytes]] | None = None):
+        headers = [("content-type", b"application/cloudevents+json"), *(headers or [])]
+        future = self._producer.send(topic, key=key.encode() if key else None, value=value,
+                                     headers=headers)
+        if wait:
+            future.get(timeout=30)
+        return future
+
+    def topic(self, logical: str) -> str:
+        return topic_name(self.settings, logical)
+
+    def flush(self, timeout: float = 30) -> None:
+        self._producer.flush(timeout=timeout)
+
+    def close(self) -> None:
+        self._producer.close(timeout=10)
+
+
+def admin(settings: Settings) -> KafkaAdminClient:
+    return KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap,
+                            client_id=f"{settings.service}-admin", request_timeout_ms=15_000)
+
+
+def ensure_topics(settings: Settings, logical: Iterable[str]) -> None:
+    """Create the missing topics with the configured partitions and replication."""
+    names = [topic_name(settings, t) for t in logical]
+    client = admin(settings)
+    try:
+        existing = set(client.list_topics())
+        missing = [n for n in names if n not in existing]
+        if not missing:
+            return
+        with contextlib.suppress(TopicAlreadyExistsError):  # another process was first
+            client.create_topics([NewTopic(n, settings.kafka_partitions,
+                                           settings.kafka_replication) for n in missing])
+        log.info("created topics", extra={"topics": missing})
+    finally:
+        client.close()
+
+
+def kafka_ready(settings: Settings) -> bool:
+    """A real metadata request, for /readyz."""
+    try:
+        client = admin(settings)
+    except KafkaError:
+        return False
+    try:
+        client.list_topics()
+        return True
+    except KafkaError:
+        return False
+    finally:
+        client.close()
+
+
+@dataclass
+class ConsumerStats:
+    handled: int = 0
+    dead_lettered: int = 0
+    retries: int = 0
+    skipped: int = 0
+
+
+class Consumer:
+    """A consumer group member that hands each event to its handler.
+
+    ``handlers`` maps an event type to a function; types without one are
+    skipped. Offsets are committed after each polled batch, once every record
+    in it is handled, so a crash replays at most that batch.
+    """
+
+    def __init__(self, settings: Settings, bus: Bus, group: str, handlers: dict[str, Handler],
+                 *, topics: Iterable[str] = (), pattern: str | None = None,
+                 max_poll_records: int = 200, backoff_max: float = 30.0,
+                 on_invalid: Callable[[str, Exception], None] | None = None,
+                 **overrides: object) -> None:
+        self.settings = settings
+        self.bus = bus
+        self.group = topic_name(settings, group)
+        self.handlers = handlers
+        self.backoff_max = backoff_max
+        self.stats = ConsumerStats()
+        self._stop = threading.Event()
+        self._dlq = dlq_topic(settings, group)
+        self.on_invalid = on_invalid
+        config = dict(
+            bootstrap_servers=settings.kafka_bootstrap,
+            group_id=self.group,
+            client_id=f"{settings.service}-{group}",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_records=max_poll_records,
+            metadata_max_age_ms=30_000,  # pattern subscriptions see new topics within a minute
+            session_timeout_ms=10_000,
+            heartbeat_interval_ms=2_000,
+        )
+        config.update(overrides)
+        self._consumer = KafkaConsumer(**config)
+        if pattern is not None:
+            self._consumer.subscribe(pattern=topic_name(settings, "") + pattern)
+        else:
+            self._consumer.subscribe([topic_name(settings, t) for t in topics])
+
+    def stop(self) -> None:
+        """Ask the loop to finish the record in hand, commit and leave the group."""
+        self._stop.set()
+
+    def run(self, *, until: Callable[[], bool] | None = None) -> None:
+        """Poll and handle until stopped (or until ``until()`` is true)."""
+        try:
+            while not self._stop.is_set() and not (until and until()):
+                self.poll_once(timeout_ms=500)
+        finally:
+            self.close()
+
+    def poll_once(self, timeout_ms: int = 500) -> int:
+        """Handle one polled batch and commit it; return how many records were handled."""
+        batches = self._consumer.poll(timeout_ms=timeout_ms)
+        done: dict[TopicPartition, OffsetAndMetadata] = {}
+        count = 0
+        try:
+            for tp, records in batches.items():
+                for record in records:
+                    if self._stop.is_set():
+                        return count
+                    if not self._process(record):
+                        return count  # stopped while retrying: leave it uncommitted
+                    done[tp] = OffsetAndMetadata(record.offset + 1, "", -1)
+                    count += 1
+        finally:
+            if done:
+                self._commit(done)
+        return count
+
+    def _commit(self, offsets: dict[TopicPartition, OffsetAndMetadata]) -> None:
+        delay = 0.2
+        while True:
+            try:
+                self._consumer.commit(offsets)
+                return
+            except CommitFailedError as exc:
+                # The group rebalanced: the partitions' next owner replays these records.
+                log.warning("commit lost to a rebalance", extra={"error": str(exc)})
+                return
+            except KafkaError as exc:
+                if self._stop.is_set():
+                    log.warning("commit failed while stopping", extra={"error": str(exc)})
+                    return
+                log.warning("commit failed, retrying", extra={"error": str(exc)})
+                time.sleep(delay)
+                delay = min(delay * 2, 5)
+
+    def _process(self, record) -> bool:
+        try:
+            event = Event.from_json(record.value)
+        except InvalidEvent as exc:
+            self._dead_letter(record, str(exc))
+            return True
+        handler = self.handlers.get(event.type)
+        if handler is None:
+            self.stats.skipped += 1
+            return True
+        delay = 0.1
+        while True:
+            logs.correlation_id.set(event.correlation_id or event.id)
+            logs.causation_id.set(event.id)
+            try:
+                handler(event)
+                self.stats.handled += 1
+                return True
+            except Rejected as exc:
+                self._dead_letter(record, str(exc))
+                return True
+            except Exception as exc:
+                self.stats.retries += 1
+                log.warning("handler failed, will retry",
+                            extra={"event_type": event.type, "event_id": event.id,
+                                   "error": repr(exc), "retry_in": round(delay, 2)})
+                if self._stop.wait(delay):
+                    return False
+                delay = min(delay * 2, self.backoff_max) * random.uniform(0.8, 1.2)
+            finally:
+                logs.correlation_id.set(None)
+                logs.causation_id.set(None)
+
+    def _dead_letter(self, record, reason: str) -> None:
+        headers = [
+            ("dlq.error", reason[:2000].encode()),
+            ("dlq.topic", record.topic.encode()),
+            ("dlq.partition", str(record.partition).encode()),
+            ("dlq.offset", str(record.offset).encode()),
+            ("dlq.group", self.group.encode()),
+            ("dlq.time", utcnow().isoformat().encode()),
+        ]
+        key = record.key.decode(errors="replace") if record.key else None
+        self.bus.send(self._dlq, key, record.value or b"", headers=headers)
+        self.stats.dead_lettered += 1
+        log.warning("record dead-lettered", extra={"topic": record.topic,
+                                                   "partition": record.partition,
+                                                   "offset": record.offset, "error": reason})
+        if self.on_invalid:
+            self.on_invalid(reason, InvalidEvent(reason))
+
+    def close(self) -> None:
+        try:
+            self._consumer.close(autocommit=False)
+        except Exception:  # closing is best-effort; the group times us out anyway
+            log.exception("consumer close failed")
+
+
+def safe_name(value: str) -> str:
+    """A string usable inside a topic name (agency ids come from outside)."""
+    return re.sub(r"[^A-Za-z0-9._-]", "-", value)

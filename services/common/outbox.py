@@ -1,0 +1,103 @@
+"""The transactional outbox, inside each aggregate document.
+
+A state change and the events it causes are one ``update_one``: the events are
+pushed onto the document's ``outbox`` array by the same update (MongoDB and
+FerretDB make single-document updates atomic). The web process publishes them
+at once for latency (``flush``); a relay in the worker publishes whatever is
+left, in order per aggregate, and only then pulls them off. A crash between
+publishing and pulling publishes again: at least once, never lost.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+from pymongo.collection import Collection
+
+from services.common.clock import Clock, utcnow
+from services.common.events import Event
+from services.common.kafka import Bus
+from services.common.mongo import Index, asc
+
+log = logging.getLogger(__name__)
+
+FIELD = "outbox"
+PENDING = "outbox_since"
+
+
+def entry(event: Event) -> dict[str, Any]:
+    # The serialised envelope is stored as a string: event data may hold keys
+    # that MongoDB forbids, and the relay must publish exactly what was decided.
+    return {"id": event.id, "topic": event.topic, "key": event.subject,
+            "value": event.to_json().decode()}
+
+
+def stage(update: dict[str, Any], events: Iterable[Event], now: datetime) -> dict[str, Any]:
+    """Add ``events`` to a MongoDB update document, to be applied with the state change."""
+    entries = [entry(e) for e in events]
+    if not entries:
+        return update
+    staged = {k: dict(v) for k, v in update.items()}
+    staged.setdefault("$push", {})[FIELD] = {"$each": entries}
+    staged.setdefault("$set", {}).setdefault(PENDING, now)
+    return staged
+
+
+def new_document(doc: dict[str, Any], events: Iterable[Event], now: datetime) -> dict[str, Any]:
+    """A document to insert together with its first events."""
+    entries = [entry(e) for e in events]
+    return {**doc, FIELD: entries, PENDING: now} if entries else {**doc, FIELD: []}
+
+
+def index(collection: str) -> Index:
+    """The index the relay needs on every collection that has an outbox."""
+    return Index(collection, asc(PENDING), name="outbox_pending")
+
+
+class Outbox:
+    """Publishes staged events of one or more collections."""
+
+    def __init__(self, bus: Bus, collections: Iterable[Collection], *, clock: Clock = utcnow,
+                 grace: timedelta = timedelta(seconds=2)) -> None:
+        self.bus = bus
+        self.collections = list(collections)
+        self.clock = clock
+        self.grace = grace
+
+    def flush(self, collection: Collection, doc_id: Any) -> None:
+        """Publish one aggregate's pending events now (the web process, after its update).
+
+        A failure here loses nothing: the relay will publish them.
+        """
+        try:
+            doc = collection.find_one({"_id": doc_id}, {FIELD: 1})
+            if doc:
+                self._publish(collection, doc)
+        except Exception:
+            log.warning("immediate publish failed; the relay will retry", exc_info=True)
+
+    def relay_once(self, limit: int = 200) -> int:
+        """Publish events staged more than ``grace`` ago; return how many were sent."""
+        sent = 0
+        cutoff = self.clock() - self.grace
+        for collection in self.collections:
+            docs = collection.find({PENDING: {"$lte": cutoff}}, {FIELD: 1}).limit(limit)
+            for doc in docs:
+                sent += self._publish(collection, doc)
+        return sent
+
+    def _publish(self, collection: Collection, doc: dict[str, Any]) -> int:
+        entries = doc.get(FIELD) or []
+        if entries:
+            futures = [self.bus.send(self.bus.topic(e["topic"]), e["key"], e["value"].encode(),
+                                     wait=False) for e in entries]
+            for future in futures:
+                future.get(timeout=30)
+            collection.update_one({"_id": doc["_id"]},
+                                  {"$pull": {FIELD: {"id": {"$in": [e["id"] for e in entries]}}}})
+        # Clear the marker only if nothing was staged meanwhile.
+        collection.update_one({"_id": doc["_id"], FIELD: {"$size": 0}}, {"$unset": {PENDING: ""}})
+        return len(entries)

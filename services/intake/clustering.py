@@ -1,0 +1,405 @@
+"""Incremental clustering of citizens' petitions into issues.
+
+A new petition joins the most similar *open* issue with the same ``ward_code`` and
+``category``, or starts a new issue when nothing scores at least the threshold.
+
+Features
+    Text is folded (lower case, no diacritics, đ -> d) so "Đường làng bị ngập" and
+    "duong lang bi ngap" look the same. Three groups of features are built:
+
+    * ``w:`` word unigrams minus Vietnamese stop words and petition boilerplate;
+    * ``b:`` word bigrams, because a Vietnamese word is a syllable and meaning often
+      lives in the pair ("ngap nuoc", "trai lon", "tran hung dao");
+    * ``c:`` character 3-grams of each content word, so that typos and half-typed
+      Telex ("ngapj", "nuocs") still overlap with the intended word.
+
+    Each group is L2-normalised and scaled so that the cosine of two vectors is a fixed
+    weighted mix of the per-group cosines (see ``GROUP_WEIGHTS``). Title words count
+    double because titles are short summaries of the problem.
+
+Issues
+    An issue is a :class:`Centroid`: the sum of its petitions' unit vectors plus a count.
+    The sum is capped to the ``MAX_CENTROID_FEATURES`` heaviest features so that memory
+    per issue is bounded however many petitions it gathers.
+
+Cost
+    Issues are indexed per (ward_code, category) bucket, and inside a bucket by an
+    inverted index from word/bigram feature to issue ids. Assigning one petition costs
+    O(F + F_w x C), F being the petition's feature count (a few hundred), F_w its
+    word/bigram features and C the number of open issues in its bucket that share at
+    least one of them. It does not depend on the total number of petitions stored, nor
+    on issues of other wards or categories. Memory is O(open issues x
+    MAX_CENTROID_FEATURES).
+
+    Candidates must share a word or bigram with the petition. An issue sharing only
+    character 3-grams scores at most the 3-gram weight (0.25), below any sensible
+    threshold, so the pruning never changes the answer for thresholds above that.
+
+The module is pure: no I/O, no clock, no randomness. :class:`Clusterer` is not
+thread-safe; callers serialise access (one intake consumer per partition).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from services.common.text import words
+
+__all__ = [
+    "DEFAULT_THRESHOLD",
+    "GROUP_WEIGHTS",
+    "MAX_CENTROID_FEATURES",
+    "STOP_WORDS",
+    "SYNONYMS",
+    "Centroid",
+    "Clusterer",
+    "features",
+    "similarity",
+]
+
+# Tuned on tests/data/petitions.jsonl (see tests/unit/test_clustering_quality.py).
+DEFAULT_THRESHOLD = 0.30
+
+# Share of the cosine carried by each feature group; the squares of the scale factors
+# below sum to 1 so that a full vector has unit length.
+GROUP_WEIGHTS: Mapping[str, float] = {"w": 0.40, "b": 0.35, "c": 0.25}
+
+# Enough to keep every word and bigram of a typical issue plus its commonest 3-grams.
+MAX_CENTROID_FEATURES = 400
+
+TITLE_WEIGHT = 2
+
+CHAR_NGRAM = 3
+
+# Folded. Function words, pronouns and the boilerplate of petitions ("kính gửi UBND xã,
+# đề nghị xem xét giải quyết"): they occur in petitions about anything and would make
+# unrelated petitions of one bucket look alike. Words that fold onto a content word
+# stay in when the content reading matters (den: đến/đèn/đen, so: số/sổ, hoi: hỏi/hôi,
+# gia: gia/giá) unless the function reading dominates (da: đã/đá, de: đề/để/đê,
+# xa: xã/xả); bigrams keep the content reading alive ("mo_da", "xa_thai").
+STOP_WORDS: frozenset[str] = frozenset(
+    """
+    a ah ai anh ay ba bao bay be bi bo cac can canh cap chi cho chua chuc chung co con
+    cu cua cung cuoc da dang de deu di dieu do du duoc em gan gi giai giup gui ha hai
+    hay hien hon khac khi khong kiem kien kinh la lai lam len luc ly ma mai minh moi
+    mong mot muon nao nay nen neu ngay nghi nguoi nhan nhe nhieu nhu nhung noi nua o oi
+    ong phai phan phuong qua quyet ra rang rat roi sao sau se som ta tai the thi thoi
+    thuoc tinh toi tren trong tu tung ubnd uy va van vao vay ve vi viec voi vua xa xem
+    xet xin xu
+    """.split()
+)
+
+# Folded phrase -> canonical folded phrase. Only abbreviations that petitioners use
+# interchangeably with the full form, and synonyms with a single reading; "úng" is not
+# mapped to "ngập" because it also folds from "ứng" (ứng xử, tạm ứng).
+SYNONYMS: Mapping[str, str] = {
+    "bhxh": "bao hiem xa hoi",
+    "bhyt": "bao hiem y te",
+    "bhtn": "bao hiem that nghiep",
+    "kcn": "khu cong nghiep",
+    "ccn": "cum cong nghiep",
+    "gpmb": "giai phong mat bang",
+    "tdc": "tai dinh cu",
+    "xkld": "xuat khau lao dong",
+    "tdp": "to dan pho",
+    "dt": "duong tinh",
+    "ql": "quoc lo",
+    "cccd": "can cuoc",
+    "cmnd": "can cuoc",
+    "gcn": "so do",
+    "giay chung nhan quyen su dung dat": "so do",
+    "so hong": "so do",
+    "heo": "lon",
+    "den bu": "boi thuong",
+    "cup dien": "mat dien",
+}
+_SYNONYM_TABLE: dict[tuple[str, ...], list[str]] = {
+    tuple(src.split()): dst.split() for src, dst in SYNONYMS.items()
+}
+_LONGEST_SYNONYM = max(len(src) for src in _SYNONYM_TABLE)
+# "ĐT477", "QL1A", "km12": the number is what other petitions repeat, with or without
+# the prefix, so letters and digits become separate words.
+_ALNUM_RUN = re.compile(r"[a-z]+|[0-9]+")
+
+_GROUP_SCALE = {group: math.sqrt(weight) for group, weight in GROUP_WEIGHTS.items()}
+_INDEXED_GROUPS = ("w:", "b:")
+
+
+def _tokens(text: str) -> list[str]:
+    split = [part for word in words(text) for part in _ALNUM_RUN.findall(word)]
+    out: list[str] = []
+    i = 0
+    while i < len(split):
+        for size in range(min(_LONGEST_SYNONYM, len(split) - i), 0, -1):
+            replacement = _SYNONYM_TABLE.get(tuple(split[i : i + size]))
+            if replacement is not None:
+                out.extend(replacement)
+                i += size
+                break
+        else:
+            out.append(split[i])
+            i += 1
+    return out
+
+
+def _count(text: str, weight: int, unigrams: Counter[str], bigrams: Counter[str],
+           chargrams: Counter[str]) -> None:
+    # Bigrams are taken over the full word sequence and kept when at least one side is a
+    # content word: dropping stop words first would glue unrelated words together,
+    # and "mo da" (stone quarry) must survive although "da" alone is a stop word.
+    seq = _tokens(text)
+    for i, word in enumerate(seq):
+        content = word not in STOP_WORDS
+        if content:
+            unigrams[word] += weight
+            padded = f"#{word}#"
+            for j in range(len(padded) - CHAR_NGRAM + 1):
+                chargrams[padded[j : j + CHAR_NGRAM]] += weight
+        if i + 1 < len(seq):
+            nxt = seq[i + 1]
+            if content or nxt not in STOP_WORDS:
+                bigrams[f"{word}_{nxt}"] += weight
+
+
+def _scaled_unit(counts: Counter[str], prefix: str, out: dict[str, float]) -> None:
+    if not counts:
+        return
+    # Sublinear term frequency: repeating a word ten times is not ten times the evidence.
+    weights = {key: 1.0 + math.log(n) for key, n in counts.items()}
+    norm = math.sqrt(sum(v * v for v in weights.values()))
+    scale = _GROUP_SCALE[prefix] / norm
+    for key, value in weights.items():
+        out[f"{prefix}:{key}"] = value * scale
+
+
+def _normalise(vector: dict[str, float]) -> dict[str, float]:
+    norm = math.sqrt(sum(v * v for v in vector.values()))
+    if norm == 0.0:
+        return {}
+    return {k: v / norm for k, v in vector.items()}
+
+
+def features(title: str, content: str) -> dict[str, float]:
+    """Return the unit-length sparse feature vector of a petition.
+
+    Keys are ``"w:<word>"``, ``"b:<word>_<word>"`` and ``"c:<3-gram>"`` over folded
+    text. An empty petition (only stop words) gives an empty vector.
+    """
+    unigrams: Counter[str] = Counter()
+    bigrams: Counter[str] = Counter()
+    chargrams: Counter[str] = Counter()
+    _count(title, TITLE_WEIGHT, unigrams, bigrams, chargrams)
+    _count(content, 1, unigrams, bigrams, chargrams)
+    vector: dict[str, float] = {}
+    _scaled_unit(unigrams, "w", vector)
+    _scaled_unit(bigrams, "b", vector)
+    _scaled_unit(chargrams, "c", vector)
+    # A group can be empty (one-word title, no bigram); renormalise so the result is
+    # still a unit vector and cosines stay comparable.
+    return _normalise(vector)
+
+
+def _dot(a: Mapping[str, float], b: Mapping[str, float]) -> float:
+    if len(a) > len(b):
+        a, b = b, a
+    return sum(value * b.get(key, 0.0) for key, value in a.items())
+
+
+def _norm(vector: Mapping[str, float]) -> float:
+    return math.sqrt(sum(v * v for v in vector.values()))
+
+
+def similarity(a: Mapping[str, float], b: Mapping[str, float]) -> float:
+    """Cosine similarity of two sparse vectors (0.0 when either is empty)."""
+    na, nb = _norm(a), _norm(b)
+    if na == 0.0 or nb == 0.0:
+        return 0.0
+    return _dot(a, b) / (na * nb)
+
+
+def _encode_key(key: str) -> str:
+    # MongoDB forbids '.' in field names and a leading '$'; percent-encoding keeps the
+    # mapping reversible even for keys that already contain '%'.
+    return key.replace("%", "%25").replace(".", "%2E").replace("$", "%24")
+
+
+def _decode_key(key: str) -> str:
+    return key.replace("%24", "$").replace("%2E", ".").replace("%25", "%")
+
+
+@dataclass
+class Centroid:
+    """Sum of the unit vectors of an issue's petitions, capped to the heaviest features."""
+
+    vector: dict[str, float] = field(default_factory=dict)
+    count: int = 0
+    _norm: float | None = field(default=None, init=False, repr=False, compare=False)
+
+    @property
+    def norm(self) -> float:
+        if self._norm is None:
+            self._norm = _norm(self.vector)
+        return self._norm
+
+    def add(self, vector: Mapping[str, float]) -> None:
+        """Add one petition's vector."""
+        self._accumulate(vector)
+        self.count += 1
+
+    def merge(self, other: Centroid) -> None:
+        """Absorb another issue's centroid (its petitions now belong here)."""
+        self._accumulate(other.vector)
+        self.count += other.count
+
+    def _accumulate(self, vector: Mapping[str, float]) -> None:
+        acc = self.vector
+        for key, value in vector.items():
+            acc[key] = acc.get(key, 0.0) + value
+        if len(acc) > MAX_CENTROID_FEATURES:
+            kept = sorted(acc.items(), key=lambda kv: kv[1], reverse=True)
+            self.vector = dict(kept[:MAX_CENTROID_FEATURES])
+        self._norm = None
+
+    def to_doc(self) -> dict[str, Any]:
+        """MongoDB-storable form: flat ``{feature: weight}`` map, no '.' or '$' in keys."""
+        return {
+            "count": self.count,
+            "vector": {_encode_key(k): round(v, 6) for k, v in self.vector.items()},
+        }
+
+    @classmethod
+    def from_doc(cls, doc: Mapping[str, Any]) -> Centroid:
+        """Inverse of :meth:`to_doc`."""
+        vector = {_decode_key(k): float(v) for k, v in (doc.get("vector") or {}).items()}
+        return cls(vector=vector, count=int(doc.get("count", 0)))
+
+
+@dataclass
+class _Bucket:
+    issues: set[str] = field(default_factory=set)
+    postings: dict[str, set[str]] = field(default_factory=dict)
+
+
+def _indexed_keys(vector: Iterable[str]) -> set[str]:
+    return {k for k in vector if k.startswith(_INDEXED_GROUPS)}
+
+
+class Clusterer:
+    """In-memory index of open issues, bucketed by (ward_code, category).
+
+    Callers load open issues with :meth:`add_issue`, ask :meth:`assign` for each new
+    petition, then either :meth:`observe` the petition into the returned issue or
+    :meth:`add_issue` a new one. Closed issues are dropped with :meth:`remove_issue`.
+    """
+
+    def __init__(self, threshold: float = DEFAULT_THRESHOLD) -> None:
+        self.threshold = threshold
+        self._buckets: dict[tuple[str, str], _Bucket] = {}
+        self._centroids: dict[str, Centroid] = {}
+        self._bucket_of: dict[str, tuple[str, str]] = {}
+
+    def __len__(self) -> int:
+        return len(self._centroids)
+
+    def __contains__(self, issue_id: object) -> bool:
+        return issue_id in self._centroids
+
+    def centroid(self, issue_id: str) -> Centroid:
+        """The live centroid of an issue, e.g. to persist it after :meth:`observe`."""
+        return self._centroids[issue_id]
+
+    def add_issue(self, issue_id: str, ward_code: str, category: str,
+                  centroid: Centroid) -> None:
+        """Register an open issue; replaces any issue already known under ``issue_id``."""
+        if issue_id in self._centroids:
+            self.remove_issue(issue_id)
+        key = (ward_code, category)
+        bucket = self._buckets.setdefault(key, _Bucket())
+        bucket.issues.add(issue_id)
+        self._centroids[issue_id] = centroid
+        self._bucket_of[issue_id] = key
+        for feature in _indexed_keys(centroid.vector):
+            bucket.postings.setdefault(feature, set()).add(issue_id)
+
+    def assign(self, ward_code: str, category: str,
+               vector: Mapping[str, float]) -> tuple[str | None, float]:
+        """Best open issue of the bucket and its cosine score.
+
+        Returns ``(None, best_score)`` when no issue reaches the threshold, so that the
+        caller can log how close the nearest issue was. Ties go to the issue id that
+        sorts first, which keeps results reproducible.
+        """
+        bucket = self._buckets.get((ward_code, category))
+        if bucket is None or not vector:
+            return None, 0.0
+        candidates: set[str] = set()
+        for feature in vector:
+            ids = bucket.postings.get(feature)
+            if ids:
+                candidates.update(ids)
+        qnorm = _norm(vector)
+        best_id: str | None = None
+        best = 0.0
+        for issue_id in sorted(candidates):
+            centroid = self._centroids[issue_id]
+            if centroid.norm == 0.0:
+                continue
+            score = _dot(vector, centroid.vector) / (qnorm * centroid.norm)
+            if score > best:
+                best_id, best = issue_id, score
+        if best_id is None or best < self.threshold:
+            return None, best
+        return best_id, best
+
+    def observe(self, issue_id: str, vector: Mapping[str, float]) -> None:
+        """Add a petition assigned to ``issue_id`` to its centroid."""
+        centroid = self._centroids[issue_id]
+        before = _indexed_keys(centroid.vector)
+        centroid.add(vector)
+        self._reindex(issue_id, before)
+
+    def remove_issue(self, issue_id: str) -> None:
+        """Forget an issue (closed, deleted or merged away); unknown ids are ignored."""
+        centroid = self._centroids.pop(issue_id, None)
+        if centroid is None:
+            return
+        key = self._bucket_of.pop(issue_id)
+        bucket = self._buckets[key]
+        bucket.issues.discard(issue_id)
+        for feature in _indexed_keys(centroid.vector):
+            ids = bucket.postings.get(feature)
+            if ids is not None:
+                ids.discard(issue_id)
+                if not ids:
+                    del bucket.postings[feature]
+        if not bucket.issues:
+            del self._buckets[key]
+
+    def merge(self, into_id: str, from_id: str) -> None:
+        """Fold issue ``from_id`` into ``into_id`` and forget ``from_id``."""
+        if into_id == from_id:
+            return
+        target = self._centroids[into_id]
+        source = self._centroids[from_id]
+        before = _indexed_keys(target.vector)
+        target.merge(source)
+        self.remove_issue(from_id)
+        self._reindex(into_id, before)
+
+    def _reindex(self, issue_id: str, before: set[str]) -> None:
+        # Adding features can evict others past the cap, so both directions are updated.
+        after = _indexed_keys(self._centroids[issue_id].vector)
+        postings = self._buckets[self._bucket_of[issue_id]].postings
+        for feature in after - before:
+            postings.setdefault(feature, set()).add(issue_id)
+        for feature in before - after:
+            ids = postings.get(feature)
+            if ids is not None:
+                ids.discard(issue_id)
+                if not ids:
+                    del postings[feature]
