@@ -28,7 +28,7 @@ class AuthError(Exception):
     """401: no token, or one that does not verify."""
 
 
-class Forbidden(Exception):  # noqa: N818 - maps to HTTP 403
+class Forbidden(Exception):
     """403: a valid token that may not do this."""
 
 

@@ -50,6 +50,11 @@ class EventType:
     topic: str
     schema: type[Schema]
     description: str
+    also_on: tuple[str, ...] = ()  # other topics that may carry it (e.g. agency reports)
+
+    @property
+    def topics(self) -> tuple[str, ...]:
+        return (self.topic, *self.also_on)
 
     @property
     def dataschema(self) -> str:
@@ -96,21 +101,22 @@ class Registry:
         return sorted(self._types.values(), key=lambda t: (t.topic, t.type, t.version))
 
     def topics(self) -> list[str]:
-        return sorted({t.topic for t in self._types.values()})
+        return sorted({topic for t in self._types.values() for topic in t.topics})
 
     def types_on(self, topic: str) -> list[EventType]:
-        return [t for t in self.all() if t.topic == topic]
+        return [t for t in self.all() if topic in t.topics]
 
 
 REGISTRY = Registry()
 
 
-def event(type_: str, *, topic: str, version: int = 1, description: str = ""):
+def event(type_: str, *, topic: str, version: int = 1, description: str = "",
+          also_on: tuple[str, ...] = ()):
     """Class decorator registering a payload schema as event type ``type_``."""
 
     def register(schema: type[Schema]) -> type[Schema]:
         REGISTRY.register(EventType(type_, version, topic, schema,
-                                    description or (schema.__doc__ or "").strip()))
+                                    description or (schema.__doc__ or "").strip(), also_on))
         return schema
 
     return register

@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 Handler = Callable[[Event], None]
 
 
-class Rejected(Exception):  # noqa: N818 - reads as "raise Rejected(reason)"
+class Rejected(Exception):
     """Raised by a handler for a valid event it must refuse for good (dead-lettered)."""
 
 
@@ -151,6 +151,7 @@ class Consumer:
                  max_poll_records: int = 200, backoff_max: float = 30.0,
                  on_invalid: Callable[[str, Exception], None] | None = None,
                  **overrides: object) -> None:
+        topics = list(topics)
         self.settings = settings
         self.bus = bus
         self.group = topic_name(settings, group)
@@ -172,9 +173,11 @@ class Consumer:
             heartbeat_interval_ms=2_000,
         )
         config.update(overrides)
+        # Topics must exist first: the broker does not create them on demand.
+        ensure_topics(settings, [*topics, f"dlq.{group}"])
         self._consumer = KafkaConsumer(**config)
         if pattern is not None:
-            self._consumer.subscribe(pattern=topic_name(settings, "") + pattern)
+            self._consumer.subscribe(pattern="^" + re.escape(settings.topic_prefix) + pattern)
         else:
             self._consumer.subscribe([topic_name(settings, t) for t in topics])
 

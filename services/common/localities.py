@@ -15,7 +15,7 @@ from vietnam_provinces import Province, ProvinceCode, Ward, WardCode
 from services.common.text import fold
 
 
-class UnknownLocality(ValueError):  # noqa: N818
+class UnknownLocality(ValueError):
     pass
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import phonenumbers
 
 
-class InvalidPhone(ValueError):  # noqa: N818 - mirrors ValueError naming in callers
+class InvalidPhone(ValueError):
     pass
 
 

@@ -8,6 +8,8 @@ from services.common.events import EventSchema
 
 PROVINCE = validate.Regexp(r"^\d{2}$", error="province code must be two digits")
 WARD = validate.Regexp(r"^\d{5}$", error="commune code must be five digits")
+AGENCY = validate.Regexp(r"^[a-z0-9][a-z0-9-]{1,63}$",
+                         error="agency id: lower-case letters, digits and '-', e.g. so-tnmt-37")
 
 
 class Locality(EventSchema):
@@ -15,5 +17,29 @@ class Locality(EventSchema):
     ward_code = fields.String(load_default=None, allow_none=True, validate=WARD)
 
 
+class Host(EventSchema):
+    name = fields.String(required=True)
+    title = fields.String(required=True, metadata={"example": "Bí thư Đảng ủy xã"})
+
+
 def locality(**kwargs) -> fields.Nested:
     return fields.Nested(Locality, **kwargs)
+
+
+def agency_id(**kwargs) -> fields.String:
+    return fields.String(validate=AGENCY, **kwargs)
+
+
+def ids(**kwargs) -> fields.List:
+    return fields.List(fields.String(), **kwargs)
+
+
+class Contact(EventSchema):
+    """How notify may reach a petitioner, without personal data in clear."""
+
+    contact_token = fields.String(load_default=None, allow_none=True, metadata={
+        "description": "contact sealed to notify's public key (services.common.crypto.seal)"})
+    masked_phone = fields.String(load_default=None, allow_none=True,
+                                 metadata={"example": "+8491****678"})
+    masked_email = fields.String(load_default=None, allow_none=True)
+    consent_notifications = fields.Boolean(load_default=False)

@@ -1,0 +1,67 @@
+"""Shared fixtures. Integration and e2e tests use the real Kafka and FerretDB started by
+``deploy/infra.sh up`` (``make test`` does it); each test gets its own topic and
+database prefix so that tests never see each other's data."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+
+import pytest
+from kafka import KafkaAdminClient
+from pymongo import MongoClient
+
+from services.common.config import Settings
+from services.common.kafka import kafka_ready
+from services.common.mongo import mongo_ready
+from tests.helpers import unique
+
+
+@pytest.fixture(scope="session")
+def base_settings() -> Settings:
+    return Settings.from_env(env="test", log_level="WARNING")
+
+
+@pytest.fixture(scope="session")
+def infra(base_settings: Settings) -> Settings:
+    """Fails (never skips) when the servers are not up: they are part of the test."""
+    if not mongo_ready(base_settings):
+        pytest.fail(f"no MongoDB-protocol server at {base_settings.mongo_url}: run make infra-up")
+    if not kafka_ready(base_settings):
+        pytest.fail(f"no Kafka at {base_settings.kafka_bootstrap}: run make infra-up")
+    return base_settings
+
+
+@pytest.fixture
+def make_settings(infra: Settings) -> Iterator[Callable[..., Settings]]:
+    """Settings with a unique topic and database prefix; cleaned up after the test."""
+    prefix = unique("t")
+    made: list[Settings] = []
+
+    def make(service: str = "test", **overrides) -> Settings:
+        settings = Settings.from_env(
+            env="test", log_level="WARNING", service=service,
+            topic_prefix=f"{prefix}.", db_prefix=f"{prefix}_", kafka_partitions=2, **overrides)
+        made.append(settings)
+        return settings
+
+    yield make
+    if not made:
+        return
+    client = MongoClient(infra.mongo_url)
+    with contextlib.suppress(Exception):
+        for name in client.list_database_names():
+            if name.startswith(f"{prefix}_"):
+                client.drop_database(name)
+    client.close()
+    with contextlib.suppress(Exception):
+        admin = KafkaAdminClient(bootstrap_servers=infra.kafka_bootstrap)
+        topics = [t for t in admin.list_topics() if t.startswith(f"{prefix}.")]
+        if topics:
+            admin.delete_topics(topics)
+        admin.close()
+
+
+@pytest.fixture
+def settings(make_settings: Callable[..., Settings]) -> Settings:
+    return make_settings()
