@@ -64,3 +64,34 @@ def end_of_vn_day(day: date) -> datetime:
     """The last moment of ``day`` in Vietnam, in UTC: a deadline date means 'by the end of'."""
     local = datetime(day.year, day.month, day.day, 23, 59, 59, tzinfo=VN_TZ)
     return local.astimezone(UTC)
+
+
+class OffsetClock:
+    """The real clock plus an offset read from a file, so end-to-end tests can move
+    the time of running processes forward (``DOITHOAI_CLOCK_OFFSET_FILE``, test only)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._mtime = -1.0
+        self._offset = timedelta()
+
+    def __call__(self) -> datetime:
+        import os
+
+        try:
+            mtime = os.stat(self.path).st_mtime
+            if mtime != self._mtime:
+                with open(self.path) as handle:
+                    self._offset = timedelta(seconds=float(handle.read().strip() or 0))
+                self._mtime = mtime
+        except (OSError, ValueError):
+            self._offset = timedelta()
+        return utcnow() + self._offset
+
+
+def default_clock() -> Clock:
+    """The clock services use: real time, or shifted when a test asks for it."""
+    import os
+
+    path = os.environ.get("DOITHOAI_CLOCK_OFFSET_FILE")
+    return OffsetClock(path) if path else utcnow

@@ -13,7 +13,7 @@ from pymongo.database import Database
 from services.common import logs
 from services.common.audit import INDEXES as AUDIT_INDEXES
 from services.common.audit import Audit
-from services.common.clock import Clock, utcnow
+from services.common.clock import Clock, default_clock
 from services.common.config import Settings
 from services.common.crypto import KeyRing
 from services.common.kafka import Bus, Consumer, Handler, ensure_topics, kafka_ready
@@ -28,9 +28,9 @@ class Kit:
     Kafka producer's I/O thread does not survive a fork.
     """
 
-    def __init__(self, settings: Settings, db_name: str, *, clock: Clock = utcnow) -> None:
+    def __init__(self, settings: Settings, db_name: str, *, clock: Clock | None = None) -> None:
         self.settings = settings
-        self.clock = clock
+        self.clock = clock or default_clock()
         self.db_name = db_name
         logs.setup(settings.service, settings.log_level)
 
