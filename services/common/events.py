@@ -173,7 +173,8 @@ class Event:
         """Parse and validate a structured-mode CloudEvent; raise InvalidEvent if it is not one."""
         try:
             ce = _FORMAT.read(CloudEvent, raw)
-        except (ValueError, TypeError, KeyError, BaseCloudEventException) as exc:
+        except (ValueError, TypeError, KeyError, AttributeError,
+                BaseCloudEventException) as exc:  # a JSON array or string: AttributeError
             raise InvalidEvent(f"not a CloudEvent: {exc}") from exc
         event_type = REGISTRY.by_dataschema(ce.get_dataschema(), ce.get_type())
         payload = ce.get_data()

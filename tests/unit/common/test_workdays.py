@@ -1,0 +1,101 @@
+"""Working days: weekends and Vietnam's public holidays (incl. lunar ones) are skipped.
+
+The 2027 dates are what the ``holidays`` package lists: Tết from Thu 4 to Wed
+10 February 2027, Hùng Kings on Fri 16 April, 30/4 and 1/5 (observed Mon 3/5),
+National Day on Thu 2 and Fri 3 September.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from services.common.workdays import (
+    add_days,
+    add_working_days,
+    holiday_name,
+    is_holiday,
+    is_working_day,
+    subtract_working_days,
+    working_days_between,
+)
+
+
+def test_tet_2027_is_skipped():
+    for day in range(4, 11):
+        assert is_holiday(date(2027, 2, day)), day
+        assert not is_working_day(date(2027, 2, day))
+    assert "Lunar New Year" in holiday_name(date(2027, 2, 6))
+    # Wed 3 Feb + 1 working day: Thu 4 .. Wed 10 are Tết, so Thu 11.
+    assert add_working_days(date(2027, 2, 3), 1) == date(2027, 2, 11)
+    assert add_working_days(date(2027, 2, 3), 2) == date(2027, 2, 12)
+    assert working_days_between(date(2027, 2, 3), date(2027, 2, 10)) == 0
+    assert is_working_day(date(2027, 2, 3)) and is_working_day(date(2027, 2, 11))
+
+
+def test_weekends_are_skipped():
+    friday = date(2027, 3, 5)
+    assert friday.weekday() == 4
+    assert not is_working_day(date(2027, 3, 6)) and not is_working_day(date(2027, 3, 7))
+    assert add_working_days(friday, 1) == date(2027, 3, 8)
+    assert add_working_days(friday, 5) == date(2027, 3, 12)
+    assert add_working_days(date(2027, 3, 6), 1) == date(2027, 3, 8)  # from a Saturday
+
+
+def test_reunification_and_labour_day():
+    assert is_holiday(date(2027, 4, 30)) and is_holiday(date(2027, 5, 1))
+    assert is_holiday(date(2027, 5, 3))  # 1 May on a Saturday: off on Monday
+    # Thu 29 Apr + 1: Fri 30/4 holiday, weekend, Mon 3/5 in lieu -> Tue 4 May.
+    assert add_working_days(date(2027, 4, 29), 1) == date(2027, 5, 4)
+    assert is_holiday(date(2026, 4, 30)) and is_holiday(date(2026, 5, 1))
+
+
+def test_national_day():
+    assert is_holiday(date(2027, 9, 2)) and is_holiday(date(2027, 9, 3))
+    assert add_working_days(date(2027, 9, 1), 1) == date(2027, 9, 6)
+    assert is_holiday(date(2026, 9, 2))
+
+
+def test_hung_kings_day():
+    assert "Hung Kings" in holiday_name(date(2027, 4, 16))
+    assert add_working_days(date(2027, 4, 15), 1) == date(2027, 4, 19)
+    assert "Hung Kings" in holiday_name(date(2026, 4, 26))
+    assert is_holiday(date(2026, 4, 27))  # on a Sunday in 2026: Monday off
+
+
+def test_ordinary_day_is_no_holiday():
+    assert holiday_name(date(2027, 3, 10)) is None
+    assert is_working_day(date(2027, 3, 10))
+
+
+def test_zero_days_is_the_start():
+    assert add_working_days(date(2027, 2, 6), 0) == date(2027, 2, 6)
+
+
+def test_negative_days_refused():
+    with pytest.raises(ValueError):
+        add_working_days(date(2027, 3, 1), -1)
+
+
+def test_working_days_between_is_antisymmetric_and_inverse_of_add():
+    start, end = date(2027, 1, 25), date(2027, 3, 1)
+    forward = working_days_between(start, end)
+    assert forward == -working_days_between(end, start)
+    assert working_days_between(start, start) == 0
+    assert add_working_days(start, forward) == end  # 1 March 2027 is a Monday
+    # Mon 25 Jan .. Mon 1 Mar: 25 weekdays, 5 of them Tết (4, 5, 8, 9, 10 Feb).
+    assert forward == 20
+
+
+def test_subtract_working_days():
+    assert subtract_working_days(date(2027, 2, 11), 1) == date(2027, 2, 3)
+    assert subtract_working_days(date(2027, 3, 8), 1) == date(2027, 3, 5)
+
+
+def test_add_days_calendar_or_working():
+    start = date(2027, 2, 1)
+    assert add_days(start, 15, working=False) == date(2027, 2, 16)
+    # Working days after Mon 1 Feb: 2, 3, (Tết 4-10), 11, 12, 15-19, 22-26, then Mon 1 Mar.
+    assert add_days(start, 15, working=True) == date(2027, 3, 1)
+    assert add_days(start, 0, working=True) == add_days(start, 0, working=False) == start
