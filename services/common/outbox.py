@@ -96,8 +96,8 @@ class Outbox:
                                      wait=False) for e in entries]
             for future in futures:
                 future.get(timeout=30)
-            collection.update_one({"_id": doc["_id"]},
-                                  {"$pull": {FIELD: {"id": {"$in": [e["id"] for e in entries]}}}})
+            # $pullAll matches whole entries: FerretDB has no $pull by condition.
+            collection.update_one({"_id": doc["_id"]}, {"$pullAll": {FIELD: entries}})
         # Clear the marker only if nothing was staged meanwhile.
         collection.update_one({"_id": doc["_id"], FIELD: {"$size": 0}}, {"$unset": {PENDING: ""}})
         return len(entries)
