@@ -11,6 +11,7 @@ Guarantees (ARCHITECTURE.md, "Delivery guarantees"):
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import logging
 import random
 import re
@@ -32,6 +33,11 @@ from services.common.events import Event, InvalidEvent
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Event], None]
+
+# The physical topic of the record a handler is handling (e.g. to learn which
+# agency's topic a report came from); None outside a consumer's handler.
+record_topic: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "record_topic", default=None)
 
 
 class Rejected(Exception):
@@ -244,6 +250,7 @@ class Consumer:
         while True:
             logs.correlation_id.set(event.correlation_id or event.id)
             logs.causation_id.set(event.id)
+            token = record_topic.set(record.topic)
             try:
                 handler(event)
                 self.stats.handled += 1
@@ -260,6 +267,7 @@ class Consumer:
                     return False
                 delay = min(delay * 2, self.backoff_max) * random.uniform(0.8, 1.2)
             finally:
+                record_topic.reset(token)
                 logs.correlation_id.set(None)
                 logs.causation_id.set(None)
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 from collections.abc import Callable
+from pathlib import Path
 
 from services.common.kafka import Consumer
 
@@ -76,7 +78,9 @@ class Worker:
         log.info("worker started", extra={"worker": self.name,
                                           "consumers": [c.group for c in self._consumers],
                                           "jobs": [j[0] for j in self._jobs]})
+        heartbeat = os.environ.get("WORKER_HEARTBEAT_FILE")
         while not self.stopping.wait(1):
-            pass
+            if heartbeat:  # read by the container health check
+                Path(heartbeat).touch()
         self.join()
         log.info("worker stopped", extra={"worker": self.name})

@@ -1,0 +1,13 @@
+# One image for every service; docker-compose.yml picks the web or worker command.
+FROM python:3.11-slim
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY services ./services
+COPY deploy/gunicorn.conf.py deploy/sinks.py ./deploy/
+RUN pip install --no-cache-dir . && useradd --system --uid 10001 app \
+    && mkdir -p /tmp/metrics && chown app /tmp/metrics
+USER app
+ENV PROMETHEUS_MULTIPROC_DIR=/tmp/metrics
+EXPOSE 8000
+CMD ["gunicorn", "-c", "deploy/gunicorn.conf.py", "--bind", "0.0.0.0:8000", "services.intake.app:app"]
