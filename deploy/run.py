@@ -9,9 +9,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from services.common.auth import issue_token  # noqa: E402
-from services.common.config import Settings  # noqa: E402
-from services.system import SERVICES, StartError, System  # noqa: E402
+from services.common.auth import issue_token
+from services.common.config import Settings
+from services.system import SERVICES, StartError, System
 
 
 def main() -> int:
