@@ -3,10 +3,28 @@
 from __future__ import annotations
 
 import argparse
+import importlib
+import json
 import sys
+import urllib.error
+import urllib.request
+from collections.abc import Iterable
+from typing import Any
 
 from services.common.auth import ROLES, issue_token
-from services.common.config import Settings
+from services.common.config import Settings, describe
+
+SERVICES = {"intake": 8001, "scheduling": 8002, "followup": 8003, "notify": 8004}
+
+
+def progress(done: int, total: int, label: str, out=sys.stderr) -> None:
+    """A one-line progress bar, redrawn in place."""
+    width = 30
+    filled = int(width * done / total) if total else width
+    out.write(f"\r{label} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
+    if done >= total:
+        out.write("\n")
+    out.flush()
 
 
 def _token(args: argparse.Namespace) -> int:
@@ -14,6 +32,161 @@ def _token(args: argparse.Namespace) -> int:
     roles = args.role
     print(issue_token(settings, args.sub or f"cli-{roles[0]}", roles, agency_id=args.agency,
                       province_code=args.province, ward_code=args.ward, ttl=args.ttl))
+    return 0
+
+
+def _get(url: str) -> tuple[int, Any]:
+    try:
+        with urllib.request.urlopen(url, timeout=3) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"null")
+    except (urllib.error.URLError, OSError) as exc:
+        return 0, str(exc)
+
+
+def consumer_lag(settings: Settings) -> dict[str, dict[str, int]]:
+    """Lag of every consumer group, by topic."""
+    from kafka import KafkaAdminClient, KafkaConsumer
+
+    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
+    lags: dict[str, dict[str, int]] = {}
+    try:
+        groups = sorted(g[0] for g in admin.list_consumer_groups()
+                        if g[0].startswith(settings.topic_prefix))
+        for group in groups:
+            offsets = admin.list_consumer_group_offsets(group)
+            if not offsets:
+                continue
+            ends = consumer.end_offsets(list(offsets))
+            per_topic: dict[str, int] = {}
+            for tp, meta in offsets.items():
+                per_topic[tp.topic] = per_topic.get(tp.topic, 0) + max(0, ends[tp] - meta.offset)
+            lags[group] = per_topic
+    finally:
+        consumer.close()
+        admin.close()
+    return lags
+
+
+def _status(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    healthy = True
+    print(f"{'service':<12} {'alive':<7} {'ready':<7} checks")
+    for name, port in SERVICES.items():
+        base = f"http://{args.host}:{port}"
+        alive, _ = _get(f"{base}/healthz")
+        ready, body = _get(f"{base}/readyz")
+        checks = body.get("checks") if isinstance(body, dict) else body
+        healthy &= alive == 200 and ready == 200
+        print(f"{name:<12} {'yes' if alive == 200 else 'NO':<7} "
+              f"{'yes' if ready == 200 else 'NO':<7} {checks}")
+    try:
+        lags = consumer_lag(settings)
+    except Exception as exc:  # Kafka down is a status to report, not a crash
+        print(f"\nconsumer lag: Kafka unreachable ({exc})")
+        return 1
+    print(f"\n{'consumer group':<32} {'topic':<36} lag")
+    for group, topics in lags.items():
+        for topic, lag in sorted(topics.items()):
+            print(f"{group:<32} {topic:<36} {lag}")
+    return 0 if healthy else 1
+
+
+def dead_letters(settings: Settings, group: str | None = None) -> list[Any]:
+    """Every record in the dead-letter topics (of one consumer group, or all)."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap,
+                             enable_auto_commit=False)
+    try:
+        prefix = f"{settings.topic_prefix}dlq."
+        topics = [t for t in consumer.topics() if t.startswith(prefix)
+                  and (group is None or t == prefix + group)]
+        tps = [TopicPartition(t, p) for t in topics
+               for p in consumer.partitions_for_topic(t) or ()]
+        if not tps:
+            return []
+        consumer.assign(tps)
+        consumer.seek_to_beginning(*tps)
+        ends = consumer.end_offsets(tps)
+        records: list[Any] = []
+        while any(consumer.position(tp) < ends[tp] for tp in tps):
+            for batch in consumer.poll(timeout_ms=500).values():
+                records.extend(batch)
+        return records
+    finally:
+        consumer.close()
+
+
+def _headers(record: Any) -> dict[str, str]:
+    return {k: v.decode(errors="replace") for k, v in record.headers or []}
+
+
+def _dlq_list(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    records = dead_letters(settings, args.group)
+    for record in records:
+        h = _headers(record)
+        print(f"{record.topic}@{record.partition}:{record.offset}  from {h.get('dlq.topic')}"
+              f"@{h.get('dlq.partition')}:{h.get('dlq.offset')}  at {h.get('dlq.time')}\n"
+              f"    error: {h.get('dlq.error')}")
+    print(f"{len(records)} dead-lettered record(s)")
+    return 0
+
+
+def replay(settings: Settings, records: Iterable[Any], *, show: bool = True) -> int:
+    """Re-publish dead-lettered records to their original topics, in their original order."""
+    from services.common.kafka import Bus
+
+    records = list(records)
+    bus = Bus(settings)
+    try:
+        for done, record in enumerate(records, 1):
+            topic = _headers(record).get("dlq.topic")
+            if topic:
+                key = record.key.decode() if record.key else None
+                bus.send(topic, key, record.value, headers=[("dlq.replayed-from",
+                                                            f"{record.topic}:{record.offset}"
+                                                            .encode())])
+            if show:
+                progress(done, len(records), "replaying")
+    finally:
+        bus.close()
+    return len(records)
+
+
+def _dlq_replay(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    records = dead_letters(settings, args.group)
+    if args.offset is not None:
+        records = [r for r in records if r.offset in set(args.offset)]
+    if not records:
+        print("nothing to replay")
+        return 0
+    count = replay(settings, records)
+    print(f"replayed {count} record(s) to their original topics")
+    return 0
+
+
+def _config(_args: argparse.Namespace) -> int:
+    seen: set[str] = set()
+    for name in ("common", *SERVICES):
+        module = "services.common.config" if name == "common" else f"services.{name}.settings"
+        try:
+            loaded = importlib.import_module(module)
+        except ImportError:
+            continue
+        classes = [v for v in vars(loaded).values()
+                   if isinstance(v, type) and issubclass(v, Settings)]
+        for cls in classes:
+            rows = [r for r in describe(cls) if r[0] not in seen]
+            if rows:
+                print(f"# {name}")
+            for env, default, doc in rows:
+                seen.add(env)
+                print(f"{env}={default!s:<30} # {doc}")
     return 0
 
 
@@ -31,6 +204,31 @@ def parser() -> argparse.ArgumentParser:
     token.add_argument("--sub", help="subject (user id); default cli-<role>")
     token.add_argument("--ttl", type=int, default=8 * 3600, help="lifetime in seconds")
     token.set_defaults(func=_token)
+
+    status = sub.add_parser("status", help="health of every service and consumer lag")
+    status.add_argument("--host", default="127.0.0.1")
+    status.set_defaults(func=_status)
+
+    dlq = sub.add_parser("dlq", help="dead-lettered records")
+    dlq_sub = dlq.add_subparsers(dest="dlq_command", required=True)
+    dlq_list = dlq_sub.add_parser("list", help="show dead-lettered records and their errors")
+    dlq_list.add_argument("--group", help="only this consumer group's dead letters")
+    dlq_list.set_defaults(func=_dlq_list)
+    dlq_replay = dlq_sub.add_parser("replay", help="re-publish to the original topics")
+    dlq_replay.add_argument("--group", help="only this consumer group's dead letters")
+    dlq_replay.add_argument("--offset", type=int, action="append",
+                            help="only these dead-letter offsets (repeatable)")
+    dlq_replay.set_defaults(func=_dlq_replay)
+
+    config = sub.add_parser("config", help="every configuration variable with its default")
+    config.set_defaults(func=_config)
+
+    for extension in ("services.followup.cli", "services.devtools.demo"):
+        try:
+            module = importlib.import_module(extension)
+        except ImportError:
+            continue
+        module.register(sub)
     return top
 
 
