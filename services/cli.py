@@ -53,10 +53,10 @@ def consumer_lag(settings: Settings) -> dict[str, dict[str, int]]:
     consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
     lags: dict[str, dict[str, int]] = {}
     try:
-        groups = sorted(g[0] for g in admin.list_consumer_groups()
-                        if g[0].startswith(settings.topic_prefix))
+        groups = sorted(g["group_id"] for g in admin.list_groups()
+                        if g["group_id"].startswith(settings.topic_prefix))
         for group in groups:
-            offsets = admin.list_consumer_group_offsets(group)
+            offsets = admin.list_group_offsets(group).get(group) or {}
             if not offsets:
                 continue
             ends = consumer.end_offsets(list(offsets))

@@ -72,6 +72,9 @@ class Settings:
     pii_keys: str = setting(
         "PII_KEYS", "dev:pdlSX1AjuVn6CrVMYivW3xptodH0wEyFx/8ddAeMzm0=",
         "keys for personal data at rest, 'id:base64(32 bytes)[,…]'; the first encrypts")
+    fingerprint_key: str = setting(
+        "PII_FINGERPRINT_KEY", "1hi0nRBIWqtc9Ba2li9rwbjRPAUv4A1UQ2kIe4BhhlA=",
+        "base64 key of the keyed hashes used to compare personal data; never rotated")
     contact_public_key: str = setting(
         "CONTACT_PUBLIC_KEY", "dev:zFVxLaGm2ZH6pvw4kA9S4Rz6LLX/Tno4e/Jbm01/azM=",
         "notify's X25519 public key 'id:base64'; contact tokens in events are sealed to it")

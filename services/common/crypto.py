@@ -60,10 +60,14 @@ def new_key() -> str:
 
 
 class KeyRing:
-    def __init__(self, spec: str) -> None:
+    def __init__(self, spec: str, fingerprint_key: str | None = None) -> None:
         self._keys = dict(parse_keys(spec))
         self._current = next(iter(self._keys))
-        self._mac_key = hashlib.sha256(b"fingerprint|" + self._keys[self._current]).digest()
+        # Fingerprints are stored and compared for years, so their key must not rotate
+        # with the encryption keys; it is configured on its own.
+        secret = (base64.b64decode(fingerprint_key) if fingerprint_key
+                  else self._keys[self._current])
+        self._mac_key = hashlib.sha256(b"fingerprint|" + secret).digest()
 
     def encrypt(self, plaintext: str, context: str = "") -> str:
         """Authenticated encryption; ``context`` binds the value to its place (e.g. a record id)."""

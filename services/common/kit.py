@@ -48,7 +48,7 @@ class Kit:
 
     @cached_property
     def keys(self) -> KeyRing:
-        return KeyRing(self.settings.pii_keys)
+        return KeyRing(self.settings.pii_keys, self.settings.fingerprint_key)
 
     def prepare(self, indexes: Iterable[Index], topics: Iterable[str] = ()) -> None:
         """Create indexes and topics; idempotent, run at every start."""
