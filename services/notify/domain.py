@@ -1,0 +1,185 @@
+"""Notify's rules, as plain Python: who is told what, keys, states, retries, quiet hours.
+
+No I/O here. The service layer loads documents, asks these functions what to do and
+stores the answer with conditional updates.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from services.common.clock import VN_TZ, aware
+from services.common.text import fold
+
+# States of a notification. pending/deferred wait for due_at; sending is claimed by one
+# sender until its lease ends; sent, failed and cancelled are final.
+PENDING, SENDING, SENT, FAILED, CANCELLED, DEFERRED = (
+    "pending", "sending", "sent", "failed", "cancelled", "deferred")
+STATES = (PENDING, SENDING, SENT, FAILED, CANCELLED, DEFERRED)
+WAITING = (PENDING, DEFERRED)
+FINAL = (SENT, FAILED, CANCELLED)
+CHANNELS = ("sms", "email")
+
+# Replies to a person who just texted us: sent at once, whatever the hour or stop flag.
+REPLIES = frozenset({"sms_status_reply", "sms_stop_reply", "sms_help_reply"})
+# Worth waking someone for: a dialogue they may travel to is off.
+URGENT = REPLIES | {"dialogue_cancelled"}
+# Everything about a dialogue that goes stale when its time changes or it is called off.
+DIALOGUE_TEMPLATES = frozenset({"dialogue_invitation", "dialogue_agency_notice",
+                                "dialogue_reminder", "dialogue_rescheduled"})
+
+_KEY_NS = uuid.UUID("0b7d2f4e-5a61-4c39-9f0a-6d2e8c3b1a47")
+
+
+def notification_key(cause: str, recipient: str, template: str) -> str:
+    """The idempotency key: one cause, one recipient, one template, at most one message."""
+    return f"{cause}|{recipient}|{template}"
+
+
+def notification_id(key: str) -> str:
+    """Stable id from the key, so a replay computes the same _id and the insert is refused."""
+    return str(uuid.uuid5(_KEY_NS, key))
+
+
+def reminder_cause(dialogue_id: str, starts_at: datetime, hours: int) -> str:
+    """Reminders are keyed by the dialogue's start: a new time means new reminders."""
+    return f"reminder:{dialogue_id}:{aware(starts_at).isoformat()}:{hours}h"
+
+
+def reminder_times(starts_at: datetime, offsets: tuple[int, ...],
+                   now: datetime) -> list[tuple[int, datetime]]:
+    """(hours_before, due_at) for each offset still in the future."""
+    return [(h, starts_at - timedelta(hours=h)) for h in offsets
+            if starts_at - timedelta(hours=h) > now]
+
+
+# ---------------------------------------------------------------- contacts
+
+
+@dataclass(frozen=True)
+class Address:
+    """One way to reach one recipient."""
+
+    channel: str  # "sms" or "email"
+    to: str  # E.164 phone or e-mail address (plaintext: only in memory)
+    recipient: str  # stable logical id used in the key, e.g. "petition:<id>"
+    kind: str  # recipient_kind of the contract
+    name: str | None = None
+
+
+def contact_addresses(contact: dict[str, Any], recipient: str, kind: str,
+                      normalize_phone) -> list[Address]:
+    """SMS and/or e-mail from an opened contact token; bad numbers are left out."""
+    found: list[Address] = []
+    phone = contact.get("phone")
+    if phone:
+        try:
+            found.append(Address("sms", normalize_phone(str(phone)), recipient, kind,
+                                 contact.get("full_name") or contact.get("name")))
+        except ValueError:
+            pass
+    email = contact.get("email")
+    if email and "@" in str(email):
+        found.append(Address("email", str(email).strip(), recipient, kind,
+                             contact.get("full_name") or contact.get("name")))
+    return found
+
+
+def directory_addresses(entry: dict[str, Any], contact: dict[str, Any], recipient: str,
+                        kind: str) -> list[Address]:
+    """Officials are written to by e-mail; a phone is used only when there is no e-mail."""
+    name = entry.get("name")
+    if contact.get("email"):
+        return [Address("email", contact["email"], recipient, kind, name)]
+    if contact.get("phone"):
+        return [Address("sms", contact["phone"], recipient, kind, name)]
+    return []
+
+
+# ---------------------------------------------------------------- timing
+
+
+def in_quiet_hours(moment: datetime, start: tuple[int, int], end: tuple[int, int]) -> bool:
+    local = aware(moment).astimezone(VN_TZ).time()
+    begin, finish = time(*start), time(*end)
+    if begin <= finish:
+        return begin <= local < finish
+    return local >= begin or local < finish  # the window crosses midnight
+
+
+def quiet_hours_end(moment: datetime, start: tuple[int, int], end: tuple[int, int]) -> datetime:
+    """The first moment after ``moment`` outside quiet hours (07:00 Vietnam time)."""
+    local = aware(moment).astimezone(VN_TZ)
+    wake = datetime.combine(local.date(), time(*end), tzinfo=VN_TZ)
+    if wake <= local:
+        wake += timedelta(days=1)
+    return aware(wake)
+
+
+def backoff(attempt: int, base: float, cap: float, retry_after: float | None = None) -> float:
+    """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
+    wait = min(base * (2 ** (attempt - 1)), cap)
+    if retry_after is not None:
+        wait = max(wait, min(retry_after, cap))
+    return wait
+
+
+def days_between(later: date, earlier: date) -> int:
+    return (later - earlier).days
+
+
+# ---------------------------------------------------------------- inbound SMS
+
+
+@dataclass(frozen=True)
+class Command:
+    verb: str  # "status", "stop" or "help"
+    code: str | None = None
+
+
+_CODE = re.compile(r"^[A-Z0-9][A-Z0-9-]{2,31}$")
+
+
+def parse_command(text: str) -> Command:
+    """'TT NB25-4K7Q2M' -> status, 'HUY NB25-4K7Q2M' -> stop, anything else -> help.
+
+    Phones add odd spacing and case, and people type 'Huỷ' with its accent; both fold.
+    """
+    words = fold(text or "").upper().split()
+    if not words:
+        return Command("help")
+    verb, rest = words[0], words[1:]
+    if verb in ("TT", "HUY"):
+        code = rest[0] if rest else None
+        if code is not None and not _CODE.match(code):
+            return Command("help")
+        if verb == "TT":
+            return Command("status", code) if code else Command("help")
+        return Command("stop", code)
+    return Command("help")
+
+
+@dataclass
+class Outcome:
+    """What the sender decided for one claimed notification."""
+
+    state: str
+    due_at: datetime | None = None
+    reason: str | None = None
+    event: str | None = None  # "notification.sent" / "notification.failed"
+    attempt: dict[str, Any] = field(default_factory=dict)
+
+
+def after_failure(*, attempts: int, limit: int, transient: bool, reason: str, now: datetime,
+                  base: float, cap: float, retry_after: float | None) -> Outcome:
+    """Retry a transient failure later, or fail for good with the provider's reason."""
+    if transient and attempts < limit:
+        wait = backoff(attempts, base, cap, retry_after)
+        return Outcome(PENDING, due_at=now + timedelta(seconds=wait), reason=reason)
+    if transient:
+        reason = f"gave up after {attempts} attempts: {reason}"
+    return Outcome(FAILED, reason=reason, event="notification.failed")
