@@ -1,0 +1,386 @@
+"""Request and response schemas of the scheduling API. Unknown fields are refused."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from services.common.clock import vn_datetime
+from services.common.contracts.fields import AGENCY, PROVINCE, WARD
+from services.common.contracts.scheduling import DIALOGUE_KINDS, FORMATS, LEVELS
+
+STATES = ("draft", "announced", "held", "concluded", "cancelled")
+TEXT = validate.Length(1, 500)
+LONG_TEXT = validate.Length(1, 20_000)
+PERIOD = validate.Regexp(r"^\d{4}-(Q[1-4]|0[1-9]|1[0-2])$",
+                         error="period: 'YYYY-Qn' or 'YYYY-MM', e.g. 2027-Q2 or 2027-05")
+ID = validate.Length(1, 100)
+
+
+def _ids(**kwargs) -> fields.List:
+    return fields.List(fields.String(validate=ID), validate=validate.Length(max=1000), **kwargs)
+
+
+def _agencies(**kwargs) -> fields.List:
+    return fields.List(fields.String(validate=AGENCY), validate=validate.Length(max=50), **kwargs)
+
+
+class LocalityIn(Schema):
+    province_code = fields.String(required=True, validate=PROVINCE)
+    ward_code = fields.String(load_default=None, allow_none=True, validate=WARD)
+
+
+class PersonIn(Schema):
+    name = fields.String(required=True, validate=validate.Length(1, 200))
+    title = fields.String(required=True, validate=validate.Length(1, 200))
+
+
+class PageArgs(Schema):
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    page_size = fields.Integer(load_default=20, validate=validate.Range(1, 200))
+
+
+# --- dialogues ---------------------------------------------------------------
+
+class DialogueIn(Schema):
+    kind = fields.String(required=True, validate=validate.OneOf(DIALOGUE_KINDS))
+    level = fields.String(required=True, validate=validate.OneOf(LEVELS))
+    locality = fields.Nested(LocalityIn, required=True)
+    host = fields.Nested(PersonIn, required=True)
+    co_chairs = fields.List(fields.Nested(PersonIn), load_default=list,
+                            validate=validate.Length(max=10))
+    lead_agency_id = fields.String(required=True, validate=AGENCY)
+    coordinating_agency_ids = _agencies(load_default=list)
+    format = fields.String(required=True, validate=validate.OneOf(FORMATS))
+    venue = fields.String(load_default=None, allow_none=True, validate=TEXT)
+    online_url = fields.Url(load_default=None, allow_none=True, schemes={"http", "https"})
+    starts_at = fields.AwareDateTime(required=True)
+    ends_at = fields.AwareDateTime(required=True)
+    topic = fields.String(required=True, validate=TEXT)
+
+
+class DialogueArgs(PageArgs):
+    province_code = fields.String(validate=PROVINCE)
+    ward_code = fields.String(validate=WARD)
+    state = fields.String(validate=validate.OneOf(STATES))
+    kind = fields.String(validate=validate.OneOf(DIALOGUE_KINDS))
+    level = fields.String(validate=validate.OneOf(LEVELS))
+    from_ = fields.Date(data_key="from")
+    to = fields.Date()
+
+
+class AnnounceIn(Schema):
+    reason = fields.String(load_default=None, allow_none=True, validate=TEXT)
+
+
+class RescheduleIn(Schema):
+    starts_at = fields.AwareDateTime(required=True)
+    ends_at = fields.AwareDateTime(required=True)
+    venue = fields.String(load_default=None, allow_none=True, validate=TEXT)
+    online_url = fields.Url(load_default=None, allow_none=True, schemes={"http", "https"})
+    reason = fields.String(load_default=None, allow_none=True, validate=TEXT)
+
+
+class CancelIn(Schema):
+    reason = fields.String(required=True, validate=TEXT)
+
+
+class AttendanceIn(Schema):
+    total = fields.Integer(required=True, validate=validate.Range(min=0))
+    citizens = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    front = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    organisations = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    agencies = fields.Integer(load_default=0, validate=validate.Range(min=0))
+
+
+class HoldIn(Schema):
+    attendance = fields.Nested(AttendanceIn, required=True)
+    minutes = fields.String(load_default=None, allow_none=True, validate=LONG_TEXT)
+    discussed_item_ids = _ids(load_default=None, allow_none=True)
+    discussed_petition_ids = _ids(load_default=None, allow_none=True)
+
+
+class ConclusionIn(Schema):
+    text = fields.String(required=True, validate=validate.Length(1, 5000))
+    responsible_agency_id = fields.String(required=True, validate=AGENCY)
+    coordinating_agency_ids = _agencies(load_default=list)
+    deadline = fields.Date(load_default=None, allow_none=True)
+    working_days = fields.Integer(load_default=None, allow_none=True,
+                                  validate=validate.Range(1, 365))
+    petition_ids = _ids(load_default=list)
+
+    @validates_schema
+    def one_deadline(self, data: dict, **_kwargs) -> None:
+        if (data.get("deadline") is None) == (data.get("working_days") is None):
+            raise ValidationError("give either deadline or working_days", "deadline")
+
+
+class ConcludeIn(Schema):
+    notice_number = fields.String(required=True, validate=validate.Length(1, 50))
+    issued_at = fields.AwareDateTime(required=True)
+    signed_by = fields.String(required=True, validate=validate.Length(1, 200))
+    conclusions = fields.List(fields.Nested(ConclusionIn), required=True,
+                              validate=validate.Length(1, 200))
+
+
+class AgendaItemIn(Schema):
+    title = fields.String(required=True, validate=TEXT)
+    issue_id = fields.String(load_default=None, allow_none=True, validate=ID)
+    petition_ids = _ids(load_default=list)
+    minutes_allotted = fields.Integer(load_default=None, allow_none=True,
+                                      validate=validate.Range(1, 600))
+
+
+class ReorderIn(Schema):
+    item_ids = fields.List(fields.String(validate=ID), required=True)
+
+
+class SuggestIn(Schema):
+    limit = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(1, 50))
+
+
+class Person(Schema):
+    name = fields.String()
+    title = fields.String()
+
+
+class Locality(Schema):
+    province_code = fields.String()
+    ward_code = fields.String(allow_none=True)
+
+
+class AgendaItem(Schema):
+    item_id = fields.String()
+    title = fields.String()
+    issue_id = fields.String(allow_none=True)
+    petition_ids = fields.List(fields.String())
+    minutes_allotted = fields.Integer(allow_none=True)
+
+
+class Attendance(Schema):
+    total = fields.Integer()
+    citizens = fields.Integer()
+    front = fields.Integer()
+    organisations = fields.Integer()
+    agencies = fields.Integer()
+
+
+class Conclusion(Schema):
+    conclusion_id = fields.String()
+    text = fields.String()
+    responsible_agency_id = fields.String()
+    coordinating_agency_ids = fields.List(fields.String())
+    deadline = fields.String(allow_none=True, metadata={"format": "date"})
+    working_days = fields.Integer(allow_none=True)
+    petition_ids = fields.List(fields.String())
+
+
+class Notice(Schema):
+    number = fields.String()
+    issued_at = fields.AwareDateTime()
+    signed_by = fields.String()
+
+
+class DialogueOut(Schema):
+    id = fields.String(attribute="_id")
+    state = fields.String()
+    kind = fields.String()
+    level = fields.String()
+    locality = fields.Nested(Locality)
+    host = fields.Nested(Person)
+    co_chairs = fields.List(fields.Nested(Person))
+    lead_agency_id = fields.String()
+    coordinating_agency_ids = fields.List(fields.String())
+    format = fields.String()
+    venue = fields.String(allow_none=True)
+    online_url = fields.String(allow_none=True)
+    starts_at = fields.AwareDateTime()
+    ends_at = fields.AwareDateTime()
+    starts_at_display = fields.Function(lambda d: vn_datetime(d["starts_at"]),
+                                        metadata={"description": "HH:MM dd/mm/yyyy, Vietnam"})
+    topic = fields.String()
+    agenda = fields.List(fields.Nested(AgendaItem))
+    announced_at = fields.AwareDateTime(allow_none=True)
+    notice_reason = fields.String(allow_none=True)
+    cancelled_at = fields.AwareDateTime(allow_none=True)
+    cancel_reason = fields.String(allow_none=True)
+    held_at = fields.AwareDateTime(allow_none=True)
+    attendance = fields.Nested(Attendance, allow_none=True)
+    minutes = fields.String(allow_none=True)
+    discussed_item_ids = fields.List(fields.String())
+    discussed_petition_ids = fields.List(fields.String())
+    notice = fields.Nested(Notice, allow_none=True)
+    late = fields.Boolean(allow_none=True)
+    conclusions = fields.List(fields.Nested(Conclusion))
+    version = fields.Integer()
+    created_at = fields.AwareDateTime()
+    updated_at = fields.AwareDateTime()
+
+
+class DialoguePage(Schema):
+    items = fields.List(fields.Nested(DialogueOut))
+    total = fields.Integer()
+    page = fields.Integer()
+    page_size = fields.Integer()
+
+
+class Suggestion(Schema):
+    title = fields.String()
+    issue_id = fields.String()
+    petition_ids = fields.List(fields.String())
+    heat = fields.Float()
+    trending = fields.Boolean()
+    open_petition_count = fields.Integer()
+
+
+class SuggestionsOut(Schema):
+    items = fields.List(fields.Nested(Suggestion))
+
+
+# --- agenda candidates -------------------------------------------------------
+
+class CandidateArgs(PageArgs):
+    province_code = fields.String(validate=PROVINCE)
+    ward_code = fields.String(validate=WARD)
+
+
+class Candidate(Schema):
+    issue_id = fields.String()
+    title = fields.String(allow_none=True)
+    category = fields.String(allow_none=True)
+    locality = fields.Nested(Locality)
+    heat = fields.Float()
+    trending = fields.Boolean()
+    petition_count = fields.Integer()
+    open_petition_count = fields.Integer()
+    distinct_petitioners = fields.Integer()
+    petition_ids = fields.List(fields.String())
+    issue_version = fields.Integer()
+
+
+class CandidatePage(Schema):
+    items = fields.List(fields.Nested(Candidate))
+    total = fields.Integer()
+    page = fields.Integer()
+    page_size = fields.Integer()
+
+
+# --- programmes --------------------------------------------------------------
+
+class ProgrammeItemIn(Schema):
+    period = fields.String(required=True, validate=PERIOD)
+    kind = fields.String(required=True, validate=validate.OneOf(DIALOGUE_KINDS))
+    topic = fields.String(required=True, validate=TEXT)
+
+
+class ProgrammeIn(Schema):
+    locality = fields.Nested(LocalityIn, required=True)
+    year = fields.Integer(required=True, validate=validate.Range(2000, 2100))
+    title = fields.String(load_default=None, allow_none=True, validate=TEXT)
+    items = fields.List(fields.Nested(ProgrammeItemIn), required=True,
+                        validate=validate.Length(1, 500))
+
+
+class ProgrammeArgs(PageArgs):
+    province_code = fields.String(validate=PROVINCE)
+    ward_code = fields.String(validate=WARD)
+    year = fields.Integer(validate=validate.Range(2000, 2100))
+
+
+class ProgrammeItem(Schema):
+    period = fields.String()
+    kind = fields.String()
+    topic = fields.String()
+
+
+class ProgrammeOut(Schema):
+    id = fields.String(attribute="_id")
+    locality = fields.Nested(Locality)
+    year = fields.Integer()
+    title = fields.String(allow_none=True)
+    state = fields.String()
+    items = fields.List(fields.Nested(ProgrammeItem))
+    created_at = fields.AwareDateTime()
+    published_at = fields.AwareDateTime(allow_none=True)
+
+
+class ProgrammePage(Schema):
+    items = fields.List(fields.Nested(ProgrammeOut))
+    total = fields.Integer()
+    page = fields.Integer()
+    page_size = fields.Integer()
+
+
+# --- dialogue requests -------------------------------------------------------
+
+class RequesterIn(Schema):
+    full_name = fields.String(required=True, validate=validate.Length(1, 200))
+    phone = fields.String(load_default=None, allow_none=True, validate=validate.Length(6, 20))
+    id_number = fields.String(load_default=None, allow_none=True,
+                              validate=validate.Regexp(r"^\d{9}$|^\d{12}$",
+                                                       error="9 or 12 digits"))
+    address = fields.String(load_default=None, allow_none=True, validate=TEXT)
+
+
+class DialogueRequestIn(Schema):
+    locality = fields.Nested(LocalityIn, required=True)
+    topic = fields.String(required=True, validate=TEXT)
+    requester = fields.Nested(RequesterIn, required=True)
+
+
+class DialogueRequestOut(Schema):
+    request_id = fields.String()
+    ward_code = fields.String()
+    year = fields.Integer()
+    counted = fields.Boolean(metadata={"description": "false when this person already asked "
+                                                      "this year"})
+    requester_count = fields.Integer()
+    voter_count = fields.Integer()
+    threshold = fields.Integer()
+    dialogue_required = fields.Boolean()
+
+
+# --- compliance and reports --------------------------------------------------
+
+class ComplianceArgs(Schema):
+    province_code = fields.String(required=True, validate=PROVINCE)
+    year = fields.Integer(required=True, validate=validate.Range(2000, 2100))
+
+
+class ComplianceRow(Schema):
+    ward_code = fields.String()
+    name = fields.String()
+    kind = fields.String()
+    dialogues_held = fields.Integer()
+    annual_minimum_met = fields.Boolean()
+    required_outstanding = fields.Integer()
+    late_notices = fields.Integer()
+
+
+class ComplianceOut(Schema):
+    province_code = fields.String()
+    year = fields.Integer()
+    total = fields.Integer()
+    units_below_minimum = fields.Integer()
+    items = fields.List(fields.Nested(ComplianceRow))
+
+
+class ReportArgs(Schema):
+    province_code = fields.String(required=True, validate=PROVINCE)
+    from_ = fields.Date(data_key="from", load_default=None)
+    to = fields.Date(load_default=None)
+
+
+class ReportRow(Schema):
+    unit_code = fields.String()
+    unit_name = fields.String()
+    level = fields.String()
+    kind = fields.String()
+    count = fields.Integer()
+
+
+class ReportOut(Schema):
+    province_code = fields.String()
+    from_ = fields.Date(data_key="from")
+    to = fields.Date()
+    total = fields.Integer()
+    items = fields.List(fields.Nested(ReportRow))

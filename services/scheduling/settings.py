@@ -1,0 +1,32 @@
+"""Settings of the scheduling service."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from services.common.config import Settings, setting
+
+DEFAULT_VOTERS_FILE = str(Path(__file__).with_name("voters.yaml"))
+
+
+@dataclass(frozen=True)
+class SchedulingSettings(Settings):
+    service: str = setting("SERVICE_NAME", "scheduling",
+                           "service name, used as event source and log field")
+    voters_file: str = setting("VOTERS_FILE", DEFAULT_VOTERS_FILE,
+                               "YAML registry of voter counts per commune (10% request rule)")
+    suggest_limit: int = setting("AGENDA_SUGGEST_LIMIT", 5,
+                                 "how many hot issues suggest-agenda proposes", low=1, high=50)
+
+
+def scheduling_settings(base: Settings | None = None, **overrides: Any) -> SchedulingSettings:
+    """SchedulingSettings from the environment, or from a plain ``Settings`` (tests)."""
+    if base is None:
+        return SchedulingSettings.from_env(**overrides)  # type: ignore[return-value]
+    if isinstance(base, SchedulingSettings) and not overrides:
+        return base
+    values = {f.name: getattr(base, f.name) for f in fields(base)}
+    values.update(overrides)
+    return SchedulingSettings(**values)

@@ -1,0 +1,273 @@
+"""Collections, indexes and the reads and writes of the scheduling service.
+
+- ``dialogues``: one document per dialogue, with its agenda, notice, conclusions
+  and its outbox of pending events.
+- ``programmes``: annual programmes (outbox too).
+- ``dialogue_requests``: one per distinct requester per commune per year; the
+  requester is encrypted, a keyed fingerprint makes them countable.
+- ``request_tallies``: one per (commune, year): whether ``dialogue.required`` was
+  decided (outbox too), so it is published once.
+- ``issues`` and ``petitions``: the agenda-candidate read model, fed by intake's events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from pymongo import DESCENDING
+from pymongo.collection import Collection
+from pymongo.database import Database
+from pymongo.errors import DuplicateKeyError
+
+from services.common import outbox
+from services.common.mongo import Index, asc
+from services.common.ratelimit import INDEXES as RATE_INDEXES
+
+DIALOGUES = "dialogues"
+PROGRAMMES = "programmes"
+REQUESTS = "dialogue_requests"
+TALLIES = "request_tallies"
+ISSUES = "issues"
+PETITIONS = "petitions"
+
+INDEXES = [
+    Index(DIALOGUES, asc("locality.province_code", "locality.ward_code", "starts_at"),
+          name="dialogue_locality"),
+    Index(DIALOGUES, asc("state", "starts_at"), name="dialogue_state"),
+    Index(DIALOGUES, asc("host_key", "state"), name="dialogue_host"),
+    Index(DIALOGUES, asc("venue_key", "state"), name="dialogue_venue"),
+    Index(DIALOGUES, asc("locality.province_code", "held_at"), name="dialogue_held"),
+    outbox.index(DIALOGUES),
+    Index(PROGRAMMES, asc("locality.province_code", "locality.ward_code", "year"),
+          name="programme_locality"),
+    outbox.index(PROGRAMMES),
+    Index(REQUESTS, asc("ward_code", "year", "fingerprint"), unique=True,
+          name="request_distinct"),
+    Index(TALLIES, asc("province_code", "year"), name="tally_province"),
+    outbox.index(TALLIES),
+    Index(ISSUES, asc("locality.province_code", "locality.ward_code", "heat"),
+          name="issue_locality"),
+    Index(ISSUES, asc("petition_ids"), name="issue_petitions"),
+    Index(ISSUES, asc("open_petition_ids"), name="issue_open_petitions"),
+    *RATE_INDEXES,
+]
+
+OUTBOX_COLLECTIONS = (DIALOGUES, PROGRAMMES, TALLIES)
+
+
+class Store:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.dialogues: Collection = db[DIALOGUES]
+        self.programmes: Collection = db[PROGRAMMES]
+        self.requests: Collection = db[REQUESTS]
+        self.tallies: Collection = db[TALLIES]
+        self.issues: Collection = db[ISSUES]
+        self.petitions: Collection = db[PETITIONS]
+
+    def outbox_collections(self) -> list[Collection]:
+        return [self.db[name] for name in OUTBOX_COLLECTIONS]
+
+    # --- dialogues -----------------------------------------------------------
+
+    def dialogue(self, dialogue_id: str) -> dict[str, Any] | None:
+        return self.dialogues.find_one({"_id": dialogue_id}, {outbox.FIELD: 0})
+
+    def insert_dialogue(self, doc: dict[str, Any]) -> None:
+        self.dialogues.insert_one(outbox.new_document(doc, [], doc["created_at"]))
+
+    def transition(self, dialogue_id: str, states: Iterable[str], update: dict[str, Any],
+                   events: list, now: datetime, extra: dict[str, Any] | None = None) -> bool:
+        """Apply ``update`` and stage ``events`` only if the dialogue is still in ``states``."""
+        query = {"_id": dialogue_id, "state": {"$in": list(states)}, **(extra or {})}
+        result = self.dialogues.update_one(query, outbox.stage(update, events, now))
+        return result.matched_count == 1
+
+    def announced_between(self, starts_at: datetime, ends_at: datetime,
+                          keys: dict[str, str]) -> list[dict[str, Any]]:
+        """Announced dialogues overlapping [starts_at, ends_at) with the same host or venue."""
+        ors = [{name: value} for name, value in keys.items() if value]
+        return list(self.dialogues.find(
+            {"state": "announced", "starts_at": {"$lt": ends_at}, "ends_at": {"$gt": starts_at},
+             "$or": ors},
+            {outbox.FIELD: 0}))
+
+    def find_dialogues(self, query: dict[str, Any], page: int,
+                       size: int) -> tuple[list[dict[str, Any]], int]:
+        total = self.dialogues.count_documents(query)
+        docs = list(self.dialogues.find(query, {outbox.FIELD: 0}).sort("starts_at", DESCENDING)
+                    .skip((page - 1) * size).limit(size))
+        return docs, total
+
+    # --- programmes ----------------------------------------------------------
+
+    def insert_programme(self, doc: dict[str, Any]) -> None:
+        self.programmes.insert_one(outbox.new_document(doc, [], doc["created_at"]))
+
+    def programme(self, programme_id: str) -> dict[str, Any] | None:
+        return self.programmes.find_one({"_id": programme_id}, {outbox.FIELD: 0})
+
+    def publish_programme(self, programme_id: str, update: dict[str, Any], events: list,
+                          now: datetime) -> bool:
+        result = self.programmes.update_one({"_id": programme_id, "state": "draft"},
+                                            outbox.stage(update, events, now))
+        return result.matched_count == 1
+
+    def find_programmes(self, query: dict[str, Any], page: int,
+                        size: int) -> tuple[list[dict[str, Any]], int]:
+        total = self.programmes.count_documents(query)
+        docs = list(self.programmes.find(query, {outbox.FIELD: 0}).sort("year", DESCENDING)
+                    .skip((page - 1) * size).limit(size))
+        return docs, total
+
+    # --- dialogue requests ---------------------------------------------------
+
+    def insert_request(self, doc: dict[str, Any]) -> dict[str, Any] | None:
+        """Insert; on a requester already counted this year, return their earlier request."""
+        try:
+            self.requests.insert_one(doc)
+            return None
+        except DuplicateKeyError:
+            return self.requests.find_one({"ward_code": doc["ward_code"], "year": doc["year"],
+                                           "fingerprint": doc["fingerprint"]})
+
+    def count_requesters(self, ward_code: str, year: int) -> int:
+        return self.requests.count_documents({"ward_code": ward_code, "year": year})
+
+    def request_topics(self, ward_code: str, year: int, limit: int = 20) -> list[str]:
+        topics: list[str] = []
+        for doc in self.requests.find({"ward_code": ward_code, "year": year},
+                                      {"topic": 1}).sort("created_at", 1).limit(200):
+            if doc["topic"] not in topics:
+                topics.append(doc["topic"])
+            if len(topics) >= limit:
+                break
+        return topics
+
+    def ensure_tally(self, ward_code: str, province_code: str, year: int) -> str:
+        tally_id = f"{ward_code}|{year}"
+        self.tallies.update_one(
+            {"_id": tally_id},
+            {"$setOnInsert": {"ward_code": ward_code, "province_code": province_code,
+                              "year": year, "required": False, outbox.FIELD: []}},
+            upsert=True)
+        return tally_id
+
+    def mark_required(self, tally_id: str, update: dict[str, Any], events: list,
+                      now: datetime) -> bool:
+        """The one conditional update that decides ``dialogue.required`` (once per year)."""
+        result = self.tallies.update_one({"_id": tally_id, "required": False},
+                                         outbox.stage(update, events, now))
+        return result.modified_count == 1
+
+    # --- compliance and reports ---------------------------------------------
+
+    def held_per_ward(self, province_code: str, year: int) -> dict[str, int]:
+        rows = self.dialogues.aggregate([
+            {"$match": {"locality.province_code": province_code, "held_year": year,
+                        "level": "commune", "state": {"$in": ["held", "concluded"]}}},
+            {"$group": {"_id": "$locality.ward_code", "n": {"$sum": 1}}},
+        ])
+        return {r["_id"]: r["n"] for r in rows}
+
+    def late_per_ward(self, province_code: str, year: int) -> dict[str, int]:
+        rows = self.dialogues.aggregate([
+            {"$match": {"locality.province_code": province_code, "held_year": year,
+                        "level": "commune", "state": "concluded", "late": True}},
+            {"$group": {"_id": "$locality.ward_code", "n": {"$sum": 1}}},
+        ])
+        return {r["_id"]: r["n"] for r in rows}
+
+    def required_tallies(self, province_code: str, year: int) -> list[dict[str, Any]]:
+        return list(self.tallies.find({"province_code": province_code, "year": year,
+                                       "required": True}, {outbox.FIELD: 0}))
+
+    def held_since(self, ward_code: str, since: datetime) -> int:
+        return self.dialogues.count_documents({
+            "locality.ward_code": ward_code, "level": "commune",
+            "state": {"$in": ["held", "concluded"]}, "held_at": {"$gte": since}})
+
+    def dialogue_counts(self, province_code: str, start: datetime,
+                        end: datetime) -> list[dict[str, Any]]:
+        return list(self.dialogues.aggregate([
+            {"$match": {"locality.province_code": province_code,
+                        "state": {"$in": ["held", "concluded"]},
+                        "held_at": {"$gte": start, "$lt": end}}},
+            {"$group": {"_id": {"unit": "$unit_code", "level": "$level", "kind": "$kind"},
+                        "n": {"$sum": 1}}},
+        ]))
+
+    # --- agenda-candidate read model ----------------------------------------
+
+    def issue(self, issue_id: str) -> dict[str, Any] | None:
+        return self.issues.find_one({"_id": issue_id})
+
+    def ensure_issue(self, issue_id: str) -> None:
+        self.issues.update_one(
+            {"_id": issue_id},
+            {"$setOnInsert": {"issue_version": 0, "heat": 0.0, "trending": False,
+                              "merged_into": None, "on_held_agenda": False,
+                              "petition_ids": [], "open_petition_ids": []}},
+            upsert=True)
+
+    def newer_snapshot(self, issue_id: str, version: int, fields: dict[str, Any]) -> bool:
+        """Take the snapshot only if it is newer than the one held (out-of-order delivery)."""
+        result = self.issues.update_one(
+            {"_id": issue_id, "issue_version": {"$lt": version}},
+            {"$set": {**fields, "issue_version": version}})
+        return result.modified_count == 1
+
+    def closed_petitions(self, petition_ids: list[str]) -> set[str]:
+        if not petition_ids:
+            return set()
+        return {d["_id"] for d in self.petitions.find(
+            {"_id": {"$in": petition_ids}, "open": False}, {"_id": 1})}
+
+    def add_petitions(self, issue_id: str, petition_ids: list[str], open_ids: list[str]) -> None:
+        update: dict[str, Any] = {"$addToSet": {"petition_ids": {"$each": petition_ids}}}
+        if open_ids:
+            update["$addToSet"]["open_petition_ids"] = {"$each": open_ids}
+        self.issues.update_one({"_id": issue_id}, update)
+
+    def detach_petition(self, petition_id: str, keep_issue: str) -> None:
+        """A petition belongs to one issue: drop it from any other."""
+        self.issues.update_many(
+            {"_id": {"$ne": keep_issue}, "petition_ids": petition_id, "merged_into": None},
+            {"$pull": {"petition_ids": petition_id, "open_petition_ids": petition_id}})
+
+    def set_petition(self, petition_id: str, fields: dict[str, Any],
+                     on_insert: dict[str, Any] | None = None) -> None:
+        update: dict[str, Any] = {"$set": fields}
+        if on_insert:
+            update["$setOnInsert"] = on_insert
+        self.petitions.update_one({"_id": petition_id}, update, upsert=True)
+
+    def close_petition(self, petition_id: str) -> None:
+        self.issues.update_many({"open_petition_ids": petition_id},
+                                {"$pull": {"open_petition_ids": petition_id}})
+
+    def reopen_petition(self, petition_id: str) -> None:
+        self.issues.update_many({"petition_ids": petition_id, "merged_into": None},
+                                {"$addToSet": {"open_petition_ids": petition_id}})
+
+    def mark_merged(self, merged_id: str, into: str) -> None:
+        self.issues.update_one({"_id": merged_id},
+                               {"$set": {"merged_into": into, "open_petition_ids": []}})
+
+    def mark_on_held_agenda(self, issue_ids: list[str], dialogue_id: str) -> None:
+        for issue_id in issue_ids:
+            self.ensure_issue(issue_id)
+        if issue_ids:
+            self.issues.update_many({"_id": {"$in": issue_ids}},
+                                    {"$set": {"on_held_agenda": True},
+                                     "$addToSet": {"held_dialogue_ids": dialogue_id}})
+
+    def candidates(self, locality: dict[str, Any]) -> list[dict[str, Any]]:
+        """Visible issues of a locality, hottest first (open ones are filtered by the caller)."""
+        query: dict[str, Any] = {"merged_into": None, "on_held_agenda": False,
+                                 "locality.province_code": locality["province_code"]}
+        if locality.get("ward_code"):
+            query["locality.ward_code"] = locality["ward_code"]
+        return list(self.issues.find(query).sort("heat", DESCENDING).limit(1000))
