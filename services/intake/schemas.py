@@ -1,0 +1,235 @@
+"""Marshmallow schemas of the intake HTTP API. Unknown fields are refused (RAISE)."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from services.common.contracts.intake import CHANNELS, KINDS
+from services.intake.domain import STATUSES
+
+_PROVINCE = validate.Regexp(r"^\d{2}$", error="province code must be two digits, e.g. '37'")
+_WARD = validate.Regexp(r"^\d{5}$", error="commune code must be five digits, e.g. '14464'")
+_LAST4 = validate.Regexp(r"^\d{4}$", error="the last four digits of the phone number")
+ISSUE_STATUSES = ("open", "merged", "closed")
+
+
+class LocalityIn(Schema):
+    province_code = fields.String(required=True, validate=_PROVINCE)
+    ward_code = fields.String(load_default=None, allow_none=True, validate=_WARD)
+
+
+class LocalityOut(Schema):
+    province_code = fields.String()
+    ward_code = fields.String(allow_none=True)
+
+
+class PetitionerIn(Schema):
+    full_name = fields.String(load_default=None, allow_none=True,
+                              validate=validate.Length(1, 200))
+    phone = fields.String(load_default=None, allow_none=True, validate=validate.Length(6, 30))
+    email = fields.Email(load_default=None, allow_none=True, validate=validate.Length(3, 254))
+    address = fields.String(load_default=None, allow_none=True,
+                            validate=validate.Length(1, 500))
+    consent_notifications = fields.Boolean(load_default=False)
+
+
+class AttachmentIn(Schema):
+    name = fields.String(required=True, validate=validate.Length(1, 255))
+    content_type = fields.String(required=True, validate=validate.Length(3, 127))
+    size = fields.Integer(required=True, strict=True)
+    url = fields.Url(required=True, validate=validate.Length(max=2000))
+
+
+class PetitionIn(Schema):
+    kind = fields.String(required=True, validate=validate.OneOf(KINDS))
+    title = fields.String(required=True, validate=validate.Length(5, 200))
+    content = fields.String(required=True, validate=validate.Length(10, 10_000))
+    category = fields.String(load_default=None, allow_none=True,
+                             validate=validate.Length(1, 64))
+    locality = fields.Nested(LocalityIn, required=True)
+    channel = fields.String(load_default=None, allow_none=True,
+                            validate=validate.OneOf(CHANNELS))
+    petitioner = fields.Nested(PetitionerIn, load_default=dict)
+    attachments = fields.List(fields.Nested(AttachmentIn), load_default=list,
+                              validate=validate.Length(max=10))
+
+
+class PetitionCreated(Schema):
+    id = fields.String()
+    tracking_code = fields.String()
+    status = fields.String()
+    category = fields.String()
+    issue_id = fields.String(allow_none=True)
+    due_date = fields.Date(allow_none=True)
+    created_at = fields.AwareDateTime()
+
+
+class HistoryOut(Schema):
+    status = fields.String()
+    status_vi = fields.String()
+    at = fields.AwareDateTime()
+    note = fields.String(allow_none=True)
+
+
+class AnswerOut(Schema):
+    text = fields.String()
+    at = fields.AwareDateTime()
+    commitment_id = fields.String(allow_none=True)
+
+
+class SecondFactor(Schema):
+    phone_last4 = fields.String(load_default=None, validate=_LAST4)
+    email = fields.String(load_default=None, validate=validate.Length(3, 254))
+
+
+class CitizenView(Schema):
+    tracking_code = fields.String()
+    status = fields.String()
+    status_vi = fields.String()
+    kind = fields.String()
+    title = fields.String()
+    category = fields.String()
+    category_name = fields.String()
+    locality = fields.Nested(LocalityOut)
+    due_date = fields.Date(allow_none=True)
+    created_at = fields.AwareDateTime()
+    history = fields.List(fields.Nested(HistoryOut))
+    answer = fields.Nested(AnswerOut, allow_none=True)
+
+
+class AttachmentOut(Schema):
+    name = fields.String()
+    content_type = fields.String()
+    size = fields.Integer()
+    url = fields.String()
+
+
+class PetitionerOut(Schema):
+    full_name = fields.String(allow_none=True)
+    phone = fields.String(allow_none=True)
+    email = fields.String(allow_none=True)
+    address = fields.String(allow_none=True)
+    consent_notifications = fields.Boolean()
+
+
+class SubmittedBy(Schema):
+    sub = fields.String()
+    roles = fields.List(fields.String())
+
+
+class PetitionSummary(Schema):
+    id = fields.String()
+    tracking_code = fields.String()
+    kind = fields.String()
+    title = fields.String()
+    category = fields.String()
+    status = fields.String()
+    locality = fields.Nested(LocalityOut)
+    channel = fields.String()
+    issue_id = fields.String(allow_none=True)
+    due_date = fields.Date(allow_none=True)
+    created_at = fields.AwareDateTime()
+    masked_phone = fields.String(allow_none=True)
+
+
+class PetitionFull(PetitionSummary):
+    content = fields.String()
+    petitioner = fields.Nested(PetitionerOut)
+    attachments = fields.List(fields.Nested(AttachmentOut))
+    history = fields.List(fields.Nested(HistoryOut))
+    answer = fields.Nested(AnswerOut, allow_none=True)
+    submitted_by = fields.Nested(SubmittedBy, allow_none=True)
+    external_ref = fields.String(allow_none=True)
+    source_system = fields.String(allow_none=True)
+    reject_reason = fields.String(allow_none=True)
+    accepted_at = fields.AwareDateTime(allow_none=True)
+
+
+class Page(Schema):
+    total = fields.Integer()
+    page = fields.Integer()
+    page_size = fields.Integer()
+
+
+class PetitionPage(Page):
+    items = fields.List(fields.Nested(PetitionSummary))
+
+
+class PageArgs(Schema):
+    page = fields.Integer(load_default=1, validate=validate.Range(1, 100_000))
+    page_size = fields.Integer(load_default=20, validate=validate.Range(1, 100))
+    province_code = fields.String(load_default=None, validate=_PROVINCE)
+    ward_code = fields.String(load_default=None, validate=_WARD)
+    category = fields.String(load_default=None, validate=validate.Length(1, 64))
+
+
+class PetitionListArgs(PageArgs):
+    kind = fields.String(load_default=None, validate=validate.OneOf(KINDS))
+    status = fields.String(load_default=None, validate=validate.OneOf(STATUSES))
+    received_from = fields.AwareDateTime(load_default=None)
+    received_to = fields.AwareDateTime(load_default=None)
+    q = fields.String(load_default=None, validate=validate.Length(1, 200))
+    issue_id = fields.String(load_default=None)
+
+
+class NoteIn(Schema):
+    note = fields.String(load_default=None, allow_none=True, validate=validate.Length(1, 2000))
+
+
+class RejectIn(Schema):
+    reason = fields.String(required=True, validate=validate.Length(3, 2000))
+
+
+class ReclassifyIn(Schema):
+    category = fields.String(required=True, validate=validate.Length(1, 64))
+    note = fields.String(load_default=None, allow_none=True, validate=validate.Length(1, 2000))
+
+
+class AnswerIn(Schema):
+    answer = fields.String(required=True, validate=validate.Length(3, 10_000))
+
+
+class WithdrawIn(SecondFactor):
+    reason = fields.String(load_default=None, allow_none=True, validate=validate.Length(1, 2000))
+
+
+class ReopenIn(SecondFactor):
+    reason = fields.String(required=True, validate=validate.Length(3, 2000))
+
+
+class IssueArgs(PageArgs):
+    status = fields.String(load_default="open", validate=validate.OneOf(ISSUE_STATUSES))
+    sort = fields.String(load_default="-heat",
+                         validate=validate.OneOf(("heat", "-heat", "created_at", "-created_at",
+                                                  "petition_count", "-petition_count")))
+    trending = fields.Boolean(load_default=None)
+
+
+class IssueOut(Schema):
+    id = fields.String()
+    title = fields.String()
+    category = fields.String()
+    locality = fields.Nested(LocalityOut)
+    status = fields.String()
+    petition_count = fields.Integer()
+    distinct_petitioners = fields.Integer()
+    heat = fields.Float()
+    trending = fields.Boolean()
+    version = fields.Integer()
+    merged_into = fields.String(allow_none=True)
+    created_at = fields.AwareDateTime()
+    updated_at = fields.AwareDateTime()
+
+
+class IssuePage(Page):
+    items = fields.List(fields.Nested(IssueOut))
+
+
+class MergeIn(Schema):
+    issue_id = fields.String(required=True, validate=validate.Length(1, 64),
+                             metadata={"description": "the issue merged into this one"})
+
+
+class SplitIn(Schema):
+    petition_ids = fields.List(fields.String(), required=True,
+                               validate=validate.Length(1, 500))

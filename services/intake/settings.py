@@ -1,0 +1,72 @@
+"""Settings of the intake service (on top of the shared ones)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from dataclasses import dataclass
+
+from services.common.config import ConfigError, Settings, setting
+
+# Development key pair for sealed submissions (petitioner_token). Its public key,
+# which external systems seal to in development, is
+#   dev:kYRlgAQ+YcToWAPIweXKw5Y6aqxnla7XMROTM/QpsTA=
+# (services.common.crypto.public_key_of(DEV_INTAKE_PRIVATE)). Production sets
+# INTAKE_PRIVATE_KEYS and publishes its public key in docs/agencies.md.
+DEV_INTAKE_PRIVATE = "dev:" + base64.b64encode(
+    hashlib.sha256(b"doithoai-dev-intake").digest()).decode()
+
+
+@dataclass(frozen=True)
+class IntakeSettings(Settings):
+    service: str = setting("SERVICE_NAME", "intake", "service name")
+    due_feedback_days: int = setting("INTAKE_DUE_FEEDBACK_DAYS", 15,
+                                     "days to answer feedback/recommendations", low=1, high=365)
+    due_feedback_working: bool = setting("INTAKE_DUE_FEEDBACK_WORKING", True,
+                                         "feedback deadline counts working days")
+    due_complaint_days: int = setting("INTAKE_DUE_COMPLAINT_DAYS", 30,
+                                      "days to settle a first complaint, from acceptance",
+                                      low=1, high=365)
+    due_complaint_working: bool = setting("INTAKE_DUE_COMPLAINT_WORKING", False,
+                                          "complaint deadline counts working days")
+    due_denunciation_days: int = setting("INTAKE_DUE_DENUNCIATION_DAYS", 30,
+                                         "days to settle a denunciation", low=1, high=365)
+    due_denunciation_working: bool = setting("INTAKE_DUE_DENUNCIATION_WORKING", False,
+                                             "denunciation deadline counts working days")
+    due_voters_petition_days: int = setting("INTAKE_DUE_VOTERS_PETITION_DAYS", 60,
+                                            "days to answer a voters' petition", low=1, high=365)
+    due_voters_petition_working: bool = setting("INTAKE_DUE_VOTERS_PETITION_WORKING", False,
+                                                "voters' petition deadline counts working days")
+    categories_file: str = setting("INTAKE_CATEGORIES_FILE", "services/intake/categories.yaml",
+                                   "category taxonomy (Vietnamese names and keywords)")
+    cluster_threshold: float = setting("INTAKE_CLUSTER_THRESHOLD", 0.30,
+                                       "minimum similarity for a petition to join an issue")
+    heat_window_days: int = setting("INTAKE_HEAT_WINDOW_DAYS", 30,
+                                    "petitions counted in an issue's heat", low=1, high=365)
+    trending_threshold: float = setting("INTAKE_TRENDING_THRESHOLD", 10.0,
+                                        "heat at which an issue becomes trending")
+    reopen_window_days: int = setting("INTAKE_REOPEN_WINDOW_DAYS", 30,
+                                      "days after an answer during which a citizen may reopen",
+                                      low=1, high=365)
+    lookup_rate_limit: int = setting("INTAKE_LOOKUP_RATE_LIMIT", 60,
+                                     "citizen look-ups per client address per minute",
+                                     low=1, high=1_000_000)
+    intake_private_keys: str = setting(
+        "INTAKE_PRIVATE_KEYS", DEV_INTAKE_PRIVATE,
+        "X25519 private key(s) 'id:base64[,…]' opening petitioner_token of submissions; "
+        "dev public key dev:kYRlgAQ+YcToWAPIweXKw5Y6aqxnla7XMROTM/QpsTA=")
+
+    def validate(self) -> None:
+        super().validate()
+        from services.common.crypto import parse_keys
+
+        try:
+            parse_keys(self.intake_private_keys)
+        except ValueError as exc:
+            raise ConfigError(f"INTAKE_PRIVATE_KEYS: {exc}") from None
+        if not 0.0 < self.cluster_threshold <= 1.0:
+            raise ConfigError("INTAKE_CLUSTER_THRESHOLD must be in (0, 1]")
+
+    def due(self, kind: str) -> tuple[int, bool]:
+        """(days, working) for a petition kind."""
+        return getattr(self, f"due_{kind}_days"), getattr(self, f"due_{kind}_working")

@@ -1,0 +1,41 @@
+"""Collections of the intake service and the indexes their queries need."""
+
+from __future__ import annotations
+
+from pymongo.database import Database
+
+from services.common import outbox
+from services.common.mongo import Index, asc
+from services.common.ratelimit import INDEXES as RATE_INDEXES
+
+PETITIONS = "petitions"
+ISSUES = "issues"
+# (issue_id, petitioner fingerprint) pairs, one document each: counts distinct
+# petitioners of an issue without a growing array in the issue document.
+PETITIONERS = "issue_petitioners"
+
+INDEXES = [
+    Index(PETITIONS, asc("tracking_code"), unique=True, name="tracking_code"),
+    Index(PETITIONS, asc("source_system", "external_ref"), name="external_ref"),
+    Index(PETITIONS, asc("locality.province_code", "locality.ward_code", "created_at"),
+          name="petition_locality"),
+    Index(PETITIONS, asc("status", "created_at"), name="petition_status"),
+    Index(PETITIONS, asc("issue_id", "created_at"), name="petition_issue"),
+    outbox.index(PETITIONS),
+    Index(ISSUES, asc("category", "locality.ward_code", "status"), name="issue_bucket"),
+    Index(ISSUES, asc("category", "locality.ward_code", "updated_at"), name="issue_changes"),
+    Index(ISSUES, asc("locality.province_code", "status", "heat"), name="issue_heat"),
+    Index(ISSUES, asc("status", "last_petition_at"), name="issue_recent"),
+    Index(ISSUES, asc("trending"), name="issue_trending"),
+    outbox.index(ISSUES),
+    Index(PETITIONERS, asc("issue_id", "fingerprint"), unique=True, name="issue_fingerprint"),
+    *RATE_INDEXES,
+]
+
+
+class Store:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.petitions = db[PETITIONS]
+        self.issues = db[ISSUES]
+        self.petitioners = db[PETITIONERS]
