@@ -1,0 +1,153 @@
+"""Rules of dialogues: notice, clashes, transitions, the 10% rule, notice numbers, lateness."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from services.common.errors import Conflict, Invalid
+from services.scheduling import domain
+
+NOW = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
+
+
+def test_periodic_and_thematic_need_seven_days_notice():
+    for kind in ("periodic", "thematic"):
+        domain.check_notice(kind, NOW + timedelta(days=7), NOW, None)
+        with pytest.raises(Conflict):
+            domain.check_notice(kind, NOW + timedelta(days=6, hours=23), NOW, None)
+        # a reason does not buy a scheduled dialogue a shorter notice
+        with pytest.raises(Conflict):
+            domain.check_notice(kind, NOW + timedelta(days=2), NOW, "khẩn")
+
+
+def test_ad_hoc_may_be_sooner_only_with_a_reason():
+    domain.check_notice("ad_hoc", NOW + timedelta(days=1), NOW, "Ngập úng sau mưa lớn")
+    with pytest.raises(Conflict):
+        domain.check_notice("ad_hoc", NOW + timedelta(days=1), NOW, None)
+    with pytest.raises(Conflict):
+        domain.check_notice("ad_hoc", NOW + timedelta(days=1), NOW, "   ")
+    domain.check_notice("ad_hoc", NOW + timedelta(days=8), NOW, None)
+
+
+def test_no_notice_for_the_past():
+    with pytest.raises(Conflict):
+        domain.check_notice("ad_hoc", NOW - timedelta(minutes=1), NOW, "lý do")
+
+
+def test_transitions_only_in_order():
+    assert domain.check_transition("announce", "draft") == "announced"
+    assert domain.check_transition("hold", "announced") == "held"
+    assert domain.check_transition("conclude", "held") == "concluded"
+    assert domain.check_transition("cancel", "draft") == "cancelled"
+    assert domain.check_transition("cancel", "announced") == "cancelled"
+    assert domain.check_transition("reschedule", "announced") == "announced"
+    refused = [("announce", "announced"), ("hold", "draft"), ("conclude", "announced"),
+               ("cancel", "held"), ("cancel", "concluded"), ("announce", "cancelled"),
+               ("hold", "concluded"), ("reschedule", "held"), ("conclude", "concluded")]
+    for action, state in refused:
+        with pytest.raises(Conflict):
+            domain.check_transition(action, state)
+
+
+def test_agenda_editable_until_held():
+    domain.check_editable("draft")
+    domain.check_editable("announced")
+    for state in ("held", "concluded", "cancelled"):
+        with pytest.raises(Conflict):
+            domain.check_editable(state)
+
+
+def test_hold_only_from_the_start_time():
+    domain.check_hold(NOW, NOW)
+    with pytest.raises(Conflict):
+        domain.check_hold(NOW + timedelta(minutes=1), NOW)
+
+
+def _dialogue(i, start_h, end_h, host="Nguyễn Văn An", venue="Hội trường UBND xã"):
+    locality = {"province_code": "37", "ward_code": "14464"}
+    h = {"name": host, "title": "Bí thư Đảng ủy xã"}
+    return {"_id": i, "topic": f"t{i}", "starts_at": NOW + timedelta(hours=start_h),
+            "ends_at": NOW + timedelta(hours=end_h), "host_key": domain.host_key(h),
+            "venue_key": domain.venue_key(venue, locality)}
+
+
+def test_host_clash_ignores_case_and_diacritics():
+    a = _dialogue("a", 0, 2)
+    b = _dialogue("b", 1, 3, host="NGUYEN VAN AN", venue="Nhà văn hóa thôn")
+    assert domain.clash(a, b) == "host"
+
+
+def test_venue_clash_and_no_clash_when_apart():
+    a = _dialogue("a", 0, 2)
+    b = _dialogue("b", 1, 3, host="Trần Thị Bình", venue="hội trường ubnd XÃ")
+    assert domain.clash(a, b) == "venue"
+    c = _dialogue("c", 2, 4)  # starts when a ends
+    assert domain.clash(a, c) is None
+    assert domain.clash(a, a) is None
+
+
+def test_same_venue_name_in_another_commune_is_another_place():
+    assert domain.venue_key("Hội trường", {"province_code": "37", "ward_code": "14464"}) != \
+        domain.venue_key("Hội trường", {"province_code": "37", "ward_code": "14482"})
+
+
+def test_clash_names_the_other_dialogue():
+    with pytest.raises(Conflict) as info:
+        domain.raise_clash("venue", _dialogue("other-id", 0, 1))
+    assert info.value.extra["clash"]["dialogue_id"] == "other-id"
+    assert info.value.extra["clash"]["type"] == "venue"
+
+
+@pytest.mark.parametrize("number", ["15-TB/ĐU", "03-TB/UBND", "120-TB/TU", "7-TB/VPUB-NC"])
+def test_notice_numbers_accepted(number):
+    assert domain.check_notice_number(number) == number
+
+
+@pytest.mark.parametrize("number", ["15/TB-ĐU", "TB/ĐU", "15-TB/", "15-TB/đu", "15-QĐ/UBND",
+                                    "15-TB/UB ND", "abc"])
+def test_notice_numbers_refused(number):
+    with pytest.raises(Invalid) as info:
+        domain.check_notice_number(number)
+    assert "notice_number" in info.value.extra["errors"]
+
+
+def test_late_when_issued_more_than_ten_days_after():
+    held = datetime(2026, 3, 10, 1, 0, tzinfo=UTC)  # 08:00 on 10/03 in Vietnam
+    assert not domain.is_late(held, held + timedelta(days=10))
+    assert domain.is_late(held, held + timedelta(days=11))
+    # 17:30 UTC on the 20th is already the 21st in Vietnam: late
+    assert domain.is_late(held, datetime(2026, 3, 20, 17, 30, tzinfo=UTC))
+
+
+def test_ten_percent_rule_rounds_up():
+    assert domain.request_threshold(8000) == 800
+    assert domain.request_threshold(8001) == 801
+    assert domain.request_threshold(15) == 2
+    assert domain.request_threshold(0) == 1
+
+
+def test_conclusion_ids_are_stable_and_distinct():
+    assert domain.conclusion_id("d1", 0) == domain.conclusion_id("d1", 0)
+    assert domain.conclusion_id("d1", 0) != domain.conclusion_id("d1", 1)
+    assert domain.conclusion_id("d1", 0) != domain.conclusion_id("d2", 0)
+
+
+def test_place_and_level_rules():
+    domain.check_place("in_person", "Hội trường", None)
+    with pytest.raises(Invalid):
+        domain.check_place("hybrid", "Hội trường", None)
+    with pytest.raises(Invalid):
+        domain.check_place("online", None, None)
+    with pytest.raises(Invalid):
+        domain.check_level("commune", None)
+    with pytest.raises(Invalid):
+        domain.check_level("province", "14464")
+
+
+def test_reorder_must_list_every_item_once():
+    domain.check_agenda_order(["a", "b"], ["b", "a"])
+    for wanted in (["a"], ["a", "a"], ["a", "b", "c"]):
+        with pytest.raises(Invalid):
+            domain.check_agenda_order(["a", "b"], wanted)
