@@ -61,7 +61,12 @@ def ensure_indexes(db: Database, indexes: Iterable[Index]) -> None:
     for index in indexes:
         by_collection.setdefault(index.collection, []).append(index.model())
     for name, models in by_collection.items():
-        db[name].create_indexes(models)
+        # FerretDB 1.24 panics (closes the connection) when one createIndexes call
+        # names several indexes that all exist already: create only the missing ones.
+        existing = {ix["name"] for ix in db[name].list_indexes()}
+        missing = [m for m in models if m.document["name"] not in existing]
+        if missing:
+            db[name].create_indexes(missing)
 
 
 def mongo_ready(settings: Settings) -> bool:
