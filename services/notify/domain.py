@@ -57,6 +57,15 @@ def reminder_times(starts_at: datetime, offsets: tuple[int, ...],
             if starts_at - timedelta(hours=h) > now]
 
 
+def reminder_stale(starts_at: datetime, hours: int, offsets: tuple[int, ...],
+                   now: datetime) -> bool:
+    """A reminder that could only go out after a later one is due (or after the start),
+    because the sender was down or quiet hours held it, would say the wrong thing."""
+    if now >= starts_at:
+        return True
+    return any(now >= starts_at - timedelta(hours=h) for h in offsets if h < hours)
+
+
 # ---------------------------------------------------------------- contacts
 
 

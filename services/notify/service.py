@@ -536,6 +536,10 @@ class NotifyService:
             if petition.get("stopped"):
                 self._finish(doc, token, {"state": CANCELLED, "reason": "stopped by recipient"})
                 return
+        if template == "dialogue_reminder" and domain.reminder_stale(
+                doc["starts_at"], doc["hours_before"], self.settings.reminder_offsets, now):
+            self._finish(doc, token, {"state": CANCELLED, "reason": "reminder too late"})
+            return
         quiet = self.settings.quiet_hours
         if channel == "sms" and not doc.get("urgent") and domain.in_quiet_hours(now, *quiet):
             self._finish(doc, token, {"state": DEFERRED, "reason": "quiet hours",

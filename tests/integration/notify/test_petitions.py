@@ -1,0 +1,92 @@
+"""Petition events → the exact SMS and e-mail at the sinks, once."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from services.common.contracts.notify import TOPIC as DELIVERIES
+from tests.helpers import events_on
+from tests.integration.notify.conftest import (
+    CODE,
+    EMAIL,
+    PHONE,
+    contact,
+    petition_event,
+    received,
+)
+
+
+def test_received_sends_code_and_lookup_by_sms_and_email(harness):
+    event = received()
+    harness.deliver(event)
+    assert harness.send() == 2
+
+    [sms] = harness.sms()
+    assert CODE in sms["body"]
+    assert "8077" in sms["body"] and "doithoai.ninhbinh.gov.vn/tra-cuu" in sms["body"]
+    assert sms["segments"] <= 2
+    [mail] = harness.emails()
+    assert CODE in mail["subject"]
+    assert "Đường liên thôn Đông Chùa ngập sâu sau mưa lớn" in mail["body"]
+    assert "09/03/2027" in mail["body"]
+
+    docs = harness.notifications(petition_id=event.subject)
+    assert {d["state"] for d in docs} == {"sent"}
+    assert all(len(d["attempts"]) == 1 for d in docs)
+    # Stored encrypted: the plaintext address is nowhere in the document.
+    assert not any(PHONE in str(d) or EMAIL in str(d) for d in docs)
+
+    sent = events_on(harness.app.settings, DELIVERIES, min_count=2)
+    assert {e["type"] for e in sent} == {"notification.sent"}
+    assert {e["data"]["recipient"] for e in sent} == {"+8491****678", "h********n@example.vn"}
+    assert all(e["data"]["petition_id"] == event.subject for e in sent)
+    assert PHONE not in str(sent) and EMAIL not in str(sent)
+
+
+def test_replayed_event_sends_once(harness):
+    event = received()
+    harness.deliver(event, event)
+    harness.send()
+    harness.deliver(event)
+    assert harness.send() == 0
+    assert len(harness.sms()) == 1
+    assert len(harness.emails()) == 1
+    assert len(harness.notifications(petition_id=event.subject)) == 2
+
+
+def test_without_consent_nothing_is_sent(harness):
+    harness.deliver(received(contact=contact(consent=False)))
+    assert harness.send() == 0
+    assert harness.sms() == [] and harness.emails() == []
+
+
+def test_rejected_tells_the_reason(harness):
+    first = received()
+    reason = ("Nội dung khiếu nại đang được Tòa án nhân dân khu vực 5 – Ninh Bình thụ lý, "
+              "không thuộc thẩm quyền của Ủy ban nhân dân xã.")
+    harness.deliver(first, petition_event("petition.rejected", first.subject, reason=reason,
+                                          contact=contact(email=None)))
+    harness.send()
+    texts = [m["body"] for m in harness.sms()]
+    assert len(texts) == 2
+    assert "Toa an nhan dan khu vuc 5" in texts[1] and CODE in texts[1]
+    # The rejection's own (newer) contact has no e-mail: only the receipt went there.
+    assert len(harness.emails()) == 1
+    assert harness.store.petition(first.subject)["status"] == "rejected"
+
+
+def test_answered_sends_the_answer(harness):
+    first = received()
+    answer = ("Sở Xây dựng đã bố trí 4,2 tỷ đồng nâng cấp tuyến đường liên thôn Đông Chùa – "
+              "Đại Hữu, khởi công trong quý I/2027.")
+    harness.deliver(first, petition_event(
+        "petition.answered", first.subject, answer=answer, commitment_id="cm-9",
+        answered_at=datetime(2027, 3, 9, 2, 0, tzinfo=UTC), contact=contact()))
+    harness.send()
+    mails = harness.emails()
+    assert len(mails) == 2
+    assert CODE in mails[1]["subject"]
+    assert "4,2 tỷ đồng" in mails[1]["body"]
+    assert "4,2 ty dong" in harness.sms()[1]["body"]
+    [doc] = harness.notifications(template="petition_answered", channel="email")
+    assert doc["commitment_id"] == "cm-9"
