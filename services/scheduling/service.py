@@ -348,8 +348,10 @@ class Scheduling:
         domain.check_editable(doc["state"])
         if item_id not in {i["item_id"] for i in doc["agenda"]}:
             raise NotFound(f"no agenda item {item_id}", detail_vi="Không tìm thấy mục này.")
-        return self._apply(who, doc, "agenda.remove",
-                           {"$pull": {"agenda": {"item_id": item_id}}}, [],
+        # $set under the version filter rather than $pull: FerretDB 1.24 matches a
+        # $pull condition on whole sub-documents only.
+        kept = [i for i in doc["agenda"] if i["item_id"] != item_id]
+        return self._apply(who, doc, "agenda.remove", {"$set": {"agenda": kept}}, [],
                            {"item_id": item_id}, states=domain.EDITABLE)
 
     def reorder_agenda(self, who: Principal, dialogue_id: str,
