@@ -302,6 +302,14 @@ class Clusterer:
         self._buckets: dict[tuple[str, str], _Bucket] = {}
         self._centroids: dict[str, Centroid] = {}
         self._bucket_of: dict[str, tuple[str, str]] = {}
+        # Number of open issues whose centroid holds each word/bigram feature.
+        self._df: Counter[str] = Counter()
+        self.symmetric_idf = True
+
+    def _idf(self, feature: str) -> float:
+        if not feature.startswith(_INDEXED_GROUPS):
+            return 1.0
+        return math.log((len(self._centroids) + 1) / (self._df.get(feature, 0) + 1)) + 1.0
 
     def __len__(self) -> int:
         return len(self._centroids)
@@ -325,6 +333,7 @@ class Clusterer:
         self._bucket_of[issue_id] = key
         for feature in _indexed_keys(centroid.vector):
             bucket.postings.setdefault(feature, set()).add(issue_id)
+            self._df[feature] += 1
 
     def assign(self, ward_code: str, category: str,
                vector: Mapping[str, float]) -> tuple[str | None, float]:
@@ -342,14 +351,22 @@ class Clusterer:
             ids = bucket.postings.get(feature)
             if ids:
                 candidates.update(ids)
-        qnorm = _norm(vector)
+        idf = {f: self._idf(f) for f in vector}
+        query = {f: v * idf[f] for f, v in vector.items()}
+        qnorm = _norm(query)
         best_id: str | None = None
         best = 0.0
         for issue_id in sorted(candidates):
             centroid = self._centroids[issue_id]
             if centroid.norm == 0.0:
                 continue
-            score = _dot(vector, centroid.vector) / (qnorm * centroid.norm)
+            cv = centroid.vector
+            dot = sum(q * cv.get(f, 0.0) * idf[f] for f, q in query.items())
+            if self.symmetric_idf:
+                cnorm = math.sqrt(sum((v * self._idf(f)) ** 2 for f, v in cv.items()))
+            else:
+                cnorm = centroid.norm
+            score = dot / (qnorm * cnorm)
             if score > best:
                 best_id, best = issue_id, score
         if best_id is None or best < self.threshold:
@@ -372,6 +389,9 @@ class Clusterer:
         bucket = self._buckets[key]
         bucket.issues.discard(issue_id)
         for feature in _indexed_keys(centroid.vector):
+            self._df[feature] -= 1
+            if self._df[feature] <= 0:
+                del self._df[feature]
             ids = bucket.postings.get(feature)
             if ids is not None:
                 ids.discard(issue_id)
@@ -397,7 +417,11 @@ class Clusterer:
         postings = self._buckets[self._bucket_of[issue_id]].postings
         for feature in after - before:
             postings.setdefault(feature, set()).add(issue_id)
+            self._df[feature] += 1
         for feature in before - after:
+            self._df[feature] -= 1
+            if self._df[feature] <= 0:
+                del self._df[feature]
             ids = postings.get(feature)
             if ids is not None:
                 ids.discard(issue_id)
