@@ -262,7 +262,7 @@ def test_auth_roles_and_scope(api):
     assert api.post(D, dialogue_body(), roles=("auditor",)).status_code == 403
     assert api.post(D, dialogue_body(), roles=("front_officer",)).status_code == 403
     assert api.post(D, dialogue_body(), roles=("citizen",)).status_code == 403
-    d = _create(api, ward_code=None) if False else _create(api)
+    d = _create(api)
     assert api.get(f"{D}/{d['id']}", roles=("auditor",)).status_code == 200
     assert api.get(f"{D}/{d['id']}", roles=("front_officer",), ward="14464").status_code == 200
     assert api.get(f"{D}/{d['id']}", province="01").status_code == 403

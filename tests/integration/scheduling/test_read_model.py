@@ -1,0 +1,148 @@
+"""The agenda-candidate read model fed by intake's events: replays and disorder are harmless."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from services.common.events import Event, new_event
+from tests.helpers import running, wait_for
+from tests.integration.scheduling.conftest import START, dialogue_body
+
+GIA_VIEN = {"province_code": "37", "ward_code": "14464"}
+C = "/api/v1/agenda-candidates"
+
+
+def grouped(petition: str, issue: str, version: int, *, heat: float, count: int,
+            title: str = "Ngập úng đường thôn Đông") -> Event:
+    return new_event("petition.grouped", petition, {
+        "petition_id": petition, "tracking_code": f"GV-{petition}", "locality": GIA_VIEN,
+        "category": "infrastructure", "issue_id": issue, "issue_title": title,
+        "issue_version": version, "petition_count": count, "distinct_petitioners": count,
+        "heat": heat}, source="intake")
+
+
+def status(type_: str, petition: str, issue: str, **extra: Any) -> Event:
+    data = {"petition_id": petition, "tracking_code": f"GV-{petition}", "locality": GIA_VIEN,
+            "issue_id": issue, **extra}
+    return new_event(type_, petition, data, source="intake")
+
+
+def closed(petition: str, issue: str) -> Event:
+    return status("petition.closed", petition, issue, closed_at=START)
+
+
+def merged(into: str, gone: str, petitions: list[str], version: int, heat: float) -> Event:
+    return new_event("issue.merged", into, {
+        "issue_id": into, "merged_issue_id": gone, "petition_ids": petitions,
+        "locality": GIA_VIEN, "category": "infrastructure", "title": "Ngập úng thôn Đông",
+        "petition_count": len(petitions), "distinct_petitioners": len(petitions), "heat": heat,
+        "issue_version": version}, source="intake")
+
+
+def trending(issue: str, petitions: list[str], version: int, heat: float) -> Event:
+    return new_event("issue.trending", issue, {
+        "issue_id": issue, "title": "Ô nhiễm khói lò gạch", "category": "environment",
+        "locality": GIA_VIEN, "heat": heat, "threshold": 5.0, "petition_count": len(petitions),
+        "distinct_petitioners": len(petitions), "petition_ids": petitions,
+        "issue_version": version}, source="intake")
+
+
+def candidates(api, **scope):
+    r = api.get(f"{C}?ward_code=14464", **scope)
+    assert r.status_code == 200, r.json
+    return {c["issue_id"]: c for c in r.json["items"]}, [c["issue_id"] for c in r.json["items"]]
+
+
+def test_consumed_from_kafka_replayed_and_out_of_order(api):
+    events = [grouped("p1", "iss-a", 1, heat=1.0, count=1),
+              grouped("p2", "iss-a", 3, heat=3.5, count=3, title="Ngập úng kéo dài thôn Đông"),
+              grouped("p3", "iss-a", 2, heat=2.0, count=2),  # older snapshot, arrives late
+              grouped("p9", "iss-b", 1, heat=9.0, count=1, title="Khói lò gạch")]
+    events.append(events[1])  # a replay of the same record
+    events.append(closed("p9", "iss-b"))
+    bus = api.built.kit.bus
+    bus.publish_all(events)
+    with running(api.built.consumer()) as consumer:
+        wait_for(lambda: consumer.stats.handled >= len(events), timeout=60,
+                 message="all intake events handled")
+    found, order = candidates(api)
+    assert order == ["iss-a"]  # iss-b has no open petition left
+    a = found["iss-a"]
+    assert a["issue_version"] == 3 and a["heat"] == 3.5
+    assert a["title"] == "Ngập úng kéo dài thôn Đông"
+    assert a["petition_ids"] == ["p1", "p2", "p3"] and a["open_petition_count"] == 3
+
+
+def test_handlers_are_idempotent_and_order_free(api):
+    svc = api.built.service
+    handlers = api.built.handlers
+    sequence = [grouped("p1", "iss-a", 1, heat=1.0, count=1),
+                grouped("p2", "iss-a", 2, heat=2.0, count=2),
+                grouped("p5", "iss-c", 1, heat=8.0, count=1, title="Lò gạch"),
+                trending("iss-t", ["p6", "p7"], 4, heat=6.0),
+                closed("p2", "iss-a"),
+                status("petition.withdrawn", "p7", "iss-t")]
+    for event in sequence + list(reversed(sequence)) + sequence:
+        handlers[event.type](event)
+    found, order = candidates(api)
+    assert order == ["iss-c", "iss-t", "iss-a"]  # by heat
+    assert found["iss-a"]["petition_ids"] == ["p1"] and found["iss-a"]["petition_count"] == 2
+    assert found["iss-t"]["trending"] is True and found["iss-t"]["petition_ids"] == ["p6"]
+
+    # a reopened petition counts again; a rejected one does not
+    handlers["petition.reopened"](status("petition.reopened", "p2", "iss-a",
+                                         reason="Chưa được giải quyết"))
+    handlers["petition.rejected"](status("petition.rejected", "p5", "iss-c",
+                                         reason="Không thuộc thẩm quyền",
+                                         contact={"consent_notifications": False}))
+    found, order = candidates(api)
+    assert found["iss-a"]["petition_ids"] == ["p1", "p2"]
+    assert "iss-c" not in found
+
+    # a merge hides the merged issue and moves its open petitions; replaying it is harmless
+    merge = merged("iss-a", "iss-t", ["p1", "p2", "p6", "p7"], 5, heat=7.5)
+    for _ in range(2):
+        handlers["issue.merged"](merge)
+    # an old snapshot of the merged issue arriving late does not bring it back
+    handlers["petition.grouped"](grouped("p8", "iss-t", 2, heat=9.9, count=3))
+    found, order = candidates(api)
+    assert order == ["iss-a"]
+    assert found["iss-a"]["petition_ids"] == ["p1", "p2", "p6", "p8"]
+    assert found["iss-a"]["heat"] == 7.5 and found["iss-a"]["trending"] is True
+    assert svc.store.issue("iss-t")["merged_into"] == "iss-a"
+
+
+def test_held_agenda_leaves_the_candidates_and_suggestions(api, clock):
+    h = api.built.handlers
+    for event in (grouped("p1", "iss-a", 1, heat=2.0, count=1),
+                  grouped("p2", "iss-b", 1, heat=5.0, count=1, title="Ô nhiễm"),
+                  grouped("p3", "iss-c", 1, heat=1.0, count=1, title="Đèn đường")):
+        h[event.type](event)
+    d = api.post("/api/v1/dialogues", dialogue_body()).json
+    r = api.post(f"/api/v1/dialogues/{d['id']}/suggest-agenda", {"limit": 2})
+    assert r.status_code == 200
+    assert [s["issue_id"] for s in r.json["items"]] == ["iss-b", "iss-a"]
+    top = r.json["items"][0]
+    api.post(f"/api/v1/dialogues/{d['id']}/agenda-items",
+             {"title": top["title"], "issue_id": top["issue_id"],
+              "petition_ids": top["petition_ids"]})
+    r = api.post(f"/api/v1/dialogues/{d['id']}/suggest-agenda", {})
+    assert [s["issue_id"] for s in r.json["items"]] == ["iss-a", "iss-c"]
+    api.post(f"/api/v1/dialogues/{d['id']}/announce")
+    clock.advance(days=10, hours=1)
+    assert api.post(f"/api/v1/dialogues/{d['id']}/hold",
+                    {"attendance": {"total": 40}}).status_code == 200
+    _, order = candidates(api)
+    assert order == ["iss-a", "iss-c"]
+
+
+def test_candidates_need_a_locality_and_respect_scope(api):
+    assert api.get(C).status_code == 422
+    assert api.get(f"{C}?ward_code=99999").status_code == 422
+    assert api.get(f"{C}?ward_code=14464", province="01").status_code == 403
+    assert api.get(f"{C}?ward_code=14464", ward="14482").status_code == 403
+    assert api.get(f"{C}?province_code=37", roles=()).status_code == 401
+    assert api.get(f"{C}?province_code=37", roles=("auditor",)).status_code == 200
+    assert api.get(f"{C}?province_code=37", roles=("citizen",)).status_code == 403
+
+
