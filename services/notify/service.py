@@ -111,7 +111,7 @@ class NotifyService:
 
     def _create(self, address: Address, template: str, context: dict[str, Any], *,
                 cause_id: str, key_cause: str | None = None, due_at: datetime | None = None,
-                refs: dict[str, Any] | None = None) -> bool:
+                refs: dict[str, Any] | None = None, hold_until: datetime | None = None) -> bool:
         """One notification for one address; False when its key already exists."""
         now = self.clock()
         key = domain.notification_key(key_cause or cause_id,
@@ -135,7 +135,10 @@ class NotifyService:
         try:
             rendered = render(template, address.channel, context)
             doc.update(state=PENDING, subject=rendered.subject, text=rendered.text,
-                       html=rendered.html, segments=rendered.segments)
+                       html=rendered.html, segments=rendered.segments,
+                       recipient_name=context.get("recipient_name"))
+            if hold_until:
+                doc.update(state=DEFERRED, due_at=hold_until, reason="waiting for dialogue facts")
         except TemplateError as exc:
             # Kept as a failed notification so officers see what could not be said.
             log.warning("template failed", extra={"template": template, "error": str(exc)})
@@ -172,7 +175,8 @@ class NotifyService:
 
     def _tell_directory(self, entry_id: str, kind: str, template: str,
                         context: dict[str, Any], *, cause_id: str,
-                        refs: dict[str, Any] | None = None) -> int:
+                        refs: dict[str, Any] | None = None,
+                        hold_until: datetime | None = None) -> int:
         entry = self.store.directory_entry(entry_id)
         if entry is None:
             log.warning("no directory entry; nobody to tell",
@@ -180,8 +184,8 @@ class NotifyService:
             return 0
         addresses = domain.directory_addresses(entry, self.directory_contact(entry),
                                                entry_id, kind)
-        return sum(self._create(a, template, context, cause_id=cause_id, refs=refs)
-                   for a in addresses)
+        return sum(self._create(a, template, context, cause_id=cause_id, refs=refs,
+                                hold_until=hold_until) for a in addresses)
 
     def _agency_name(self, agency_id: str) -> str:
         entry = self.store.directory_entry(agency_entry_id(agency_id))
@@ -368,12 +372,14 @@ class NotifyService:
 
     def dialogue_held(self, ev: Event) -> None:
         self.store.set_dialogue(ev.data["dialogue_id"], {"held_at": ev.data["held_at"]})
+        self._complete_commitments(ev.data["dialogue_id"])
 
     def dialogue_concluded(self, ev: Event) -> None:
         d = ev.data
         self.store.set_dialogue(d["dialogue_id"], {
             "held_at": d["held_at"], "notice_number": d["notice_number"],
             "concluded_topic": d["topic"], "concluded_host": d["host"]})
+        self._complete_commitments(d["dialogue_id"])
 
     def dialogue_required(self, ev: Event) -> None:
         d = ev.data
@@ -402,22 +408,65 @@ class NotifyService:
         return {"commitment_id": d["commitment_id"], "dialogue_id": d["dialogue_id"],
                 "locality": d["locality"]}
 
+    def _dialogue_part(self, dialogue: dict[str, Any], host: dict[str, Any] | None,
+                       fallback_day: datetime) -> dict[str, Any]:
+        return {"dialogue_topic": dialogue.get("concluded_topic") or dialogue.get("topic")
+                or "đối thoại với Nhân dân",
+                "dialogue_date": dialogue.get("held_at") or dialogue.get("starts_at")
+                or fallback_day,
+                "notice_number": dialogue.get("notice_number"),
+                "host": _host(host or dialogue.get("concluded_host") or dialogue.get("host"))}
+
     def commitment_assigned(self, ev: Event) -> None:
+        """E-mail the agency; it names the dialogue, whose facts come on another topic.
+
+        When those facts have not arrived yet (topics are not ordered among each other),
+        the e-mail is held for a while and completed by the dialogue event; if that never
+        comes, it goes out with what the commitment itself says.
+        """
         d = ev.data
         dialogue = self.store.dialogue(d["dialogue_id"]) or {}
-        held = dialogue.get("held_at") or dialogue.get("starts_at") or ev.time
-        ctx = {**self._commitment_context(d),
-               "dialogue_topic": dialogue.get("concluded_topic") or dialogue.get("topic")
-               or "đối thoại với Nhân dân",
-               "dialogue_date": held, "notice_number": d.get("notice_number")
-               or dialogue.get("notice_number"),
-               "host": _host(d.get("host") or dialogue.get("concluded_host")
-                             or dialogue.get("host")),
+        known = bool(dialogue.get("held_at") or dialogue.get("topic"))
+        ctx = {**self._commitment_context(d), "deadline": d["deadline"].isoformat(),
                "coordinating_agencies": [self._agency_name(a)
                                          for a in d.get("coordinating_agency_ids", [])],
-               "petitions_count": len(d.get("petition_ids", [])) or None}
+               "petitions_count": len(d.get("petition_ids", [])) or None,
+               "commitment_host": d.get("host"), "fallback_day": ev.time,
+               "notice_number": d.get("notice_number")}
+        dialogue_part = self._dialogue_part(dialogue, d.get("host"), ev.time)
+        dialogue_part["notice_number"] = d.get("notice_number") or dialogue_part["notice_number"]
+        refs = self._commitment_refs(d)
+        hold = None
+        if not known:
+            refs.update(awaiting_dialogue=True, context=ctx)
+            hold = self.clock() + timedelta(minutes=10)
         self._tell_directory(agency_entry_id(d["agency_id"]), "agency", "commitment_assigned",
-                             ctx, cause_id=ev.id, refs=self._commitment_refs(d))
+                             {**ctx, **dialogue_part}, cause_id=ev.id, refs=refs,
+                             hold_until=hold)
+
+    def _complete_commitments(self, dialogue_id: str) -> None:
+        """Finish the commitment e-mails that waited for this dialogue's facts."""
+        dialogue = self.store.dialogue(dialogue_id) or {}
+        now = self.clock()
+        for doc in self.store.notifications.find({"dialogue_id": dialogue_id,
+                                                  "template": "commitment_assigned",
+                                                  "state": DEFERRED, "awaiting_dialogue": True}):
+            ctx = dict(doc["context"])
+            part = self._dialogue_part(dialogue, ctx.pop("commitment_host", None),
+                                       ctx["fallback_day"])
+            ctx = {**ctx, **part, "notice_number": ctx.get("notice_number")
+                   or part["notice_number"], "platform_name": self.settings.platform_name}
+            if doc.get("recipient_name"):
+                ctx["recipient_name"] = doc["recipient_name"]
+            try:
+                rendered = render(doc["template"], doc["channel"], ctx)
+            except TemplateError:
+                continue  # keep the first rendering
+            self.store.notifications.update_one(
+                {"_id": doc["_id"], "state": DEFERRED, "awaiting_dialogue": True},
+                {"$set": {"subject": rendered.subject, "text": rendered.text,
+                          "html": rendered.html, "state": PENDING, "due_at": now,
+                          "awaiting_dialogue": False, "reason": None, "updated_at": now}})
 
     def commitment_deadline_approaching(self, ev: Event) -> None:
         d = ev.data
