@@ -1,0 +1,99 @@
+"""Inbound SMS: TT <code>, HUY <code>, anything else; generic JSON and Twilio form."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from tests.integration.notify.conftest import CODE, PHONE, contact, petition_event, received
+
+OTHER = "+84987654321"
+
+
+def text(web, sender: str, body: str, message_id: str | None = None, **kw):
+    return web.post("/api/v1/sms/inbound", json={"from": sender, "text": body,
+                                                  "id": message_id}, **kw)
+
+
+def test_status_reply(harness, web):
+    event = received(contact=contact(email=None))
+    harness.deliver(event, petition_event("petition.accepted", event.subject,
+                                          accepted_at=datetime(2027, 3, 9, 3, tzinfo=UTC)))
+    harness.send()
+    harness.sinks.clear()
+
+    resp = text(web, "0987 654 321", f"tt {CODE.lower()}", "in-1")
+    assert resp.status_code == 200 and resp.json["reply"] == "sms_status_reply"
+    text(web, "0987 654 321", f"tt {CODE.lower()}", "in-1")  # the gateway retries
+    assert harness.send() == 1
+    [reply] = harness.sms(OTHER)
+    assert CODE in reply["body"] and "Da thu ly" in reply["body"]
+
+    text(web, OTHER, "TT NB00-XXXXXX", "in-2")
+    harness.send()
+    assert "Khong tim thay" in harness.sms(OTHER)[1]["body"]
+
+
+def test_stop_only_from_the_petitioners_phone(harness, web):
+    event = received(contact=contact(email=None))
+    harness.deliver(event)
+    harness.send()
+    harness.sinks.clear()
+
+    text(web, OTHER, f"HUY {CODE}", "in-3")
+    harness.send()
+    [refused] = harness.sms(OTHER)
+    assert "Khong tim thay" in refused["body"]
+    assert not harness.store.petition(event.subject)["stopped"]
+
+    text(web, PHONE, f"Huỷ {CODE}", "in-4")
+    harness.send()
+    [confirm] = harness.sms(PHONE)
+    assert CODE in confirm["body"] and "khong nhan tin nhan" in confirm["body"]
+    assert harness.store.petition(event.subject)["stopped"]
+
+    # Later news about that petition is not sent any more.
+    harness.deliver(petition_event("petition.answered", event.subject, answer="Đã xử lý xong.",
+                                   commitment_id=None, answered_at=datetime(2027, 3, 9, 4,
+                                                                             tzinfo=UTC),
+                                   contact=contact(email=None)))
+    harness.send()
+    assert len(harness.sms(PHONE)) == 1
+
+
+def test_anything_else_gets_help_and_twilio_form_works(harness, web):
+    resp = text(web, PHONE, "xin chao", "in-5")
+    assert resp.json["reply"] == "sms_help_reply"
+    resp = web.post("/api/v1/sms/inbound", data={
+        "From": OTHER, "Body": "alo", "MessageSid": "SM" + "0" * 32, "To": "+18005550100",
+        "AccountSid": "AC123", "NumMedia": "0"})
+    assert resp.status_code == 200 and resp.mimetype == "text/xml"
+    assert harness.send() == 2
+    for to in (PHONE, OTHER):
+        [help_] = harness.sms(to)
+        assert "TT <ma>" in help_["body"] and "HUY <ma>" in help_["body"]
+        assert "8077" in help_["body"] and "0229 3871 234" in help_["body"]
+
+
+def test_quiet_hours_do_not_hold_replies(harness, web):
+    from services.common.clock import VN_TZ
+
+    harness.clock.now = datetime(2027, 3, 9, 23, 30, tzinfo=VN_TZ).astimezone(UTC)
+    text(web, PHONE, "?", "in-6")
+    assert harness.send() == 1
+    assert len(harness.sms(PHONE)) == 1
+
+
+def test_bad_input_and_secret(notify_settings, clock, sinks):
+    from services.notify import bootstrap
+
+    app = bootstrap.build(notify_settings(sms_inbound_secret="s3cret"), clock)
+    client = app.web().test_client()
+    try:
+        assert text(client, PHONE, "TT X").status_code == 401
+        ok = text(client, PHONE, "?", headers={"X-Webhook-Secret": "s3cret"})
+        assert ok.status_code == 200
+        bad = client.post("/api/v1/sms/inbound", json={"text": "TT"},
+                          headers={"X-Webhook-Secret": "s3cret"})
+        assert bad.status_code == 422 and "from" in bad.json["errors"]
+    finally:
+        app.close()
