@@ -34,6 +34,7 @@ def clock() -> FixedClock:
 @pytest.fixture
 def built(intake_settings, clock):
     app = bootstrap.build(intake_settings(), clock=clock)
+    app.prepare()
     yield app
     app.kit.close()
 
