@@ -36,7 +36,8 @@ class App:
 
     @cached_property
     def outbox(self) -> Outbox:
-        return Outbox(self.kit.bus, [self.store.commitments], clock=self.kit.clock)
+        return Outbox(self.kit.bus, [self.store.commitments, self.store.transitions],
+                      clock=self.kit.clock)
 
     @cached_property
     def service(self) -> Followup:

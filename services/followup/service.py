@@ -50,9 +50,11 @@ class Followup:
                           time=self.clock())
                 for i, (type_, data) in enumerate(change.events)]
 
-    def _flush(self, commitment_id: str) -> None:
+    def _flush(self, doc_id: str, claim: bool = True) -> None:
+        """Publish at once what was staged (in a claim, or in a new commitment)."""
         if self.outbox is not None:
-            self.outbox.flush(self.store.commitments, commitment_id)
+            collection = self.store.transitions if claim else self.store.commitments
+            self.outbox.flush(collection, doc_id)
 
     def ensure_agency(self, agency_id: str) -> None:
         """The agency's inbound topic exists (created when first assigned a commitment)."""
@@ -95,7 +97,7 @@ class Followup:
                                  reminder_days=self.settings.reminder_working_days,
                                  steps=self.settings.steps)
             if self.store.insert(doc, [assigned], now):
-                self._flush(cid)
+                self._flush(cid, claim=False)
 
     # -- agency reports over Kafka ---------------------------------------------------
 
@@ -130,15 +132,11 @@ class Followup:
         except DomainError as exc:
             raise Rejected(f"{type(exc).__name__}: {exc.detail}") from None
         events = self._events(commitment.id, change, cause=event, key="report")
-        if not self.store.apply(doc, change, events, now, applied=event.id,
-                                expect={"agency_id": agency}):
-            # Changed meanwhile (or applied by a twin consumer): the consumer retries,
-            # and the retry sees the event in ``applied`` or the new version.
-            latest = self.store.get(commitment.id)
-            if latest and event.id in (latest.get("applied") or []):
-                return
+        if not self.store.commit(doc, change, events, now, applied=event.id):
+            # Changed meanwhile: the consumer retries, and the retry sees the event
+            # in ``applied`` or decides again on the new version.
             raise RuntimeError(f"commitment {commitment.id} changed while applying {event.id}")
-        self._flush(commitment.id)
+        self._flush(f"{commitment.id}@{commitment.version}")
 
     def on_agency_progress(self, event: Event) -> None:
         d = event.data
@@ -185,12 +183,12 @@ class Followup:
         now = self.clock()
         change = act(commitment, now)
         events = self._events(commitment.id, change)
-        if not self.store.apply(doc, change, events, now):
+        if not self.store.commit(doc, change, events, now):
             raise Conflict("the commitment changed meanwhile; reload and try again",
                            detail_vi="Cam kết vừa được người khác cập nhật, vui lòng tải lại.")
         self.audit.record(principal, f"commitment.{action}", "commitment", commitment.id,
                           details)
-        self._flush(commitment.id)
+        self._flush(f"{commitment.id}@{commitment.version}")
         return self.store.get(commitment.id) or doc
 
     def report_progress(self, principal: Principal, commitment_id: str, *, percent: int,
@@ -235,32 +233,31 @@ class Followup:
 
     def sweep(self) -> dict[str, int]:
         """Reminders, overdue flags and escalations that are due; each exactly once even
-        with several sweepers at once (each is a conditional update on the not-done state)."""
+        with several sweepers at once (each event is claimed under a unique id)."""
         now = self.clock()
         done = {"approaching": 0, "overdue": 0, "escalated": 0}
         s = self.settings
         for doc in self.store.due("remind_at", now, {"reminded": False}):
             done["approaching"] += self._sweep_one(
-                doc, lambda c: c.approaching(now, s.reminder_working_days),
-                {"reminded": False}, now)
+                doc, lambda c: c.approaching(now, s.reminder_working_days), now)
         for doc in self.store.due("due_at", now, {"overdue": False}):
-            done["overdue"] += self._sweep_one(doc, lambda c: c.overdue_now(now),
-                                               {"overdue": False}, now)
+            done["overdue"] += self._sweep_one(doc, lambda c: c.overdue_now(now), now)
         for doc in self.store.due("next_escalation_at", now, {"overdue": True}):
-            done["escalated"] += self._sweep_one(
-                doc, lambda c: c.escalate(now, s.steps),
-                {"overdue": True, "escalation_level": doc.get("escalation_level", 0)}, now)
+            done["escalated"] += self._sweep_one(doc, lambda c: c.escalate(now, s.steps), now)
         return done
 
     def _sweep_one(self, doc: dict[str, Any], decide: Callable[[Commitment], Change | None],
-                   expect: dict[str, Any], now: datetime) -> int:
+                   now: datetime) -> int:
         change = decide(domain.from_doc(doc))
         if change is None:
             return 0
-        events = self._events(doc["_id"], change)
-        # The deadline is part of the expected state: an extension meanwhile wins.
-        if not self.store.sweep_step(doc, change, events, now,
-                                     {**expect, "deadline": doc["deadline"]}):
-            return 0
-        self._flush(doc["_id"])
-        return len(events)
+        sent = 0
+        for event in self._events(doc["_id"], change):
+            # One claim per transition and deadline (and level): a second sweeper, or a
+            # sweep after a crash, finds it taken and only repairs the flags.
+            key = "|".join((event.type, doc["deadline"], str(event.data.get("level", ""))))
+            if self.store.claim_transition(doc["_id"], key, [event], now):
+                self._flush(f"{doc['_id']}|{key}")
+                sent += 1
+        self.store.set_flags(doc["_id"], doc["deadline"], change.set)
+        return sent

@@ -15,7 +15,17 @@ from services.common.events import Event
 from services.common.mongo import Index, asc
 from services.followup.domain import ACTIVE, Change
 
+
+def _version_claim(commitment_id: str, version: int) -> str:
+    return f"{commitment_id}@{version}"
+
 COMMITMENTS = "commitments"
+# Decided changes, one document per (commitment, version) or per timed transition.
+# FerretDB 1.24 does not make update_one atomic with its filter (two concurrent
+# conditional updates may both match), but a unique _id is enforced atomically:
+# whoever inserts the claim owns the change, and the claim carries the events
+# (outbox), so each change and its events happen exactly once.
+TRANSITIONS = "transitions"
 
 INDEXES = [
     Index(COMMITMENTS, asc("conclusion_id"), unique=True, name="conclusion_unique"),
@@ -26,13 +36,18 @@ INDEXES = [
     Index(COMMITMENTS, asc("remind_at", "reminded"), name="sweep_remind"),
     Index(COMMITMENTS, asc("due_at", "overdue"), name="sweep_overdue"),
     Index(COMMITMENTS, asc("next_escalation_at"), name="sweep_escalate"),
+    Index(TRANSITIONS, asc("commitment_id", "at"), name="transitions_of"),
     outbox.index(COMMITMENTS),
+    outbox.index(TRANSITIONS),
 ]
+
+_HIDDEN = {"outbox": 0}
 
 
 class Store:
     def __init__(self, db: Database) -> None:
         self.commitments: Collection = db[COMMITMENTS]
+        self.transitions: Collection = db[TRANSITIONS]
 
     def insert(self, doc: dict[str, Any], events: Iterable[Event], now: datetime) -> bool:
         """Insert a new commitment with its first events; False if it already exists."""
@@ -43,37 +58,60 @@ class Store:
             return False
 
     def get(self, commitment_id: str) -> dict[str, Any] | None:
-        return self.commitments.find_one({"_id": commitment_id}, {"outbox": 0})
+        """The commitment, with any change already decided but not yet applied applied."""
+        for _ in range(10):
+            doc = self.commitments.find_one({"_id": commitment_id}, _HIDDEN)
+            if doc is None:
+                return None
+            claim = self.transitions.find_one(
+                {"_id": _version_claim(commitment_id, doc.get("version", 0))})
+            if claim is None:
+                return doc
+            self._apply(claim)  # a crash or a lost write left it half done
+        raise RuntimeError(f"commitment {commitment_id} keeps changing")
 
-    def apply(self, doc: dict[str, Any], change: Change, events: list[Event], now: datetime,
-              *, applied: str | None = None, expect: dict[str, Any] | None = None) -> bool:
-        """Apply ``change`` and stage its events in one update, if nobody changed the
-        document since it was read (same version) and ``applied`` was not applied yet.
+    def commit(self, doc: dict[str, Any], change: Change, events: list[Event],
+               now: datetime, *, applied: str | None = None) -> bool:
+        """Decide ``change`` on the version of ``doc`` that was read, with its events.
 
-        Returns False when the filter did not match (a race or a replay): nothing changed.
+        Returns False if another change of that version was decided first: nothing done.
         """
-        query: dict[str, Any] = {"_id": doc["_id"], "version": doc.get("version", 0),
-                                 **(expect or {})}
-        update: dict[str, Any] = {"$inc": {"version": 1}}
-        if change.set:
-            update["$set"] = dict(change.set)
-        if change.push:
-            update["$push"] = dict(change.push)
-        if applied:
-            query["applied"] = {"$ne": applied}
-            update["$addToSet"] = {"applied": applied}
-        return self.commitments.update_one(query, outbox.stage(update, events, now)) \
-            .matched_count == 1
+        version = doc.get("version", 0)
+        claim = {"_id": _version_claim(doc["_id"], version), "commitment_id": doc["_id"],
+                 "version": version, "set": change.set, "push": change.push,
+                 "applied": applied, "at": now}
+        try:
+            self.transitions.insert_one(outbox.new_document(claim, events, now))
+        except DuplicateKeyError:
+            return False
+        self._apply(claim)
+        return True
 
-    def sweep_step(self, doc: dict[str, Any], change: Change, events: list[Event],
-                   now: datetime, expect: dict[str, Any]) -> bool:
-        """A timed transition: ``expect`` is the not-yet-done state, so that of several
-        sweepers exactly one matches. The version is not checked (an officer's change
-        meanwhile does not undo the passage of time) but is bumped."""
-        query = {"_id": doc["_id"], "status": {"$in": list(ACTIVE)}, **expect}
-        update: dict[str, Any] = {"$set": dict(change.set), "$inc": {"version": 1}}
-        return self.commitments.update_one(query, outbox.stage(update, events, now)) \
-            .matched_count == 1
+    def _apply(self, claim: dict[str, Any]) -> None:
+        update: dict[str, Any] = {"$set": {**claim["set"], "version": claim["version"] + 1}}
+        if claim.get("push"):
+            update["$push"] = claim["push"]
+        if claim.get("applied"):
+            update["$addToSet"] = {"applied": claim["applied"]}
+        self.commitments.update_one({"_id": claim["commitment_id"],
+                                     "version": claim["version"]}, update)
+
+    def claim_transition(self, commitment_id: str, key: str, events: list[Event],
+                         now: datetime) -> bool:
+        """Claim a timed transition (e.g. overdue for one deadline); True for the one
+        sweeper that gets it, with its events staged in the claim."""
+        try:
+            self.transitions.insert_one(outbox.new_document(
+                {"_id": f"{commitment_id}|{key}", "commitment_id": commitment_id, "at": now},
+                events, now))
+            return True
+        except DuplicateKeyError:
+            return False
+
+    def set_flags(self, commitment_id: str, deadline: str, values: dict[str, Any]) -> None:
+        """Record a timed transition on the commitment (idempotent: the same values)."""
+        self.commitments.update_one({"_id": commitment_id, "deadline": deadline},
+                                    {"$set": values})
 
     def due(self, field: str, now: datetime, extra: dict[str, Any]) -> Iterator[dict[str, Any]]:
         """Active commitments whose ``field`` time has come, for a sweep."""

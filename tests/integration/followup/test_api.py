@@ -8,7 +8,7 @@ import pytest
 
 from services.followup import domain
 from tests.helpers import events_on
-from tests.integration.followup.conftest import conclusion, concluded
+from tests.integration.followup.conftest import concluded, conclusion
 
 AGENCY = "so-xd-37"
 

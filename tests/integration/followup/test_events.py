@@ -11,7 +11,7 @@ from services.common.contracts.followup import agency_topic
 from services.common.events import new_event
 from services.followup import domain
 from tests.helpers import events_on, read_topic, running, unique, wait_for
-from tests.integration.followup.conftest import conclusion, concluded
+from tests.integration.followup.conftest import concluded, conclusion
 
 
 def test_concluded_creates_one_commitment_per_conclusion_even_when_replayed(followup):
