@@ -49,16 +49,22 @@ class App:
         return self.kit.consumer(GROUP, self.handlers, topics=CONSUMES, **options)
 
 
+class _LazyBus:
+    """The kit's producer, created on first publish (after gunicorn has forked)."""
+
+    def __init__(self, kit: Kit) -> None:
+        self._kit = kit
+
+    def __getattr__(self, name: str):
+        return getattr(self._kit.bus, name)
+
+
 def build(settings: Settings | None = None, clock: Clock | None = None) -> App:
     settings = scheduling_settings(settings)
     kit = Kit(settings, DB_NAME, clock=clock)
     store = store_module.Store(kit.db)
 
-    class _LazyBus:
-        # The producer is created on first publish, after gunicorn has forked.
-        def __getattr__(self, name: str):
-            return getattr(kit.bus, name)
-
-    outbox = Outbox(_LazyBus(), store.outbox_collections(), clock=kit.clock)  # type: ignore[arg-type]
+    outbox = Outbox(_LazyBus(kit), store.outbox_collections(),  # type: ignore[arg-type]
+                    clock=kit.clock)
     service = Scheduling(kit, store, outbox, settings)
     return App(settings, kit, store, outbox, service, event_handlers(service))

@@ -469,6 +469,8 @@ class Scheduling:
 
     def request_dialogue(self, who: Principal | None, data: dict[str, Any],
                          client: str) -> dict[str, Any]:
+        if who is not None and who.roles <= {"citizen"}:
+            who = None  # a citizen's own token adds nothing: treated as the public form
         if who is not None and not who.has(*REQUESTERS_ON_BEHALF):
             raise Forbidden("only the Front or the secretariat may file on someone's behalf")
         if who is None and not self.limiter.allow(f"dialogue-request|{client}"):
