@@ -190,6 +190,20 @@ def _config(_args: argparse.Namespace) -> int:
     return 0
 
 
+def _agency_add(args: argparse.Namespace) -> int:
+    from services.common.contracts.fields import AGENCY
+    from services.common.contracts.followup import agency_topic
+    from services.common.kafka import ensure_topics, topic_name
+
+    if not AGENCY.regex.match(args.agency_id):
+        print(f"invalid agency id {args.agency_id!r}: {AGENCY.error}", file=sys.stderr)
+        return 2
+    settings = Settings.from_env()
+    ensure_topics(settings, [agency_topic(args.agency_id)])
+    print(topic_name(settings, agency_topic(args.agency_id)))
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="python -m services.cli",
                                   description="Operator tools for the dialogue platform.")
@@ -204,6 +218,13 @@ def parser() -> argparse.ArgumentParser:
     token.add_argument("--sub", help="subject (user id); default cli-<role>")
     token.add_argument("--ttl", type=int, default=8 * 3600, help="lifetime in seconds")
     token.set_defaults(func=_token)
+
+    agency = sub.add_parser("agency", help="agencies that report over Kafka")
+    agency_sub = agency.add_subparsers(dest="agency_command", required=True)
+    add = agency_sub.add_parser("add", help="create the agency's inbound topic "
+                                            "agency.<id>.reports ahead of its first commitment")
+    add.add_argument("agency_id", help="agency id, e.g. so-tnmt-37")
+    add.set_defaults(func=_agency_add)
 
     status = sub.add_parser("status", help="health of every service and consumer lag")
     status.add_argument("--host", default="127.0.0.1")
