@@ -146,3 +146,20 @@ def test_worker_relay_publishes_what_the_web_left(built, client, clock):
     assert built.intake.outbox.relay_once() == 1
     found = [e["type"] for e in events_on(built.settings, "intake.petitions", min_count=3)]
     assert "petition.closed" in found
+
+
+def test_two_processes_share_issues(intake_settings, clock):
+    """Two web workers keep their in-memory index in step through the issues collection."""
+    settings = intake_settings()
+    one = bootstrap.build(settings, clock=clock)
+    two = bootstrap.build(settings, clock=clock)
+    c1, c2 = one.web().test_client(), two.web().test_client()
+    a = c1.post("/api/v1/petitions", json=petition()).json
+    b = c2.post("/api/v1/petitions", json=petition(petitioner={"phone": "0987654321"})).json
+    c = c1.post("/api/v1/petitions", json=petition(petitioner={"phone": "0987654322"})).json
+    assert a["issue_id"] == b["issue_id"] == c["issue_id"]
+    issue = one.kit.db.issues.find_one({"_id": a["issue_id"]})
+    assert issue["petition_count"] == 3 and issue["centroid"]["count"] == 3
+    assert issue["distinct_petitioners"] == 3
+    one.kit.close()
+    two.kit.close()
