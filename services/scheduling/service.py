@@ -529,17 +529,19 @@ class Scheduling:
     def _maybe_require(self, locality: dict[str, Any], year: int, count: int, voters: int,
                        threshold: int) -> bool:
         ward_code = locality["ward_code"]
-        tally_id = self.store.ensure_tally(ward_code, locality["province_code"], year)
         if count < threshold:
-            return bool(self.store.tallies.find_one({"_id": tally_id, "required": True}))
+            return self.store.is_required(ward_code, year)
         now = self.now
         event = self._event("dialogue.required", ward_code, {
             "locality": locality, "year": year, "requester_count": count,
             "voter_count": voters, "threshold": threshold,
             "topics": self.store.request_topics(ward_code, year)})
-        if self.store.mark_required(tally_id, {"$set": {
-                "required": True, "required_at": now, "requester_count": count,
-                "voter_count": voters, "threshold": threshold}}, [event], now):
+        tally_id = f"{ward_code}|{year}"
+        if self.store.claim_required({
+                "_id": tally_id, "ward_code": ward_code,
+                "province_code": locality["province_code"], "year": year, "required": True,
+                "required_at": now, "requester_count": count, "voter_count": voters,
+                "threshold": threshold}, [event], now):
             self.outbox.flush(self.store.tallies, tally_id)
             self.kit.audit.record(None, "dialogue.required", "commune", ward_code,
                                   {"year": year, "requesters": count, "threshold": threshold})

@@ -146,21 +146,20 @@ class Store:
                 break
         return topics
 
-    def ensure_tally(self, ward_code: str, province_code: str, year: int) -> str:
-        tally_id = f"{ward_code}|{year}"
-        self.tallies.update_one(
-            {"_id": tally_id},
-            {"$setOnInsert": {"ward_code": ward_code, "province_code": province_code,
-                              "year": year, "required": False, outbox.FIELD: []}},
-            upsert=True)
-        return tally_id
+    def is_required(self, ward_code: str, year: int) -> bool:
+        return self.tallies.find_one({"_id": f"{ward_code}|{year}"}, {"_id": 1}) is not None
 
-    def mark_required(self, tally_id: str, update: dict[str, Any], events: list,
-                      now: datetime) -> bool:
-        """The one conditional update that decides ``dialogue.required`` (once per year)."""
-        result = self.tallies.update_one({"_id": tally_id, "required": False},
-                                         outbox.stage(update, events, now))
-        return result.modified_count == 1
+    def claim_required(self, doc: dict[str, Any], events: list, now: datetime) -> bool:
+        """Insert the one (commune, year) record, with its event staged; False if it exists.
+
+        An insert on a unique ``_id`` rather than a conditional update: FerretDB
+        does not make ``update_one`` atomic with its filter under concurrency.
+        """
+        try:
+            self.tallies.insert_one(outbox.new_document(doc, events, now))
+            return True
+        except DuplicateKeyError:
+            return False
 
     # --- compliance and reports ---------------------------------------------
 

@@ -168,3 +168,20 @@ def test_required_dialogue_outstanding_until_held(small, clock):
     r = small.get("/api/v1/compliance?province_code=37&year=2026")
     assert {row["ward_code"]: row for row in r.json["items"]}["14482"][
         "required_outstanding"] == 1
+
+
+def test_dialogue_required_once_under_concurrent_requests(small):
+    from concurrent.futures import ThreadPoolExecutor
+
+    def ask(n: int) -> int:
+        client = small.app.test_client()
+        return client.post(R, json={"locality": {"province_code": "37", "ward_code": "14482"},
+                                    "topic": "Đường ngập",
+                                    "requester": {"full_name": "A", "id_number": f"{n:012d}"}},
+                           headers={"X-Forwarded-For": f"10.0.0.{n}"}).status_code
+
+    with ThreadPoolExecutor(8) as pool:
+        assert set(pool.map(ask, range(1, 9))) == {201}
+    events = events_on(small.settings, TOPIC)
+    assert [e["type"] for e in events] == ["dialogue.required"]
+    assert small.built.store.count_requesters("14482", 2026) == 8
