@@ -134,3 +134,25 @@ def test_concluded_without_deadline_or_days_uses_default(followup):
     doc = followup.store.get(domain.commitment_id("kl-d"))
     assert doc["deadline"] == "2027-04-12"  # 30 working days after 01/03/2027
     assert json.loads(json.dumps(doc["locality"]))["province_code"] == "37"
+
+
+def test_relay_publishes_what_the_web_process_could_not(followup, clock):
+    from services.followup.service import Followup
+
+    # a service without immediate publishing, as if the web process crashed after its update
+    svc = followup.service
+    offline = Followup(svc.settings, svc.store, clock, followup.kit.audit, None,
+                       svc.ensure_topics)
+    offline.on_dialogue_concluded(concluded("dl-o", [conclusion(conclusion_id="kl-o")]))
+    cid = domain.commitment_id("kl-o")
+    clock.advance(days=45)
+    assert offline.sweep()["overdue"] == 1
+    assert followup.store.get(cid)["overdue"] is True
+    # the assignment is long due; the overdue notice is within the grace period the web
+    # process has to publish it itself
+    assert followup.outbox.relay_once() == 1
+    clock.advance(seconds=5)
+    assert followup.outbox.relay_once() == 1
+    assert followup.outbox.relay_once() == 0
+    events = events_on(followup.settings, "followup.commitments", min_count=2)
+    assert [e["type"] for e in events] == ["commitment.assigned", "commitment.overdue"]
