@@ -53,13 +53,34 @@ class Harness:
     @property
     def consumer(self):
         if self._consumer is None:
-            self._consumer = self.app.consumer()
+            self._wait_for_topics()
+            consumer = self.app.consumer()
+            self._consumer = consumer
+            # Join the group and get partitions before anything is published, so the
+            # first poll does not race a rebalance.
+            wait_for(lambda: consumer.poll_once(timeout_ms=100) >= 0
+                     and consumer._consumer.assignment(), timeout=40, interval=0,
+                     message="partitions assigned")
         return self._consumer
+
+    def _wait_for_topics(self) -> None:
+        from kafka import KafkaConsumer
+
+        from services.notify.handlers import TOPICS
+
+        probe = KafkaConsumer(bootstrap_servers=self.app.settings.kafka_bootstrap)
+        try:
+            for topic in TOPICS:
+                name = self.app.settings.topic_prefix + topic
+                wait_for(lambda n=name: probe.partitions_for_topic(n), timeout=20,
+                         message=f"metadata of {name}")
+        finally:
+            probe.close()
 
     def deliver(self, *events: Event) -> None:
         """Publish on Kafka and let notify's consumer handle every one of them."""
-        self.app.kit.bus.publish_all(events)
         stats = self.consumer.stats
+        self.app.kit.bus.publish_all(events)
         target = stats.handled + stats.skipped + stats.dead_lettered + len(events)
 
         def done() -> bool:
