@@ -3,6 +3,22 @@
 Every effect is a notification document keyed by (cause, recipient, template) with a
 unique index, so handling an event twice creates nothing new. The sender job then
 claims due notifications one by one (``send_due``) and records each attempt.
+
+Events from different topics are not ordered among themselves, so two waits are built in
+rather than retrying handlers (a retried handler would stall the whole consumer):
+
+- a dialogue may be announced before a petition's contact reaches us. The dialogue read
+  model keeps its ``petition_ids``; when ``petition.received`` arrives, every upcoming
+  dialogue listing that petition invites it then, under the same key (the announcement's
+  event id) as if it had been invited at once, so nothing is sent twice;
+- ``commitment.assigned`` may come before the dialogue's facts; its e-mail is held
+  (``deferred``, 10 minutes) and completed by ``dialogue.concluded``/``held``, or sent with
+  what the commitment says if they never come.
+
+At the provider boundary delivery is at least once (a sender may crash after the provider
+took the message and before we recorded it; its lease then expires and another sender
+retries). The notification id goes to the provider as its idempotency key, so a gateway
+that honours it (the generic gateway, Twilio) drops the copy.
 """
 
 from __future__ import annotations
