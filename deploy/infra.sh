@@ -132,7 +132,7 @@ ferret_up() {
   port_busy "$mongo_port" && die "port $mongo_port is taken by another process; stop it or set MONGO_PORT"
   ferret_build
   mkdir -p "$ferret_dir/data"
-  nohup "$ferret_dir/bin/ferretdb" -listen "127.0.0.1:$mongo_port" -dir "$ferret_dir/data" >"$log" 2>&1 &
+  nohup "$ferret_dir/bin/ferretdb" -listen "127.0.0.1:$mongo_port" -sqlite-dir "$ferret_dir/data" >"$log" 2>&1 &
   echo $! >"$pidfile"
   wait_for ferretdb mongo "127.0.0.1:$mongo_port" "$pidfile" "$log" 30
   say "ferretdb up on 127.0.0.1:$mongo_port (data: $ferret_dir/data)"

@@ -1,0 +1,82 @@
+"""Single-document writes stay atomic under concurrency on FerretDB (through the kit)."""
+
+from __future__ import annotations
+
+import threading
+
+from pymongo import ReturnDocument
+
+from services.common.mongo import LockingDatabase, database, guarded, needs_locks
+
+
+def hammer(threads: int, work) -> list:
+    results: list = []
+    lock = threading.Lock()
+
+    def run(k: int) -> None:
+        out = work(k)
+        with lock:
+            results.extend(out)
+
+    pool = [threading.Thread(target=run, args=(k,)) for k in range(threads)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+    return results
+
+
+def test_kit_guards_ferretdb(settings):
+    db = database(settings, "locks")
+    assert needs_locks(db)  # the test servers are FerretDB
+    assert isinstance(guarded(db), LockingDatabase)
+    assert not isinstance(guarded(db, "off"), LockingDatabase)
+
+
+def test_conditional_transition_happens_once_and_no_push_is_lost(settings):
+    db = guarded(database(settings, "locks"), "on")
+    docs = db["docs"]
+    docs.insert_many([{"_id": i, "state": "open", "log": []} for i in range(12)])
+
+    def transition(k: int) -> list:
+        wins = []
+        for i in range(12):
+            result = docs.update_one({"_id": i, "state": "open"},
+                                     {"$set": {"state": "done"}, "$push": {"log": k}})
+            if result.modified_count:
+                wins.append(i)
+        return wins
+
+    wins = hammer(4, transition)
+    assert sorted(wins) == list(range(12))  # each document changed state exactly once
+    assert all(len(d["log"]) == 1 for d in docs.find())
+
+    def push(k: int) -> list:
+        for j in range(15):
+            docs.update_one({"_id": 0}, {"$push": {"log": f"{k}-{j}"}, "$inc": {"n": 1}})
+        return []
+
+    hammer(4, push)
+    doc = docs.find_one({"_id": 0})
+    assert doc["n"] == 60 and len(doc["log"]) == 61
+
+
+def test_claiming_jobs_without_an_id_gives_each_job_to_one_claimer(settings):
+    db = guarded(database(settings, "locks"), "on")
+    jobs = db["jobs"]
+    jobs.insert_many([{"_id": f"j{i:02d}", "state": "pending", "due": i} for i in range(20)])
+
+    def claim(k: int) -> list:
+        claimed = []
+        while True:
+            job = jobs.find_one_and_update({"state": "pending"},
+                                           {"$set": {"state": "sending", "by": k}},
+                                           sort=[("due", 1)],
+                                           return_document=ReturnDocument.AFTER)
+            if job is None:
+                return claimed
+            assert job["by"] == k
+            claimed.append(job["_id"])
+
+    claimed = hammer(4, claim)
+    assert sorted(claimed) == [f"j{i:02d}" for i in range(20)]  # none twice, none missed
