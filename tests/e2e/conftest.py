@@ -84,6 +84,7 @@ def system(infra: Settings, tmp_path_factory) -> Iterator[Running]:
         "NOTIFY_QUIET_START": "00:00",
         "NOTIFY_QUIET_END": "00:00",
         "NOTIFY_RETRY_BACKOFF": "0.5",
+        "NOTIFY_LEASE_SECONDS": "5",
         "INTAKE_TRENDING_THRESHOLD": "8",
     }
     ports = {name: free_port() for name in

@@ -106,7 +106,7 @@ def plan_dialogue(run: Running, officer: dict, issue: dict, starts_in: timedelta
 
 
 def hold_and_conclude(run: Running, officer: dict, dialogue_id: str, petition_ids: list[str],
-                      deadline_days: int) -> None:
+                      deadline_days: int, agency: str = AGENCY) -> None:
     post(run.url("scheduling", f"/api/v1/dialogues/{dialogue_id}/hold"), {
         "attendance": {"total": 120, "citizens": 95, "front": 5, "organisations": 10,
                        "agencies": 10},
@@ -117,7 +117,7 @@ def hold_and_conclude(run: Running, officer: dict, dialogue_id: str, petition_id
         "notice_number": f"{uuid.uuid4().int % 90 + 10}-TB/UBND", "issued_at": issued.isoformat(),
         "signed_by": "Chủ tịch UBND xã",
         "conclusions": [{"text": "Nạo vét toàn bộ cống thoát nước đường liên thôn Đông Thượng",
-                         "responsible_agency_id": AGENCY, "deadline": deadline.isoformat(),
+                         "responsible_agency_id": agency, "deadline": deadline.isoformat(),
                          "petition_ids": petition_ids}]}, officer)
 
 
@@ -196,8 +196,136 @@ def test_one_citizen_from_submission_to_answer(system: Running):
         "intake", f"/api/v1/petitions/{code}?phone_last4={citizen[-4:]}")))["status"] ==
         "answered" and v, 60, message="status answered")
     assert view["answer"]["text"] == answer
-    assert [h["status"] for h in view["history"]][0] == "received"
+    assert view["history"][0]["status"] == "received"
     # one acknowledgement, one invitation, one answer: nobody was told anything twice
     bodies = [m["body"] for m in run.messages("sms", citizen)]
     print("\n".join(bodies))
     assert len(bodies) == 3, bodies
+
+
+def announced_dialogue(run: Running, officer: dict, ward: str, agency: str, petition_ids: list,
+                       starts_in: timedelta, venue: str, topic: str) -> str:
+    starts = run.clock.now() + starts_in
+    dialogue = post(run.url("scheduling", "/api/v1/dialogues"), {
+        "kind": "periodic", "level": "commune",
+        "locality": {"province_code": PROVINCE, "ward_code": ward},
+        "host": {"name": f"Lê Thị Hoa {uuid.uuid4().hex[:4]}", "title": "Bí thư Đảng ủy xã"},
+        "lead_agency_id": agency, "format": "in_person", "venue": venue,
+        "starts_at": starts.isoformat(), "ends_at": (starts + timedelta(hours=2)).isoformat(),
+        "topic": topic}, officer, expect=201)
+    post(run.url("scheduling", f"/api/v1/dialogues/{dialogue['id']}/agenda-items"), {
+        "title": topic, "petition_ids": petition_ids}, officer)
+    post(run.url("scheduling", f"/api/v1/dialogues/{dialogue['id']}/announce"), {}, officer)
+    return dialogue["id"]
+
+
+def settle(run: Running, seconds: float = 4) -> None:
+    """Give late duplicates, if there were any, the time to arrive before counting."""
+    import time
+
+    time.sleep(seconds)
+
+
+def test_late_commitment_is_escalated_to_agency_host_and_front_once_each(system: Running):
+    run = system
+    ward = "14500"  # Xã Đại Hoàng: its own host and Front, untouched by the other journeys
+    agency = f"so-xd-{uuid.uuid4().hex[:6]}"
+    officer = run.token("secretariat", "host", province_code=PROVINCE)
+    emails = directory(run, agency, ward)
+
+    dialogue_id = announced_dialogue(run, officer, ward, agency, [], timedelta(days=7, hours=1),
+                                     "Nhà văn hóa thôn Đại Hoàng", "Sửa cầu qua kênh Đại Hoàng")
+    run.clock.advance(days=7, hours=1, minutes=5)
+    hold_and_conclude(run, officer, dialogue_id, [], deadline_days=10, agency=agency)
+    run.wait_messages("email", emails["agency"], containing="Giao thực hiện")
+
+    # Time runs on: the deadline passes, then five working days more.
+    run.clock.advance(days=20)
+    run.wait_messages("email", emails["agency"], containing="Quá hạn")
+    run.wait_messages("email", emails["host"], containing="Chuyển cấp 1")
+    run.wait_messages("email", emails["front"], containing="Chuyển cấp 1")
+    settle(run)
+    subjects = {who: [m["subject"] for m in run.messages("email", address)]
+                for who, address in emails.items()}
+    assert sum(s.startswith("Quá hạn") for s in subjects["agency"]) == 1, subjects
+    assert sum(s.startswith("Chuyển cấp 1") for s in subjects["host"]) == 1, subjects
+    assert sum(s.startswith("Chuyển cấp 1") for s in subjects["front"]) == 1, subjects
+    assert not any("Chuyển cấp 2" in s for s in subjects["host"])  # 15 working days not yet
+    commitment = commitment_of(run, dialogue_id)
+    assert commitment["overdue"] is True and commitment["escalation_level"] == 1
+
+
+def test_reschedule_renotifies_and_replaces_reminders_and_cancel_silences(system: Running):
+    run = system
+    ward = "14482"  # Xã Gia Hưng
+    agency = f"so-vh-{uuid.uuid4().hex[:6]}"
+    officer = run.token("secretariat", "host", province_code=PROVINCE)
+    directory(run, agency, ward)
+    citizen, other = phone(31), phone(32)
+    mine = post(run.url("intake", "/api/v1/petitions"), {
+        "kind": "feedback", "title": "Nhà văn hóa thôn xuống cấp nghiêm trọng",
+        "content": "Mái nhà văn hóa thôn bị dột, tường nứt, đề nghị xã sửa chữa trước mùa mưa.",
+        "locality": {"province_code": PROVINCE, "ward_code": ward},
+        "petitioner": {"phone": citizen, "consent_notifications": True}}, expect=201)
+    theirs = post(run.url("intake", "/api/v1/petitions"), {
+        "kind": "feedback", "title": "Sân thể thao thôn bị lấn chiếm",
+        "content": "Sân thể thao của thôn bị một số hộ lấn chiếm làm bãi vật liệu xây dựng.",
+        "locality": {"province_code": PROVINCE, "ward_code": ward},
+        "petitioner": {"phone": other, "consent_notifications": True}}, expect=201)
+    run.wait_messages("sms", citizen, containing=mine["tracking_code"])
+    run.wait_messages("sms", other, containing=theirs["tracking_code"])
+
+    kept = announced_dialogue(run, officer, ward, agency, [mine["id"]], timedelta(days=10),
+                              "Nhà văn hóa thôn Tập Ninh", "Sửa chữa nhà văn hóa thôn")
+    dropped = announced_dialogue(run, officer, ward, agency, [theirs["id"]],
+                                 timedelta(days=10, hours=3), "Sân thể thao thôn Tập Ninh",
+                                 "Giải tỏa lấn chiếm sân thể thao")
+    run.wait_messages("sms", citizen, containing="Moi Ong/Ba")
+    run.wait_messages("sms", other, containing="Moi Ong/Ba")
+
+    new_start = run.clock.now() + timedelta(days=20)
+    post(run.url("scheduling", f"/api/v1/dialogues/{kept}/reschedule"), {
+        "starts_at": new_start.isoformat(),
+        "ends_at": (new_start + timedelta(hours=2)).isoformat(),
+        "venue": "Hội trường UBND xã", "reason": "Trùng lịch tiếp công dân của tỉnh"}, officer)
+    post(run.url("scheduling", f"/api/v1/dialogues/{dropped}/cancel"),
+         {"reason": "Các hộ đã tự nguyện trả lại mặt bằng"}, officer)
+    run.wait_messages("sms", citizen, containing="doi tu")
+    run.wait_messages("sms", other, containing="da bi huy")
+
+    # Past the old reminder times (day 8 and 9): nothing may come for the old schedule
+    # nor for the cancelled dialogue; two days before the new start, one reminder comes.
+    run.clock.advance(days=18, hours=1)
+    reminder = run.wait_messages("sms", citizen, containing="Nhac lich")
+    settle(run)
+    new_local = new_start.astimezone(VN_TZ).strftime("%d/%m/%Y")
+    assert len(reminder) == 1 and new_local in reminder[0]["body"], reminder
+    assert not [m for m in run.messages("sms", other) if "Nhac lich" in m["body"]]
+    assert len([m for m in run.messages("sms", citizen) if "doi tu" in m["body"]]) == 1
+
+
+def test_worker_killed_mid_journey_loses_nothing_and_sends_nothing_twice(system: Running):
+    run = system
+    citizens = [phone(50 + n) for n in range(8)]
+    codes = {}
+    run.system.kill("notify-worker")  # down while petitions arrive
+    for n, number in enumerate(citizens[:4]):
+        codes[number] = submit(run, f"Đèn đường thôn {n} hỏng nhiều tháng",
+                               "Hệ thống đèn chiếu sáng đường thôn hỏng nhiều tháng, "
+                               "buổi tối đi lại nguy hiểm.", number)["tracking_code"]
+    run.system.restart("notify-worker")
+    run.wait_messages("sms", citizens[0], containing=codes[citizens[0]])
+    # ...and the intake worker dies in the middle of the next burst
+    for n, number in enumerate(citizens[4:]):
+        codes[number] = submit(run, f"Cống thoát nước xóm {n} bị vỡ",
+                               "Cống thoát nước của xóm bị vỡ, nước thải tràn ra đường.",
+                               number)["tracking_code"]
+        if n == 1:
+            run.system.kill("intake-worker")
+            run.system.restart("intake-worker")
+    for number in citizens:
+        run.wait_messages("sms", number, containing=codes[number], timeout=90)
+    settle(run, 6)
+    for number in citizens:
+        got = [m for m in run.messages("sms", number) if codes[number] in m["body"]]
+        assert len(got) == 1, (number, got)
