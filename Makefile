@@ -5,6 +5,10 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 export DOITHOAI_VAR ?= $(CURDIR)/var
+export KAFKA_PORT ?= 9092
+export MONGO_PORT ?= 27017
+export KAFKA_BOOTSTRAP ?= 127.0.0.1:$(KAFKA_PORT)
+export MONGO_URL ?= mongodb://127.0.0.1:$(MONGO_PORT)/
 
 .PHONY: venv tools infra-up infra-down infra-status test test-unit test-integration test-e2e \
         run demo bench lint contracts clean
