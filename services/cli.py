@@ -18,12 +18,14 @@ SERVICES = {"intake": 8001, "scheduling": 8002, "followup": 8003, "notify": 8004
 
 
 def progress(done: int, total: int, label: str, out=sys.stderr) -> None:
-    """A one-line progress bar, redrawn in place."""
+    """A one-line progress bar, redrawn in place (on a terminal; otherwise every 10%)."""
     width = 30
     filled = int(width * done / total) if total else width
-    out.write(f"\r{label} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
-    if done >= total:
-        out.write("\n")
+    bar = f"{label} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}"
+    if out.isatty():
+        out.write("\r" + bar + ("\n" if done >= total else ""))
+    elif done >= total or done * 10 // max(total, 1) != (done - 1) * 10 // max(total, 1):
+        out.write(bar + "\n")
     out.flush()
 
 

@@ -64,12 +64,21 @@ def ensure_indexes(db: Database, indexes: Iterable[Index]) -> None:
     for index in indexes:
         by_collection.setdefault(index.collection, []).append(index.model())
     for name, models in by_collection.items():
-        # FerretDB 1.24 panics (closes the connection) when one createIndexes call
-        # names several indexes that all exist already: create only the missing ones.
-        existing = {ix["name"] for ix in db[name].list_indexes()}
-        missing = [m for m in models if m.document["name"] not in existing]
-        if missing:
-            db[name].create_indexes(missing)
+        # FerretDB 1.24 panics (closing the connection) when one createIndexes call
+        # names indexes that exist already, which is also what happens when a web
+        # process and a worker start together: create only the missing ones, one at
+        # a time, and look again after a failure.
+        for attempt in range(8):
+            try:
+                existing = {ix["name"] for ix in db[name].list_indexes()}
+                for model in models:
+                    if model.document["name"] not in existing:
+                        db[name].create_indexes([model])
+                break
+            except PyMongoError:
+                if attempt == 7:
+                    raise
+                time.sleep(0.2 * (attempt + 1))
 
 
 def mongo_ready(settings: Settings) -> bool:

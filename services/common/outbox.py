@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 FIELD = "outbox"
 PENDING = "outbox_since"
+FLAG = "outbox_pending"  # equality is what FerretDB pushes down to its backend
 
 
 def entry(event: Event) -> dict[str, Any]:
@@ -43,18 +44,19 @@ def stage(update: dict[str, Any], events: Iterable[Event], now: datetime) -> dic
     staged = {k: dict(v) for k, v in update.items()}
     staged.setdefault("$push", {})[FIELD] = {"$each": entries}
     staged.setdefault("$set", {}).setdefault(PENDING, now)
+    staged["$set"][FLAG] = True
     return staged
 
 
 def new_document(doc: dict[str, Any], events: Iterable[Event], now: datetime) -> dict[str, Any]:
     """A document to insert together with its first events."""
     entries = [entry(e) for e in events]
-    return {**doc, FIELD: entries, PENDING: now} if entries else {**doc, FIELD: []}
+    return {**doc, FIELD: entries, PENDING: now, FLAG: True} if entries else {**doc, FIELD: []}
 
 
 def index(collection: str) -> Index:
     """The index the relay needs on every collection that has an outbox."""
-    return Index(collection, asc(PENDING), name="outbox_pending")
+    return Index(collection, asc(FLAG), name="outbox_flag")
 
 
 class Outbox:
@@ -84,9 +86,10 @@ class Outbox:
         sent = 0
         cutoff = self.clock() - self.grace
         for collection in self.collections:
-            docs = collection.find({PENDING: {"$lte": cutoff}}, {FIELD: 1}).limit(limit)
+            docs = collection.find({FLAG: True}, {FIELD: 1, PENDING: 1}).limit(limit)
             for doc in docs:
-                sent += self._publish(collection, doc)
+                if doc.get(PENDING) is None or doc[PENDING] <= cutoff:
+                    sent += self._publish(collection, doc)
         return sent
 
     def _publish(self, collection: Collection, doc: dict[str, Any]) -> int:
@@ -99,5 +102,6 @@ class Outbox:
             # $pullAll matches whole entries: FerretDB has no $pull by condition.
             collection.update_one({"_id": doc["_id"]}, {"$pullAll": {FIELD: entries}})
         # Clear the marker only if nothing was staged meanwhile.
-        collection.update_one({"_id": doc["_id"], FIELD: {"$size": 0}}, {"$unset": {PENDING: ""}})
+        collection.update_one({"_id": doc["_id"], FIELD: {"$size": 0}},
+                              {"$unset": {PENDING: "", FLAG: ""}})
         return len(entries)

@@ -5,7 +5,9 @@ A new petition joins the most similar *open* issue with the same ``ward_code`` a
 
 Features
     Text is folded (lower case, no diacritics, đ -> d) so "Đường làng bị ngập" and
-    "duong lang bi ngap" look the same. Three groups of features are built:
+    "duong lang bi ngap" look the same; letter/digit runs are split ("ĐT477" -> dt 477)
+    and a few abbreviations and synonyms are normalised (BHXH, KCN, heo -> lợn).
+    Three groups of features are built:
 
     * ``w:`` word unigrams minus Vietnamese stop words and petition boilerplate;
     * ``b:`` word bigrams, because a Vietnamese word is a syllable and meaning often
@@ -17,6 +19,12 @@ Features
     weighted mix of the per-group cosines (see ``GROUP_WEIGHTS``). Title words count
     double because titles are short summaries of the problem.
 
+Scoring
+    :meth:`Clusterer.assign` weights word and bigram features by their inverse document
+    frequency over the open issues, so the words every flood shares ("ngap", "mua")
+    count less than what tells two floods apart (the street name). Only issues sharing
+    at least one word or bigram with the petition are scored.
+
 Issues
     An issue is a :class:`Centroid`: the sum of its petitions' unit vectors plus a count.
     The sum is capped to the ``MAX_CENTROID_FEATURES`` heaviest features so that memory
@@ -25,15 +33,19 @@ Issues
 Cost
     Issues are indexed per (ward_code, category) bucket, and inside a bucket by an
     inverted index from word/bigram feature to issue ids. Assigning one petition costs
-    O(F + F_w x C), F being the petition's feature count (a few hundred), F_w its
-    word/bigram features and C the number of open issues in its bucket that share at
-    least one of them. It does not depend on the total number of petitions stored, nor
-    on issues of other wards or categories. Memory is O(open issues x
-    MAX_CENTROID_FEATURES).
+    O(F x C): F is the petition's feature count (a few hundred) and C the number of open
+    issues in its bucket sharing a word or bigram with it. Centroid norms are cached,
+    so no per-candidate work depends on the centroid size. Cost does not depend on the
+    total number of petitions stored, nor on issues of other wards or categories.
+    Memory is O(open issues x MAX_CENTROID_FEATURES).
 
-    Candidates must share a word or bigram with the petition. An issue sharing only
-    character 3-grams scores at most the 3-gram weight (0.25), below any sensible
-    threshold, so the pruning never changes the answer for thresholds above that.
+Threshold and cold start
+    ``DEFAULT_THRESHOLD`` was tuned by streaming the labelled dataset (341 petitions,
+    57 issues, 8 wards) in 36 shuffled orders: at 0.18 pairwise precision averages
+    0.97 and recall 0.91, both >= 0.85 in every order; 0.17 and 0.19 each fail one.
+    Because document frequencies come from the open issues, a clusterer holding only a
+    handful of issues cannot yet tell shared topic words from distinguishing names and
+    merges more eagerly; load all open issues at start-up.
 
 The module is pure: no I/O, no clock, no randomness. :class:`Clusterer` is not
 thread-safe; callers serialise access (one intake consumer per partition).
@@ -63,41 +75,49 @@ __all__ = [
 ]
 
 # Tuned on tests/data/petitions.jsonl (see tests/unit/test_clustering_quality.py).
-DEFAULT_THRESHOLD = 0.30
+DEFAULT_THRESHOLD = 0.18
 
 # Share of the cosine carried by each feature group; the squares of the scale factors
 # below sum to 1 so that a full vector has unit length.
 GROUP_WEIGHTS: Mapping[str, float] = {"w": 0.40, "b": 0.35, "c": 0.25}
 
-# Enough to keep every word and bigram of a typical issue plus its commonest 3-grams.
+# A dozen petitions give ~650 distinct features; the cap keeps the recurring words,
+# bigrams and 3-grams and evicts the long tail seen once.
 MAX_CENTROID_FEATURES = 400
 
 TITLE_WEIGHT = 2
 
 CHAR_NGRAM = 3
 
-# Folded. Function words, pronouns and the boilerplate of petitions ("kính gửi UBND xã,
-# đề nghị xem xét giải quyết"): they occur in petitions about anything and would make
-# unrelated petitions of one bucket look alike. Words that fold onto a content word
-# stay in when the content reading matters (den: đến/đèn/đen, so: số/sổ, hoi: hỏi/hôi,
-# gia: gia/giá) unless the function reading dominates (da: đã/đá, de: đề/để/đê,
-# xa: xã/xả); bigrams keep the content reading alive ("mo_da", "xa_thai").
+# Relative change of the total document frequency after which cached centroid norms
+# are recomputed; see Clusterer._weighted_norm.
+NORM_REFRESH = 0.05
+
+# Folded. Function words, pronouns, chat shorthand ("ko", "tui", "giùm") and the
+# boilerplate of petitions ("kính gửi UBND xã, đề nghị xem xét giải quyết"): they occur
+# in petitions about anything and would make unrelated petitions of one bucket look
+# alike. Words that fold onto a content word stay in when the content reading matters
+# (den: đến/đèn/đen, so: số/sổ, hoi: hỏi/hôi, gia: gia/giá) unless the function reading
+# dominates (da: đã/đá, de: đề/để/đê, xa: xã/xả); bigrams keep the content reading
+# alive ("mo_da", "xa_thai").
 STOP_WORDS: frozenset[str] = frozenset(
     """
     a ah ai anh ay ba bao bay be bi bo cac can canh cap chi cho chua chuc chung co con
-    cu cua cung cuoc da dang de deu di dieu do du duoc em gan gi giai giup gui ha hai
-    hay hien hon khac khi khong kiem kien kinh la lai lam len luc ly ma mai minh moi
-    mong mot muon nao nay nen neu ngay nghi nguoi nhan nhe nhieu nhu nhung noi nua o oi
-    ong phai phan phuong qua quyet ra rang rat roi sao sau se som ta tai the thi thoi
-    thuoc tinh toi tren trong tu tung ubnd uy va van vao vay ve vi viec voi vua xa xem
-    xet xin xu
+    cu cua cung cuoc da dang de deu di dieu do du dum duoc em gan gi giai gium giup gui
+    ha hai hay hien hon k khac khi khong kiem kien kinh ko la lai lam len luc ly ma mai
+    minh moi mong mot muon nao nay nen neu ngay nghi nguoi nhan nhe nhieu nhu nhung noi
+    nua o oi ong phai phan phuong qua quyet ra rang rat roi sao sau se som ta tai the
+    thi thoi thuoc tinh toi tren trong tu tui tung ubnd uy va van vao vay ve vi viec voi
+    vua xa xem xet xin xu
     """.split()
 )
 
 # Folded phrase -> canonical folded phrase. Only abbreviations that petitioners use
-# interchangeably with the full form, and synonyms with a single reading; "úng" is not
-# mapped to "ngập" because it also folds from "ứng" (ứng xử, tạm ứng).
+# interchangeably with the full form, and synonyms with a single reading once folded:
+# "heo" is mapped only inside phrases because it also folds from "héo" (wilted), and
+# "úng" not at all because it also folds from "ứng" (ứng xử, tạm ứng).
 SYNONYMS: Mapping[str, str] = {
+    "cty": "cong ty",
     "bhxh": "bao hiem xa hoi",
     "bhyt": "bao hiem y te",
     "bhtn": "bao hiem that nghiep",
@@ -107,14 +127,15 @@ SYNONYMS: Mapping[str, str] = {
     "tdc": "tai dinh cu",
     "xkld": "xuat khau lao dong",
     "tdp": "to dan pho",
-    "dt": "duong tinh",
-    "ql": "quoc lo",
     "cccd": "can cuoc",
     "cmnd": "can cuoc",
     "gcn": "so do",
     "giay chung nhan quyen su dung dat": "so do",
     "so hong": "so do",
-    "heo": "lon",
+    "trai heo": "trai lon",
+    "nuoi heo": "nuoi lon",
+    "phan heo": "phan lon",
+    "chuong heo": "chuong lon",
     "den bu": "boi thuong",
     "cup dien": "mat dien",
 }
@@ -122,28 +143,42 @@ _SYNONYM_TABLE: dict[tuple[str, ...], list[str]] = {
     tuple(src.split()): dst.split() for src, dst in SYNONYMS.items()
 }
 _LONGEST_SYNONYM = max(len(src) for src in _SYNONYM_TABLE)
+_SYNONYM_STARTS = frozenset(src[0] for src in _SYNONYM_TABLE)
 # "ĐT477", "QL1A", "km12": the number is what other petitions repeat, with or without
 # the prefix, so letters and digits become separate words.
 _ALNUM_RUN = re.compile(r"[a-z]+|[0-9]+")
+# Road prefixes, expanded only before a number: alone "dt" is as often điện thoại.
+_ROAD_PREFIXES = {"dt": ["duong", "tinh"], "dh": ["duong", "huyen"], "ql": ["quoc", "lo"]}
 
 _GROUP_SCALE = {group: math.sqrt(weight) for group, weight in GROUP_WEIGHTS.items()}
-_INDEXED_GROUPS = ("w:", "b:")
+# Every feature but the 3-grams is indexed and IDF-weighted.
+_CHARGRAM = "c:"
 
 
 def _tokens(text: str) -> list[str]:
     split = [part for word in words(text) for part in _ALNUM_RUN.findall(word)]
     out: list[str] = []
     i = 0
-    while i < len(split):
-        for size in range(min(_LONGEST_SYNONYM, len(split) - i), 0, -1):
-            replacement = _SYNONYM_TABLE.get(tuple(split[i : i + size]))
-            if replacement is not None:
-                out.extend(replacement)
-                i += size
-                break
+    n = len(split)
+    while i < n:
+        word = split[i]
+        if word in _SYNONYM_STARTS:
+            for size in range(min(_LONGEST_SYNONYM, n - i), 0, -1):
+                replacement = _SYNONYM_TABLE.get(tuple(split[i : i + size]))
+                if replacement is not None:
+                    out.extend(replacement)
+                    i += size
+                    break
+            else:
+                out.append(word)
+                i += 1
+            continue
+        road = _ROAD_PREFIXES.get(word)
+        if road is not None and i + 1 < n and split[i + 1].isdigit():
+            out.extend(road)
         else:
-            out.append(split[i])
-            i += 1
+            out.append(word)
+        i += 1
     return out
 
 
@@ -215,7 +250,11 @@ def _norm(vector: Mapping[str, float]) -> float:
 
 
 def similarity(a: Mapping[str, float], b: Mapping[str, float]) -> float:
-    """Cosine similarity of two sparse vectors (0.0 when either is empty)."""
+    """Plain cosine of two sparse vectors (0.0 when either is empty).
+
+    :meth:`Clusterer.assign` scores with IDF weighting on top, so its scores are lower
+    than this for petitions that share only common words.
+    """
     na, nb = _norm(a), _norm(b)
     if na == 0.0 or nb == 0.0:
         return 0.0
@@ -238,13 +277,6 @@ class Centroid:
 
     vector: dict[str, float] = field(default_factory=dict)
     count: int = 0
-    _norm: float | None = field(default=None, init=False, repr=False, compare=False)
-
-    @property
-    def norm(self) -> float:
-        if self._norm is None:
-            self._norm = _norm(self.vector)
-        return self._norm
 
     def add(self, vector: Mapping[str, float]) -> None:
         """Add one petition's vector."""
@@ -263,7 +295,6 @@ class Centroid:
         if len(acc) > MAX_CENTROID_FEATURES:
             kept = sorted(acc.items(), key=lambda kv: kv[1], reverse=True)
             self.vector = dict(kept[:MAX_CENTROID_FEATURES])
-        self._norm = None
 
     def to_doc(self) -> dict[str, Any]:
         """MongoDB-storable form: flat ``{feature: weight}`` map, no '.' or '$' in keys."""
@@ -286,7 +317,11 @@ class _Bucket:
 
 
 def _indexed_keys(vector: Iterable[str]) -> set[str]:
-    return {k for k in vector if k.startswith(_INDEXED_GROUPS)}
+    return {k for k in vector if not k.startswith(_CHARGRAM)}
+
+
+def _chargram_sq(vector: Mapping[str, float]) -> float:
+    return sum(v * v for k, v in vector.items() if k.startswith(_CHARGRAM))
 
 
 class Clusterer:
@@ -295,6 +330,12 @@ class Clusterer:
     Callers load open issues with :meth:`add_issue`, ask :meth:`assign` for each new
     petition, then either :meth:`observe` the petition into the returned issue or
     :meth:`add_issue` a new one. Closed issues are dropped with :meth:`remove_issue`.
+
+    Scores are cosines after weighting word and bigram features by their inverse
+    document frequency over the open issues (all buckets): words every flooding issue
+    shares ("ngap", "mua") then count less than what tells two floods apart (the street
+    name). Document frequencies are derived from the centroids themselves, so loading
+    the open issues rebuilds them and nothing extra has to be stored.
     """
 
     def __init__(self, threshold: float = DEFAULT_THRESHOLD) -> None:
@@ -302,14 +343,12 @@ class Clusterer:
         self._buckets: dict[tuple[str, str], _Bucket] = {}
         self._centroids: dict[str, Centroid] = {}
         self._bucket_of: dict[str, tuple[str, str]] = {}
-        # Number of open issues whose centroid holds each word/bigram feature.
-        self._df: Counter[str] = Counter()
-        self.symmetric_idf = True
-
-    def _idf(self, feature: str) -> float:
-        if not feature.startswith(_INDEXED_GROUPS):
-            return 1.0
-        return math.log((len(self._centroids) + 1) / (self._df.get(feature, 0) + 1)) + 1.0
+        # Open issues whose centroid holds each word/bigram feature.
+        self._df: dict[str, int] = {}
+        self._df_updates = 0
+        self._df_mass = 0
+        # issue id -> sums giving its IDF-weighted norm (see _weighted_norm)
+        self._norms: dict[str, tuple[float, float, float, float, int]] = {}
 
     def __len__(self) -> int:
         return len(self._centroids)
@@ -323,7 +362,11 @@ class Clusterer:
 
     def add_issue(self, issue_id: str, ward_code: str, category: str,
                   centroid: Centroid) -> None:
-        """Register an open issue; replaces any issue already known under ``issue_id``."""
+        """Register an open issue; replaces any issue already known under ``issue_id``.
+
+        The clusterer keeps ``centroid`` itself and its indexes follow it, so change it
+        only through :meth:`observe` and :meth:`merge`.
+        """
         if issue_id in self._centroids:
             self.remove_issue(issue_id)
         key = (ward_code, category)
@@ -331,14 +374,14 @@ class Clusterer:
         bucket.issues.add(issue_id)
         self._centroids[issue_id] = centroid
         self._bucket_of[issue_id] = key
-        for feature in _indexed_keys(centroid.vector):
-            bucket.postings.setdefault(feature, set()).add(issue_id)
-            self._df[feature] += 1
+        self._index(issue_id, _indexed_keys(centroid.vector), set())
 
     def assign(self, ward_code: str, category: str,
                vector: Mapping[str, float]) -> tuple[str | None, float]:
-        """Best open issue of the bucket and its cosine score.
+        """Best open issue of the bucket and its score (IDF-weighted cosine, 0..1).
 
+        Only issues sharing at least one word or bigram with the petition are scored:
+        matching on character 3-grams alone is not evidence of the same problem.
         Returns ``(None, best_score)`` when no issue reaches the threshold, so that the
         caller can log how close the nearest issue was. Ties go to the issue id that
         sorts first, which keeps results reproducible.
@@ -351,21 +394,34 @@ class Clusterer:
             ids = bucket.postings.get(feature)
             if ids:
                 candidates.update(ids)
-        idf = {f: self._idf(f) for f in vector}
-        query = {f: v * idf[f] for f, v in vector.items()}
-        qnorm = _norm(query)
+        if not candidates:
+            return None, 0.0
+        offset = self._idf_offset()
+        df = self._df
+        # The query is weighted once; weighting the centroid side too is folded into
+        # the per-feature factor, so the dot product is one multiply per feature.
+        factors: dict[str, float] = {}
+        qnorm_sq = 0.0
+        for feature, value in vector.items():
+            if feature.startswith(_CHARGRAM):
+                idf = 1.0
+            else:
+                idf = offset - math.log(df.get(feature, 0) + 1)
+            weighted = value * idf
+            qnorm_sq += weighted * weighted
+            factors[feature] = weighted * idf
+        if qnorm_sq == 0.0:
+            return None, 0.0
+        qnorm = math.sqrt(qnorm_sq)
         best_id: str | None = None
         best = 0.0
         for issue_id in sorted(candidates):
-            centroid = self._centroids[issue_id]
-            if centroid.norm == 0.0:
+            cnorm = self._weighted_norm(issue_id, offset)
+            if cnorm == 0.0:
                 continue
-            cv = centroid.vector
-            dot = sum(q * cv.get(f, 0.0) * idf[f] for f, q in query.items())
-            if self.symmetric_idf:
-                cnorm = math.sqrt(sum((v * self._idf(f)) ** 2 for f, v in cv.items()))
-            else:
-                cnorm = centroid.norm
+            cv = self._centroids[issue_id].vector
+            # Intersecting the key views runs in C; most query 3-grams are absent.
+            dot = sum(factors[feature] * cv[feature] for feature in factors.keys() & cv.keys())
             score = dot / (qnorm * cnorm)
             if score > best:
                 best_id, best = issue_id, score
@@ -378,25 +434,18 @@ class Clusterer:
         centroid = self._centroids[issue_id]
         before = _indexed_keys(centroid.vector)
         centroid.add(vector)
-        self._reindex(issue_id, before)
+        self._index(issue_id, _indexed_keys(centroid.vector), before)
 
     def remove_issue(self, issue_id: str) -> None:
         """Forget an issue (closed, deleted or merged away); unknown ids are ignored."""
-        centroid = self._centroids.pop(issue_id, None)
+        centroid = self._centroids.get(issue_id)
         if centroid is None:
             return
+        self._index(issue_id, set(), _indexed_keys(centroid.vector))
+        del self._centroids[issue_id]
         key = self._bucket_of.pop(issue_id)
         bucket = self._buckets[key]
         bucket.issues.discard(issue_id)
-        for feature in _indexed_keys(centroid.vector):
-            self._df[feature] -= 1
-            if self._df[feature] <= 0:
-                del self._df[feature]
-            ids = bucket.postings.get(feature)
-            if ids is not None:
-                ids.discard(issue_id)
-                if not ids:
-                    del bucket.postings[feature]
         if not bucket.issues:
             del self._buckets[key]
 
@@ -406,24 +455,74 @@ class Clusterer:
             return
         target = self._centroids[into_id]
         source = self._centroids[from_id]
+        self.remove_issue(from_id)
         before = _indexed_keys(target.vector)
         target.merge(source)
-        self.remove_issue(from_id)
-        self._reindex(into_id, before)
+        self._index(into_id, _indexed_keys(target.vector), before)
 
-    def _reindex(self, issue_id: str, before: set[str]) -> None:
+    def _idf_offset(self) -> float:
+        # idf(f) = log((N + 1) / (df + 1)) + 1, split so that log(N + 1) + 1 is computed
+        # once per call instead of once per feature.
+        return math.log(len(self._centroids) + 1) + 1.0
+
+    def _weighted_norm(self, issue_id: str, offset: float) -> float:
+        # Recomputing this for every candidate would dominate assign(), so it is cached.
+        # With idf = A - L(f), A = log(N + 1) + 1 and L(f) = log(df + 1), the squared
+        # norm is C + A^2 S0 - 2 A S1 + S2 (C: the 3-grams, which are not weighted),
+        # which stays exact when N changes. The sums are computed whenever the issue
+        # changes and go stale only as other issues move document frequencies; they
+        # are refreshed once the total document frequency has moved by NORM_REFRESH
+        # (relative), i.e. L(f) has moved by about log(1.05) = 0.05 on average against
+        # idf values of 1 to 10; measured score drift stays under 0.01.
+        cached = self._norms.get(issue_id)
+        if cached is None or self._df_updates - cached[4] > NORM_REFRESH * self._df_mass:
+            cached = self._norm_sums(issue_id)
+        c_sq, s0, s1, s2, _ = cached
+        return math.sqrt(max(0.0, c_sq + offset * offset * s0 - 2.0 * offset * s1 + s2))
+
+    def _norm_sums(self, issue_id: str,
+                   c_sq: float | None = None) -> tuple[float, float, float, float, int]:
+        df = self._df
+        vector = self._centroids[issue_id].vector
+        if c_sq is None:
+            old = self._norms.get(issue_id)
+            c_sq = old[0] if old is not None else _chargram_sq(vector)
+        s0 = s1 = s2 = 0.0
+        for feature, value in vector.items():
+            if not feature.startswith(_CHARGRAM):
+                sq = value * value
+                log_df = math.log(df.get(feature, 0) + 1)
+                s0 += sq
+                s1 += sq * log_df
+                s2 += sq * log_df * log_df
+        sums = (c_sq, s0, s1, s2, self._df_updates)
+        self._norms[issue_id] = sums
+        return sums
+
+    def _index(self, issue_id: str, after: set[str], before: set[str]) -> None:
         # Adding features can evict others past the cap, so both directions are updated.
-        after = _indexed_keys(self._centroids[issue_id].vector)
         postings = self._buckets[self._bucket_of[issue_id]].postings
+        df = self._df
         for feature in after - before:
             postings.setdefault(feature, set()).add(issue_id)
-            self._df[feature] += 1
+            df[feature] = df.get(feature, 0) + 1
         for feature in before - after:
-            self._df[feature] -= 1
-            if self._df[feature] <= 0:
-                del self._df[feature]
             ids = postings.get(feature)
             if ids is not None:
                 ids.discard(issue_id)
                 if not ids:
                     del postings[feature]
+            left = df.get(feature, 0) - 1
+            if left > 0:
+                df[feature] = left
+            else:
+                df.pop(feature, None)
+        changed = len(after ^ before)
+        self._df_updates += changed
+        self._df_mass += len(after - before) - len(before - after)
+        if issue_id in self._centroids and after:
+            # The centroid changed: its 3-gram part too, and computing now keeps the
+            # cost off the read path.
+            self._norm_sums(issue_id, _chargram_sq(self._centroids[issue_id].vector))
+        else:
+            self._norms.pop(issue_id, None)

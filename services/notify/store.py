@@ -68,13 +68,20 @@ class Store:
             return False
 
     def claim(self, now: datetime, lease: timedelta, token: str) -> dict[str, Any] | None:
-        """Take the next due notification; a claim whose lease ran out can be taken again."""
-        return self.notifications.find_one_and_update(
-            {"$or": [{"state": {"$in": list(WAITING)}, "due_at": {"$lte": now}},
-                     {"state": SENDING, "lease_until": {"$lte": now}}]},
-            {"$set": {"state": SENDING, "lease_until": now + lease, "lease_token": token,
-                      "updated_at": now}},
-            sort=[("due_at", 1)], return_document=ReturnDocument.AFTER)
+        """Take the next due notification; a claim whose lease ran out can be taken again.
+
+        One query per state: FerretDB pushes an equality on a top-level field down to
+        its backend but scans every document for ``$or``/``$in``.
+        """
+        claim = {"$set": {"state": SENDING, "lease_until": now + lease, "lease_token": token,
+                          "updated_at": now}}
+        for state, field in [*((s, "due_at") for s in WAITING), (SENDING, "lease_until")]:
+            found = self.notifications.find_one_and_update(
+                {"state": state, field: {"$lte": now}}, claim,
+                sort=[("due_at", 1)], return_document=ReturnDocument.AFTER)
+            if found is not None:
+                return found
+        return None
 
     def finish(self, doc_id: str, token: str, update: dict[str, Any]) -> bool:
         """Apply the sender's outcome only if this sender still holds the claim."""
