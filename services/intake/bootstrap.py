@@ -13,7 +13,7 @@ from services.common.clock import Clock
 from services.common.contracts.intake import SUBMISSIONS, TOPIC
 from services.common.kafka import Consumer
 from services.common.kit import Kit
-from services.intake import api, handlers
+from services.intake import api, handlers, page
 from services.intake.domain import Taxonomy
 from services.intake.service import Intake
 from services.intake.settings import IntakeSettings
@@ -42,8 +42,10 @@ class App:
 
     def web(self) -> Flask:
         self.prepare()
-        return self.kit.app("Intake: petitions and issues", api.BLUEPRINTS,
-                            extensions={"intake": self.intake})
+        app = self.kit.app("Intake: petitions and issues", api.BLUEPRINTS,
+                           extensions={"intake": self.intake})
+        app.register_blueprint(page.blueprint)
+        return app
 
     @cached_property
     def handlers(self) -> dict:
