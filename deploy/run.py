@@ -15,7 +15,7 @@ from services.system import SERVICES, StartError, System
 
 
 def main() -> int:
-    system = System(stream=sys.stdout)
+    system = System(stream=sys.stdout, env={"LOG_FORMAT": "text"})
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

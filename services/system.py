@@ -81,6 +81,7 @@ class System:
             "SMTP_PORT": str(self.ports["smtp"]),
             "SMS_URL": f"http://127.0.0.1:{self.ports['sinks']}/sms",
             "PUBLIC_BASE_URL": self.url("intake"),
+            "NOTIFY_LOOKUP_URL": f"{self.url('intake')}/tra-cuu",
             **self.extra_env,
         }
         return env
