@@ -35,9 +35,10 @@ Cost
     inverted index from word/bigram feature to issue ids. Assigning one petition costs
     O(F x C): F is the petition's feature count (a few hundred) and C the number of open
     issues in its bucket sharing a word or bigram with it. Centroid norms are cached,
-    so no per-candidate work depends on the centroid size. Cost does not depend on the
-    total number of petitions stored, nor on issues of other wards or categories.
-    Memory is O(open issues x MAX_CENTROID_FEATURES).
+    so no per-candidate work depends on the centroid size (except once after a bulk
+    load, when the first assign in a bucket refreshes its stale norms). Cost does not
+    depend on the total number of petitions stored, nor on issues of other wards or
+    categories. Memory is O(open issues x MAX_CENTROID_FEATURES).
 
 Threshold and cold start
     ``DEFAULT_THRESHOLD`` was tuned by streaming the labelled dataset (341 petitions,
