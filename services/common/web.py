@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -130,10 +131,30 @@ def create_app(settings: Settings, *, title: str, blueprints: Iterable[Blueprint
     for blueprint in blueprints:
         api.register_blueprint(blueprint)
     app.extensions["api"] = api
+    _mark_security(app, api)
     _install_errors(app)
     _install_context(app, settings)
     _install_probes(app, settings, ready_checks or {})
     return app
+
+
+def _mark_security(app: Flask, api: Api) -> None:
+    """Mark in the OpenAPI document every operation whose view needs a bearer token."""
+    paths = api.spec._paths  # apispec keeps the registered operations here
+    for rule in app.url_map.iter_rules():
+        view = app.view_functions.get(rule.endpoint)
+        path = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule)
+        if view is None or path not in paths:
+            continue
+        owner = getattr(view, "view_class", None)
+        for method in rule.methods or ():
+            handler = getattr(owner, method.lower(), None) if owner else view
+            roles = getattr(handler, "_roles", None)
+            operation = paths[path].get(method.lower())
+            if roles and operation is not None:
+                operation["security"] = [{"bearer": []}]
+                operation.setdefault("description", "")
+                operation["description"] += f"\n\nRoles: {', '.join(roles)}."
 
 
 def _install_errors(app: Flask) -> None:
