@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import signal
+import subprocess
 import sys
 import threading
 from pathlib import Path
@@ -44,11 +46,21 @@ def main() -> int:
         if dead:
             print(f"\nmake run: {', '.join(dead)} exited; stopping everything", file=sys.stderr)
             system.stop()
+            stop_infra()
             return 1
     print("\nstopping…", flush=True)
     system.stop()
+    stop_infra()
     print("stopped.")
     return 0
+
+
+def stop_infra() -> None:
+    """Kafka, FerretDB and PostgreSQL too, unless asked to keep them for the next run."""
+    if os.environ.get("KEEP_INFRA") in ("1", "true", "yes"):
+        print("Kafka, FerretDB and PostgreSQL keep running (KEEP_INFRA); make infra-down stops them")
+        return
+    subprocess.run([str(Path(__file__).with_name("infra.sh")), "down"], check=False)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ stream) and by the end-to-end tests (on free ports, logs to files)."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -71,6 +72,8 @@ class System:
 
     def base_env(self, service: str) -> dict[str, str]:
         metrics = (self.log_dir or ROOT / "var") / "metrics" / service
+        # Prometheus multi-process files of earlier runs would be summed with ours.
+        shutil.rmtree(metrics, ignore_errors=True)
         metrics.mkdir(parents=True, exist_ok=True)
         env = {
             **os.environ,
