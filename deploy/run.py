@@ -58,7 +58,7 @@ def main() -> int:
 def stop_infra() -> None:
     """Kafka, FerretDB and PostgreSQL too, unless asked to keep them for the next run."""
     if os.environ.get("KEEP_INFRA") in ("1", "true", "yes"):
-        print("Kafka, FerretDB and PostgreSQL keep running (KEEP_INFRA); make infra-down stops them")
+        print("Kafka, FerretDB and PostgreSQL keep running; make infra-down stops them")
         return
     subprocess.run([str(Path(__file__).with_name("infra.sh")), "down"], check=False)
 
