@@ -59,7 +59,7 @@ class Harness:
             # Join the group and get partitions before anything is published, so the
             # first poll does not race a rebalance.
             wait_for(lambda: consumer.poll_once(timeout_ms=100) >= 0
-                     and consumer._consumer.assignment(), timeout=40, interval=0,
+                     and consumer._consumer.assignment(), timeout=90, interval=0,
                      message="partitions assigned")
         return self._consumer
 
