@@ -52,6 +52,11 @@ def _day(value: str | None) -> date | None:
     return date.fromisoformat(value) if value else None
 
 
+
+def bucket_key(ward: str, category: str) -> str:
+    """The clustering bucket of an issue: its commune and category."""
+    return f"{ward}|{category}"
+
 class Intake:
     def __init__(self, kit: Kit, settings: IntakeSettings, taxonomy: Taxonomy) -> None:
         self.kit = kit
@@ -198,7 +203,8 @@ class Intake:
         """
         ward, category = bucket
         since = None if full else self._synced.get(bucket)
-        query: dict[str, Any] = {"category": category, "locality.ward_code": ward or None}
+        # One top-level field: FerretDB pushes only top-level equality down to its backend.
+        query: dict[str, Any] = {"bucket": bucket_key(ward, category)}
         if since is None:
             query["status"] = OPEN
         else:
@@ -229,6 +235,7 @@ class Intake:
                     centroid.add(vector)
                     self.store.issues.insert_one({
                         "_id": issue_id, "title": doc["title"], "category": doc["category"],
+                        "bucket": bucket_key(*bucket),
                         "locality": doc["locality"], "status": OPEN, "petition_count": 1,
                         "distinct_petitioners": 0, "heat": 0.0, "trending": False,
                         "version": 1, "cv": 1, "centroid": centroid.to_doc(),
@@ -692,6 +699,7 @@ class Intake:
         first = members[0]
         self.store.issues.insert_one({
             "_id": new_id, "title": first["title"], "category": issue["category"],
+            "bucket": bucket_key(issue["locality"].get("ward_code") or "", issue["category"]),
             "locality": issue["locality"], "status": OPEN, "petition_count": 0,
             "distinct_petitioners": 0, "heat": 0.0, "trending": False, "version": 1, "cv": 1,
             "centroid": Centroid().to_doc(), "merged_into": None, "created_at": now,
