@@ -53,6 +53,12 @@ def _day(value: str | None) -> date | None:
 
 
 
+def top_level(locality: dict[str, Any]) -> dict[str, Any]:
+    """Copies of the locality codes at the top of a document, for filters: FerretDB
+    pushes only top-level equality down to its backend and scans for nested fields."""
+    return {"province_code": locality["province_code"], "ward_code": locality.get("ward_code")}
+
+
 def bucket_key(ward: str, category: str) -> str:
     """The clustering bucket of an issue: its commune and category."""
     return f"{ward}|{category}"
@@ -135,6 +141,7 @@ class Intake:
             "_id": pid, "kind": kind, "title": data["title"], "content": data["content"],
             "category": category, "locality": {"province_code": data["locality"]["province_code"],
                                                "ward_code": data["locality"].get("ward_code")},
+            **top_level(data["locality"]),
             "channel": channel, "status": domain.RECEIVED,
             "history": [{"status": domain.RECEIVED, "at": now, "note": None}],
             "pii": keys.encrypt_json(pii, context=pid) if any(pii.values()) else None,
@@ -235,7 +242,7 @@ class Intake:
                     centroid.add(vector)
                     self.store.issues.insert_one({
                         "_id": issue_id, "title": doc["title"], "category": doc["category"],
-                        "bucket": bucket_key(*bucket),
+                        "bucket": bucket_key(*bucket), **top_level(doc["locality"]),
                         "locality": doc["locality"], "status": OPEN, "petition_count": 1,
                         "distinct_petitioners": 0, "heat": 0.0, "trending": False,
                         "version": 1, "cv": 1, "centroid": centroid.to_doc(),
@@ -461,9 +468,9 @@ class Intake:
                                            "source_system", "reject_reason", "accepted_at")}}
 
     def list_petitions(self, args: dict[str, Any], principal: Principal) -> dict[str, Any]:
-        query: dict[str, Any] = dict(principal.scope_filter("locality."))
-        for name, path in (("province_code", "locality.province_code"),
-                           ("ward_code", "locality.ward_code"), ("category", "category"),
+        query: dict[str, Any] = dict(principal.scope_filter(""))
+        for name, path in (("province_code", "province_code"),
+                           ("ward_code", "ward_code"), ("category", "category"),
                            ("kind", "kind"), ("status", "status"), ("issue_id", "issue_id")):
             if args.get(name):
                 if path in query and query[path] != args[name]:
@@ -614,9 +621,9 @@ class Intake:
             "id": issue["_id"]}
 
     def list_issues(self, args: dict[str, Any], principal: Principal) -> dict[str, Any]:
-        query: dict[str, Any] = dict(principal.scope_filter("locality."))
-        for name, path in (("province_code", "locality.province_code"),
-                           ("ward_code", "locality.ward_code"), ("category", "category"),
+        query: dict[str, Any] = dict(principal.scope_filter(""))
+        for name, path in (("province_code", "province_code"),
+                           ("ward_code", "ward_code"), ("category", "category"),
                            ("status", "status"), ("trending", "trending")):
             if args.get(name) is not None:
                 if path in query and query[path] != args[name]:
@@ -700,6 +707,7 @@ class Intake:
         self.store.issues.insert_one({
             "_id": new_id, "title": first["title"], "category": issue["category"],
             "bucket": bucket_key(issue["locality"].get("ward_code") or "", issue["category"]),
+            **top_level(issue["locality"]),
             "locality": issue["locality"], "status": OPEN, "petition_count": 0,
             "distinct_petitioners": 0, "heat": 0.0, "trending": False, "version": 1, "cv": 1,
             "centroid": Centroid().to_doc(), "merged_into": None, "created_at": now,
