@@ -633,6 +633,7 @@ class Bench:
         seeder.check_shape(self.port("intake"), self.bodies)
         seeder.commitments(p["commitments"])
         out: dict[str, Any] = {"sizes": {}, "commitments": p["commitments"],
+                               "shape_errors": seeder.shape_errors,
                                "how": ("petitions and issues inserted straight into intake's "
                                        "database (documents built as intake stores them, PII "
                                        "encrypted), commitments into followup's; each query "
@@ -663,6 +664,9 @@ class Bench:
                 row[name] = self.time_query(service, paths, admin, name, size)
             # the database's share of the petition list: the same query, straight to it
             row["petition_list_db_only"] = seeder.db_only(combos, p["scale_requests"])
+            row["commitments_report_db_only"] = seeder.report_db_only()
+            log(f"scale N={size} commitments report, one $match+$group straight to the "
+                f"database: {fmt(row['commitments_report_db_only']['p50_ms'], ' ms', 0)}")
             out["sizes"][str(size)] = row
         return out
 
@@ -750,7 +754,7 @@ class Bench:
                 admin.delete_topics(topics)
             groups: list[str] = []
             try:
-                groups = [g[0] if isinstance(g, tuple) else getattr(g, "group_id", str(g))
+                groups = [g["group_id"] if isinstance(g, dict) else g[0]
                           for g in admin.list_groups()]
                 groups = [g for g in groups if g.startswith(self.prefix)]
                 if groups:
@@ -813,6 +817,8 @@ class Seeder:
         self.count = 0
         self.issues: dict[tuple[str, str], list[str]] = {}
         self.reference_keys: set[str] | None = None
+        self.reference_issue_keys: set[str] | None = None
+        self.shape_errors: list[str] = []
 
     def check_shape(self, port: int, bodies: Bodies) -> None:
         """Submit one petition through the API and keep its stored document's keys: every
@@ -821,9 +827,11 @@ class Seeder:
         status, data = Conn("127.0.0.1", port).request("POST", "/api/v1/petitions", body, JSON)
         if status != 201:
             raise RuntimeError(f"reference petition: HTTP {status} {data[:200]!r}")
-        pid = json.loads(data)["id"]
-        doc = self.db.petitions.find_one({"_id": pid})
+        created = json.loads(data)
+        doc = self.db.petitions.find_one({"_id": created["id"]})
         self.reference_keys = set(doc)
+        issue = self.db.issues.find_one({"_id": doc["issue_id"]}) if doc.get("issue_id") else None
+        self.reference_issue_keys = set(issue) if issue else None
         self.count = self.db.petitions.count_documents({})
 
     def petition(self, i: int) -> dict[str, Any]:
@@ -869,7 +877,23 @@ class Seeder:
             "created_at": now, "updated_at": now, "tracking_code": code, "contact": contact,
             "similarity": 0.5, "outbox": [],
         }
+        # fields intake adds for FerretDB's push-down (top-level copies of the locality)
+        doc.update(self.top_level(doc["locality"]))
         return doc
+
+    @staticmethod
+    def top_level(locality: dict[str, Any]) -> dict[str, Any]:
+        from services.intake import service as intake_service
+
+        helper = getattr(intake_service, "top_level", None)
+        return helper(locality) if helper else {}
+
+    @staticmethod
+    def bucket(ward: str, category: str) -> dict[str, Any]:
+        from services.intake import service as intake_service
+
+        helper = getattr(intake_service, "bucket_key", None)
+        return {"bucket": helper(ward, category)} if helper else {}
 
     def petitions_up_to(self, size: int) -> None:
         from services.intake.clustering import Centroid, features
@@ -884,8 +908,10 @@ class Seeder:
                 missing = self.reference_keys - set(doc)
                 extra = set(doc) - self.reference_keys
                 if missing or extra:
-                    log(f"seeded petitions differ from intake's: missing {sorted(missing)}, "
-                        f"extra {sorted(extra)}")
+                    msg = (f"seeded petitions differ from intake's: missing {sorted(missing)}, "
+                           f"extra {sorted(extra)}")
+                    self.shape_errors.append(msg)
+                    log(msg)
                 checked = True
             batch.append(doc)
             self.count += 1
@@ -917,7 +943,17 @@ class Seeder:
                     "distinct_petitioners": self.rng.randint(1, 30), "heat": heat,
                     "trending": heat > 15, "version": 1, "cv": 1,
                     "centroid": centroid.to_doc(), "merged_into": None, "created_at": now,
-                    "updated_at": now, "last_petition_at": now, "outbox": []})
+                    "updated_at": now, "last_petition_at": now, "outbox": [],
+                    **self.bucket(ward, category), **self.top_level(
+                        {"province_code": "37", "ward_code": ward})})
+        if docs and self.reference_issue_keys is not None:
+            missing = self.reference_issue_keys - set(docs[0])
+            extra = set(docs[0]) - self.reference_issue_keys
+            if missing or extra:
+                msg = (f"seeded issues differ from intake's: missing {sorted(missing)}, "
+                       f"extra {sorted(extra)}")
+                self.shape_errors.append(msg)
+                log(msg)
         for i in range(0, len(docs), 1000):
             self.db.issues.insert_many(docs[i:i + 1000], ordered=False)
         log(f"scale: {self.count} petitions, {self.db.issues.estimated_document_count()} issues "
@@ -957,7 +993,9 @@ class Seeder:
             lat = []
             for i in range(n):
                 w, c, q = combos[i % len(combos)]
-                query = {"locality.ward_code": w, "category": c,
+                ward = "ward_code" if self.top_level({"province_code": "37"}) \
+                    else "locality.ward_code"
+                query = {ward: w, "category": c,
                          "search": {"$regex": re.escape(fold(unquote(q)))}}
                 t0 = time.perf_counter()
                 self.db.petitions.count_documents(query)
@@ -967,6 +1005,19 @@ class Seeder:
             rounds.append({"p50": pct(lat, .5), "p95": pct(lat, .95)})
         return {"p50_ms": spread(x["p50"] for x in rounds),
                 "p95_ms": spread(x["p95"] for x in rounds)}
+
+    def report_db_only(self) -> dict[str, Any]:
+        """One of the commitments report's two aggregations, straight to the database."""
+        times = []
+        for _ in range(3):
+            t0 = time.perf_counter()
+            list(self.fdb.commitments.aggregate([
+                {"$match": {"locality.province_code": "37"}},
+                {"$group": {"_id": {"key": "$agency_id", "status": "$status",
+                                    "overdue": "$overdue", "on_time": "$on_time"},
+                            "n": {"$sum": 1}}}]))
+            times.append((time.perf_counter() - t0) * 1000)
+        return {"p50_ms": spread(times), "p95_ms": spread(times)}
 
     def commitments(self, n: int) -> None:
         from services.common.outbox import new_document
