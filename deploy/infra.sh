@@ -151,21 +151,37 @@ as_pg() {  # PostgreSQL refuses to run as root
   if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 }
 
+pick_pg_dir() {
+  # As root, PostgreSQL runs as the postgres user, who may not be able to reach a
+  # checkout under a private home folder: then its data goes to a folder of its own.
+  if [ "$(id -u)" = 0 ]; then
+    mkdir -p "$pg_dir"
+    chown postgres "$pg_dir"
+    if ! runuser -u postgres -- test -w "$pg_dir"; then
+      pg_dir=/var/tmp/doithoai-postgres-$(echo "$var" | sha1sum | cut -c1-10)
+      mkdir -p "$pg_dir"
+      chown postgres "$pg_dir"
+    fi
+  else
+    mkdir -p "$pg_dir"
+  fi
+}
+
 pg_up() {
-  local bin log=$log_dir/postgres.log
+  local bin log
   bin=$(pg_bin)
-  mkdir -p "$pg_dir"
-  [ "$(id -u)" = 0 ] && chown postgres "$pg_dir" "$log_dir"
+  pick_pg_dir
+  log=$pg_dir/postgres.log
   if as_pg "$bin/pg_ctl" -D "$pg_dir/data" status >/dev/null 2>&1; then
     return
   fi
   port_busy "$pg_port" && die "port $pg_port is taken by another process; stop it or set PG_PORT"
   if [ ! -f "$pg_dir/data/PG_VERSION" ]; then
-    as_pg "$bin/initdb" -D "$pg_dir/data" -U ferret -A trust -E UTF8 >"$log_dir/postgres-init.log" 2>&1 \
-      || { cat "$log_dir/postgres-init.log" >&2; die "initdb failed"; }
+    as_pg "$bin/initdb" -D "$pg_dir/data" -U ferret -A trust -E UTF8 >"$pg_dir/init.log" 2>&1 \
+      || { cat "$pg_dir/init.log" >&2; die "initdb failed"; }
   fi
   as_pg "$bin/pg_ctl" -D "$pg_dir/data" -l "$log" -w -t 60 start -o \
-    "-p $pg_port -k $pg_dir -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300 -c shared_buffers=256MB" \
+    "-p $pg_port -k /tmp -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300 -c shared_buffers=256MB" \
     >/dev/null || { tail -n 20 "$log" >&2; die "PostgreSQL did not start; see $log"; }
   as_pg "$bin/psql" -h 127.0.0.1 -p "$pg_port" -U ferret -d postgres -tAc \
     "SELECT 1 FROM pg_database WHERE datname = 'ferretdb'" | grep -q 1 \
@@ -175,6 +191,8 @@ pg_up() {
 pg_down() {
   local bin
   bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+  [ "$(id -u)" = 0 ] && ! runuser -u postgres -- test -w "$pg_dir" 2>/dev/null \
+    && pg_dir=/var/tmp/doithoai-postgres-$(echo "$var" | sha1sum | cut -c1-10)
   [ -n "$bin" ] && [ -f "$pg_dir/data/PG_VERSION" ] || return 0
   if as_pg "$bin/pg_ctl" -D "$pg_dir/data" status >/dev/null 2>&1; then
     as_pg "$bin/pg_ctl" -D "$pg_dir/data" -m fast -w stop >/dev/null && say "postgresql stopped"
