@@ -182,10 +182,26 @@ class Consumer:
         # Topics must exist first: the broker does not create them on demand.
         ensure_topics(settings, [*topics, f"dlq.{group}"])
         self._consumer = KafkaConsumer(**config)
+        self._await_metadata([topic_name(settings, t) for t in topics])
         if pattern is not None:
             self._consumer.subscribe(pattern="^" + re.escape(settings.topic_prefix) + pattern)
         else:
             self._consumer.subscribe([topic_name(settings, t) for t in topics])
+
+    def _await_metadata(self, names: list[str], timeout: float = 30.0) -> None:
+        """Wait until this client's metadata lists every topic it subscribes to.
+
+        A topic created a moment ago may be missing from the first metadata answer;
+        the group's assignor then hands out no partitions of it, and the member sits
+        idle until its next metadata refresh (up to ``metadata_max_age_ms``).
+        """
+        deadline = time.monotonic() + timeout
+        for name in names:
+            while not self._consumer.partitions_for_topic(name):
+                if time.monotonic() > deadline:
+                    log.warning("topic metadata still missing", extra={"topic": name})
+                    return
+                time.sleep(0.1)
 
     def stop(self) -> None:
         """Ask the loop to finish the record in hand, commit and leave the group."""

@@ -54,13 +54,22 @@ class Harness:
     def consumer(self):
         if self._consumer is None:
             self._wait_for_topics()
-            consumer = self.app.consumer()
-            self._consumer = consumer
             # Join the group and get partitions before anything is published, so the
-            # first poll does not race a rebalance.
-            wait_for(lambda: consumer.poll_once(timeout_ms=100) >= 0
-                     and consumer._consumer.assignment(), timeout=90, interval=0,
-                     message="partitions assigned")
+            # first poll does not race a rebalance. A join that has not completed after
+            # 30 s (seen now and then with kafka-python against a broker that is still
+            # settling its group coordinators) is abandoned and tried with a new member.
+            for attempt in range(3):
+                consumer = self.app.consumer()
+                try:
+                    wait_for(lambda c=consumer: c.poll_once(timeout_ms=100) >= 0
+                             and c._consumer.assignment(), timeout=30, interval=0,
+                             message="partitions assigned")
+                    break
+                except AssertionError:
+                    consumer.close()
+                    if attempt == 2:
+                        raise
+            self._consumer = consumer
         return self._consumer
 
     def _wait_for_topics(self) -> None:
