@@ -926,7 +926,7 @@ class Seeder:
         # the issues of those petitions (one document per issue id, as intake stores it)
         known = {d["_id"] for d in self.db.issues.find({}, {"_id": 1})}
         now = datetime.now(UTC)
-        docs = []
+        docs, centroids = [], []
         for (ward, category), ids in self.issues.items():
             row = next((r for r in self.rows if r["ward_code"] == ward
                         and r["category"] == category), self.rows[0])
@@ -936,16 +936,20 @@ class Seeder:
                 centroid = Centroid()
                 centroid.add(features(row["title"], row["content"]))
                 heat = round(self.rng.random() * 20, 2)
+                count = self.rng.randint(1, 40)
                 docs.append({
                     "_id": iid, "title": row["title"], "category": category,
                     "locality": {"province_code": "37", "ward_code": ward}, "status": "open",
-                    "petition_count": self.rng.randint(1, 40),
+                    "petition_count": count,
                     "distinct_petitioners": self.rng.randint(1, 30), "heat": heat,
-                    "trending": heat > 15, "version": 1, "cv": 1,
-                    "centroid": centroid.to_doc(), "merged_into": None, "created_at": now,
-                    "updated_at": now, "last_petition_at": now, "outbox": [],
-                    **self.bucket(ward, category), **self.top_level(
-                        {"province_code": "37", "ward_code": ward})})
+                    "trending": heat > 15, "version": 1,
+                    "daily": {now.date().isoformat(): count}, "merged_into": None,
+                    "created_at": now, "updated_at": now, "last_petition_at": now,
+                    "outbox": [], **self.top_level({"province_code": "37", "ward_code": ward})})
+                centroids.append({"_id": iid, "status": "open", "cv": 1,
+                                  "slot": int(now.timestamp()) // 10,
+                                  "centroid": centroid.to_doc(), "updated_at": now,
+                                  **self.bucket(ward, category)})
         if docs and self.reference_issue_keys is not None:
             missing = self.reference_issue_keys - set(docs[0])
             extra = set(docs[0]) - self.reference_issue_keys
@@ -956,6 +960,7 @@ class Seeder:
                 log(msg)
         for i in range(0, len(docs), 1000):
             self.db.issues.insert_many(docs[i:i + 1000], ordered=False)
+            self.db.issue_centroids.insert_many(centroids[i:i + 1000], ordered=False)
         log(f"scale: {self.count} petitions, {self.db.issues.estimated_document_count()} issues "
             f"stored ({time.perf_counter() - t0:.0f}s)")
 

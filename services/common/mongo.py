@@ -9,7 +9,8 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from pymongo import ASCENDING, IndexModel, MongoClient, ReturnDocument
@@ -170,6 +171,17 @@ class LockingCollection:
     def _key(self, doc_id: object) -> str:
         return f"{self._c.name}|{doc_id!r}"
 
+    @contextmanager
+    def hold(self, doc_id: object) -> Iterator[Collection]:
+        """Lock one document for several writes; they go through the yielded plain
+        collection, which must not write any other document."""
+        key = self._key(doc_id)
+        owner = self._locks.acquire(key)
+        try:
+            yield self._c
+        finally:
+            self._locks.release(key, owner)
+
     def _locked(self, doc_id: object, action):
         key = self._key(doc_id)
         owner = self._locks.acquire(key)
@@ -294,6 +306,17 @@ class LockingDatabase:
     @property
     def raw(self) -> Database:
         return self._db
+
+
+@contextmanager
+def hold(collection: Collection | LockingCollection, doc_id: object) -> Iterator[Collection]:
+    """Several writes to one document with nobody else writing it in between (on
+    FerretDB); on MongoDB, where each update is atomic, the collection itself."""
+    if isinstance(collection, LockingCollection):
+        with collection.hold(doc_id) as plain:
+            yield plain
+    else:
+        yield collection
 
 
 def needs_locks(db: Database) -> bool:

@@ -99,6 +99,12 @@ class Outbox:
                                      wait=False) for e in entries]
             for future in futures:
                 future.get(timeout=30)
+            # Nothing staged since we read it (the usual case): empty it in one write.
+            cleared = collection.update_one(
+                {"_id": doc["_id"], FIELD: entries},
+                {"$set": {FIELD: []}, "$unset": {PENDING: "", FLAG: ""}})
+            if cleared.matched_count:
+                return len(entries)
             # $pullAll matches whole entries: FerretDB has no $pull by condition.
             collection.update_one({"_id": doc["_id"]}, {"$pullAll": {FIELD: entries}})
         # Clear the marker only if nothing was staged meanwhile.

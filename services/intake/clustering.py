@@ -357,6 +357,11 @@ class Clusterer:
     def __contains__(self, issue_id: object) -> bool:
         return issue_id in self._centroids
 
+    def issues_in(self, ward_code: str, category: str) -> set[str]:
+        """The open issues known in one bucket."""
+        bucket = self._buckets.get((ward_code, category))
+        return set(bucket.issues) if bucket else set()
+
     def centroid(self, issue_id: str) -> Centroid:
         """The live centroid of an issue, e.g. to persist it after :meth:`observe`."""
         return self._centroids[issue_id]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from services.common import localities, phones, workdays
@@ -162,6 +162,35 @@ def heat(recent: int, distinct: int, last_week: int, week_before: int) -> float:
     last 7 days than in the 7 before (never negative).
     """
     return float(recent + distinct + 2 * max(0, last_week - week_before))
+
+
+def day_key(at: datetime) -> str:
+    """The key of an issue's per-day petition counter: the UTC date."""
+    return at.astimezone(UTC).date().isoformat()
+
+
+def heat_of_days(daily: dict[str, int], distinct: int, now: datetime,
+                 window_days: int) -> float:
+    """Heat from an issue's petitions per day (``day_key`` -> count): the window and
+    the two weeks count whole days, today being day 0."""
+    today = now.astimezone(UTC).date()
+    recent = week = before = 0
+    for key, n in daily.items():
+        age = (today - date.fromisoformat(key)).days
+        if 0 <= age < window_days:
+            recent += n
+        if 0 <= age < 7:
+            week += n
+        elif 7 <= age < 14:
+            before += n
+    return heat(recent, distinct, week, before)
+
+
+def stale_days(daily: dict[str, int], now: datetime, window_days: int) -> list[str]:
+    """Counters no heat computation will read again."""
+    today = now.astimezone(UTC).date()
+    keep = max(window_days, 14)
+    return [k for k in daily if (today - date.fromisoformat(k)).days >= keep]
 
 
 # --- submissions ----------------------------------------------------------------------

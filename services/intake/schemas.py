@@ -146,7 +146,10 @@ class PetitionFull(PetitionSummary):
 
 
 class Page(Schema):
-    total = fields.Integer()
+    total = fields.Integer(metadata={"description": "matches, when total_exact; otherwise "
+                                                    "how many were seen (there are more)"})
+    total_exact = fields.Boolean(metadata={"description": "false when a large result was "
+                                                          "not counted to its end"})
     page = fields.Integer()
     page_size = fields.Integer()
 

@@ -6,12 +6,13 @@ filter on the expected state, so a replay or a race changes nothing.
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import logging
 import re
 import threading
 import uuid
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import cached_property
 from typing import Any
 
@@ -19,16 +20,17 @@ from marshmallow import ValidationError
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
-from services.common import phones
+from services.common import paging, phones
 from services.common.auth import Principal
 from services.common.crypto import CryptoError, mask_email, seal, unseal
 from services.common.errors import Conflict, Invalid, NotFound
 from services.common.events import Event, new_event
 from services.common.kafka import Rejected
 from services.common.kit import Kit
-from services.common.outbox import Outbox, new_document, stage
+from services.common.mongo import hold
+from services.common.outbox import FIELD, Outbox, new_document, stage
 from services.common.ratelimit import RateLimiter
-from services.common.text import fold
+from services.common.text import fold, words
 from services.intake import domain
 from services.intake.clustering import Centroid, Clusterer, features
 from services.intake.domain import Taxonomy
@@ -40,6 +42,7 @@ log = logging.getLogger(__name__)
 
 _NS = uuid.UUID("0b7a3c52-8f1e-4d6a-9c2b-5e4f3a2d1c0b")
 OPEN = "open"
+FIRST_DAY = "petitions.first_day"
 NOT_FOUND_VI = "Không tìm thấy kiến nghị với mã tra cứu và thông tin xác minh này."
 
 
@@ -63,6 +66,20 @@ def bucket_key(ward: str, category: str) -> str:
     """The clustering bucket of an issue: its commune and category."""
     return f"{ward}|{category}"
 
+
+def searchable(title: str, content: str, created_at: datetime) -> dict[str, Any]:
+    """The fields the officer list filters on: the folded text, its words (FerretDB
+    answers an equality on an array member with an index, a regex never) and the
+    creation day and month (see services/common/paging.py)."""
+    text = f"{title} {content}"
+    return {"search": fold(text), "terms": sorted(set(words(text))),
+            **paging.time_keys(created_at)}
+
+
+def _slot(at: datetime) -> int:
+    """When a centroid last changed, in 10-second steps (an equality to filter on)."""
+    return int(at.timestamp()) // 10
+
 class Intake:
     def __init__(self, kit: Kit, settings: IntakeSettings, taxonomy: Taxonomy) -> None:
         self.kit = kit
@@ -70,11 +87,12 @@ class Intake:
         self.taxonomy = taxonomy
         self.store = Store(kit.db)
         self.clusterer = Clusterer(settings.cluster_threshold)
-        # The in-memory index is a cache of the issues collection: per bucket, when it
-        # was last read and which centroid version (``cv``) of each issue it holds.
+        # The in-memory index is a cache of the centroids collection: per bucket, when
+        # it was last read and which centroid version (``cv``) of each issue it holds.
         self._lock = threading.RLock()
         self._synced: dict[tuple[str, str], datetime] = {}
         self._cv: dict[str, int] = {}
+        self._first_day: str | None = None  # the oldest day this process has marked
 
     @property
     def clock(self):
@@ -156,7 +174,7 @@ class Intake:
                              if principal else None),
             "source_system": external[0] if external else None,
             "external_ref": external[1] if external else None,
-            "search": fold(f"{data['title']} {data['content']}"),
+            **searchable(data["title"], data["content"], now),
             "due_date": due.isoformat(), "issue_id": None, "events_seen": [],
             "created_at": now, "updated_at": now,
         }
@@ -186,52 +204,85 @@ class Intake:
                 continue  # tracking code collision: draw another
         else:
             raise RuntimeError("could not draw a unique tracking code")
+        self._mark_first_day(now)
         if principal:
             self.kit.audit.record(principal, "petition.submit", "petition", pid,
                                   {"channel": channel})
-        return self._finish_grouping(doc, cause)
+        return self._finish_grouping(doc, cause, fresh=True)
 
-    def _finish_grouping(self, doc: dict[str, Any], cause: Event | None) -> dict[str, Any]:
-        if not doc.get("issue_id"):
-            self.group(doc, cause=cause)
-        self.outbox.flush(self.store.petitions, doc["_id"])
-        return self.store.petitions.find_one({"_id": doc["_id"]})
+    def _finish_grouping(self, doc: dict[str, Any], cause: Event | None, *,
+                         fresh: bool = False) -> dict[str, Any]:
+        """Group the petition and publish its events, holding it so that a concurrent
+        delivery of the same external submission waits, then finds it grouped."""
+        with hold(self.store.petitions, doc["_id"]) as petitions:
+            if not fresh:  # stored earlier: read it again, now that it is held
+                doc = petitions.find_one({"_id": doc["_id"]}, {FIELD: 0})
+            if not doc.get("issue_id"):
+                doc = self.group(doc, petitions, cause=cause)
+            self.outbox.flush(petitions, doc["_id"])
+        return doc
 
     # --- clustering ---------------------------------------------------------------------
     def _bucket(self, doc: dict[str, Any]) -> tuple[str, str]:
         return (doc["locality"].get("ward_code") or "", doc["category"])
 
     def _sync(self, bucket: tuple[str, str], *, full: bool = False) -> None:
-        """Bring the in-memory index of one bucket up to date with the issues collection.
+        """Bring the in-memory index of one bucket up to date with the centroids.
 
-        Other processes (gunicorn workers, the consumer) change issues too; each
-        change sets ``updated_at``, so re-reading what changed since the last read
-        (with a margin for clock skew) keeps every process's index correct.
+        Other processes (gunicorn workers, the consumer) change centroids too; each
+        change sets ``slot`` (its time in 10-second steps), and FerretDB filters only
+        by equality, so re-reading the slots since the last read (with a margin for
+        clock skew) keeps every process's index correct at the cost of one or two
+        small queries; a bucket not read for a minute is read whole.
         """
         ward, category = bucket
+        key = bucket_key(ward, category)
         since = None if full else self._synced.get(bucket)
-        # One top-level field: FerretDB pushes only top-level equality down to its backend.
-        query: dict[str, Any] = {"bucket": bucket_key(ward, category)}
-        if since is None:
-            query["status"] = OPEN
-        else:
-            query["updated_at"] = {"$gte": since - timedelta(seconds=5)}
         now = self.clock()
-        for doc in self.store.issues.find(query, {"centroid": 1, "cv": 1, "status": 1}):
-            iid = doc["_id"]
-            if doc["status"] != OPEN:
-                self.clusterer.remove_issue(iid)
-                self._cv.pop(iid, None)
-            elif self._cv.get(iid) != doc.get("cv") or iid not in self.clusterer:
-                self.clusterer.add_issue(iid, ward, category, Centroid.from_doc(doc["centroid"]))
-                self._cv[iid] = doc.get("cv", 0)
+        first, last = (_slot(since - timedelta(seconds=5)), _slot(now)) if since else (0, -1)
+        whole = since is None or last - first > 6
+        if whole:
+            queries = [{"bucket": key, "status": OPEN}]
+        else:
+            queries = [{"bucket": key, "slot": s} for s in range(first, last + 1)]
+        seen = set()
+        for query in queries:
+            for doc in self.store.centroids.find(query):
+                iid = doc["_id"]
+                seen.add(iid)
+                if doc["status"] != OPEN:
+                    self._forget(iid)
+                elif self._cv.get(iid) != doc["cv"] or iid not in self.clusterer:
+                    self.clusterer.add_issue(iid, ward, category,
+                                             Centroid.from_doc(doc["centroid"]))
+                    self._cv[iid] = doc["cv"]
+        if whole:  # what is no longer open
+            for iid in self.clusterer.issues_in(ward, category) - seen:
+                self._forget(iid)
         self._synced[bucket] = now
 
-    def group(self, doc: dict[str, Any], *, cause: Event | None = None) -> dict[str, Any]:
-        """Put a petition into the most similar open issue of its bucket, or a new one."""
+    def _forget(self, issue_id: str) -> None:
+        self.clusterer.remove_issue(issue_id)
+        self._cv.pop(issue_id, None)
+
+    def _save_centroid(self, issue_id: str, bucket: str, centroid: Centroid, status: str,
+                       now: datetime) -> int:
+        """Write an issue's centroid as it is now (after a rebuild); its new ``cv``."""
+        doc = self.store.centroids.find_one_and_update(
+            {"_id": issue_id},
+            {"$set": {"centroid": centroid.to_doc(), "status": status, "bucket": bucket,
+                      "slot": _slot(now), "updated_at": now}, "$inc": {"cv": 1}},
+            upsert=True, return_document=ReturnDocument.AFTER)
+        return doc["cv"]
+
+    def group(self, doc: dict[str, Any], petitions: Any, *,
+              cause: Event | None = None) -> dict[str, Any]:
+        """Put a petition into the most similar open issue of its bucket, or a new one;
+        ``petitions`` is the collection to write the petition through (held)."""
         vector = features(doc["title"], doc["content"])
         bucket = self._bucket(doc)
         now = self.clock()
+        created = None
         with self._lock:
             for _attempt in range(10):
                 self._sync(bucket)
@@ -240,15 +291,12 @@ class Intake:
                     issue_id = str(uuid.uuid4())
                     centroid = Centroid()
                     centroid.add(vector)
-                    self.store.issues.insert_one({
-                        "_id": issue_id, "title": doc["title"], "category": doc["category"],
-                        "bucket": bucket_key(*bucket), **top_level(doc["locality"]),
-                        "locality": doc["locality"], "status": OPEN, "petition_count": 1,
-                        "distinct_petitioners": 0, "heat": 0.0, "trending": False,
-                        "version": 1, "cv": 1, "centroid": centroid.to_doc(),
-                        "merged_into": None, "created_at": now, "updated_at": now,
-                        "last_petition_at": now, "outbox": [],
-                    })
+                    self.store.centroids.insert_one({
+                        "_id": issue_id, "bucket": bucket_key(*bucket), "status": OPEN,
+                        "cv": 1, "slot": _slot(now), "centroid": centroid.to_doc(),
+                        "updated_at": now})
+                    created = self._new_issue(issue_id, doc, now, petition_count=1,
+                                              daily={domain.day_key(now): 1})
                     self.clusterer.add_issue(issue_id, *bucket, centroid)
                     self._cv[issue_id] = 1
                     score = None
@@ -257,11 +305,10 @@ class Intake:
                 updated = Centroid(vector=dict(live.vector), count=live.count)
                 updated.add(vector)
                 cv = self._cv[issue_id]
-                result = self.store.issues.update_one(
+                result = self.store.centroids.update_one(
                     {"_id": issue_id, "cv": cv, "status": OPEN},
-                    {"$set": {"centroid": updated.to_doc(), "updated_at": now,
-                              "last_petition_at": now},
-                     "$inc": {"petition_count": 1, "version": 1, "cv": 1}})
+                    {"$set": {"centroid": updated.to_doc(), "slot": _slot(now),
+                              "updated_at": now}, "$inc": {"cv": 1}})
                 if result.matched_count:
                     self.clusterer.observe(issue_id, vector)
                     self._cv[issue_id] = cv + 1
@@ -270,17 +317,28 @@ class Intake:
                 self._sync(bucket, full=True)
             else:
                 raise RuntimeError("issue kept changing while grouping")
-        claimed = self.store.petitions.update_one(
-            {"_id": doc["_id"], "issue_id": None},
-            {"$set": {"issue_id": issue_id, "similarity": score, "updated_at": now}})
-        if not claimed.matched_count:
-            return doc
-        self._count_petitioner(issue_id, doc["petitioner_fingerprint"])
-        issue = self.refresh_heat(issue_id, cause=cause)
+        new_petitioner = self._count_petitioner(issue_id, doc["petitioner_fingerprint"])
+        issue = self.refresh_heat(issue_id, cause=cause, petition=None if created else now,
+                                  new_petitioner=new_petitioner, member=doc["_id"])
         grouped = self._event("petition.grouped", doc["_id"], {
             **self._ref({**doc, "issue_id": issue_id}), **self._snapshot(issue),
             "similarity": round(score, 4) if score is not None else None}, now, cause)
-        self.store.petitions.update_one({"_id": doc["_id"]}, stage({}, [grouped], now))
+        claim = {"issue_id": issue_id, "similarity": score, "updated_at": now}
+        # The filter on issue_id guards MongoDB, where hold() locks nothing.
+        petitions.update_one({"_id": doc["_id"], "issue_id": None},
+                             stage({"$set": claim}, [grouped], now))
+        return {**doc, **claim}
+
+    def _new_issue(self, issue_id: str, first: dict[str, Any], now: datetime,
+                   **fields: Any) -> dict[str, Any]:
+        locality = first["locality"]
+        issue = {
+            "_id": issue_id, "title": first["title"], "category": first["category"],
+            **top_level(locality), "locality": locality, "status": OPEN, "petition_count": 0,
+            "distinct_petitioners": 0, "heat": 0.0, "trending": False, "version": 1,
+            "daily": {}, "merged_into": None, "created_at": now, "updated_at": now,
+            "last_petition_at": now, "outbox": [], **fields}
+        self.store.issues.insert_one(issue)
         return issue
 
     @staticmethod
@@ -289,60 +347,72 @@ class Intake:
                 "petition_count": issue["petition_count"],
                 "distinct_petitioners": issue["distinct_petitioners"], "heat": issue["heat"]}
 
-    def _count_petitioner(self, issue_id: str, fingerprint: str) -> None:
+    def _count_petitioner(self, issue_id: str, fingerprint: str) -> bool:
+        """Record that this petitioner wrote about the issue; True the first time."""
         try:
             self.store.petitioners.insert_one({"_id": f"{issue_id}|{fingerprint}",
                                                "issue_id": issue_id,
                                                "fingerprint": fingerprint})
         except DuplicateKeyError:
-            return
-        self.store.issues.update_one({"_id": issue_id},
-                                     {"$inc": {"distinct_petitioners": 1, "version": 1}})
+            return False
+        return True
 
     def compute_heat(self, issue: dict[str, Any], now: datetime) -> float:
-        count = self.store.petitions.count_documents
-        window = timedelta(days=self.settings.heat_window_days)
-        iid = issue["_id"]
-        recent = count({"issue_id": iid, "created_at": {"$gte": now - window}})
-        week = count({"issue_id": iid, "created_at": {"$gte": now - timedelta(days=7)}})
-        before = count({"issue_id": iid, "created_at": {"$gte": now - timedelta(days=14),
-                                                        "$lt": now - timedelta(days=7)}})
-        return domain.heat(recent, issue.get("distinct_petitioners", 0), week, before)
+        return domain.heat_of_days(issue.get("daily") or {},
+                                   issue.get("distinct_petitioners", 0), now,
+                                   self.settings.heat_window_days)
 
-    def refresh_heat(self, issue_id: str, *, cause: Event | None = None) -> dict[str, Any]:
-        """Recompute an issue's heat; publish ``issue.trending`` when it crosses the
-        threshold (a conditional false -> true update, so once per crossing)."""
+    def refresh_heat(self, issue_id: str, *, cause: Event | None = None,
+                     petition: datetime | None = None, new_petitioner: bool = False,
+                     member: str | None = None) -> dict[str, Any]:
+        """Count a new petition (at ``petition``) if any, recompute the issue's heat and
+        publish ``issue.trending`` when it crosses the threshold: one read and one
+        write with the issue held, so the trending event is staged once per crossing.
+        ``member`` is a petition being grouped into it, not yet marked as its member."""
         now = self.clock()
-        issue = self.store.issues.find_one({"_id": issue_id}, {"centroid": 0, "outbox": 0})
-        value = self.compute_heat(issue, now)
-        threshold = self.settings.trending_threshold
-        issue = self.store.issues.find_one_and_update(
-            {"_id": issue_id}, {"$set": {"heat": value, "updated_at": now},
-                                "$inc": {"version": 1}},
-            return_document=ReturnDocument.AFTER)  # FerretDB: no projection here
-        if value >= threshold and not issue["trending"] and issue["status"] == OPEN:
-            ids = [p["_id"] for p in self.store.petitions.find({"issue_id": issue_id},
-                                                                {"_id": 1})]
-            version = issue["version"] + 1
-            event = self._event("issue.trending", issue_id, {
-                "issue_id": issue_id, "title": issue["title"], "category": issue["category"],
-                "locality": issue["locality"], "heat": value, "threshold": threshold,
-                "petition_count": issue["petition_count"],
-                "distinct_petitioners": issue["distinct_petitioners"], "petition_ids": ids,
-                "issue_version": version}, now, cause)
-            result = self.store.issues.update_one(
-                {"_id": issue_id, "trending": False},
-                stage({"$set": {"trending": True, "trending_since": now, "updated_at": now},
-                       "$inc": {"version": 1}}, [event], now))
-            if result.modified_count:
-                issue = {**issue, "trending": True, "version": version}
-                self.outbox.flush(self.store.issues, issue_id)
-        elif value < threshold and issue["trending"]:
-            self.store.issues.update_one({"_id": issue_id, "trending": True},
-                                         {"$set": {"trending": False, "updated_at": now},
-                                          "$inc": {"version": 1}})
-            issue = {**issue, "trending": False, "version": issue["version"] + 1}
-        return issue
+        with hold(self.store.issues, issue_id) as issues:
+            issue = issues.find_one({"_id": issue_id}, {"outbox": 0})
+            daily = dict(issue.get("daily") or {})
+            inc: dict[str, Any] = {"version": 1}
+            set_: dict[str, Any] = {"updated_at": now}
+            if petition:
+                day = domain.day_key(petition)
+                daily[day] = daily.get(day, 0) + 1
+                inc.update({f"daily.{day}": 1, "petition_count": 1})
+                set_["last_petition_at"] = petition
+            if new_petitioner:
+                inc["distinct_petitioners"] = 1
+            after = {**issue, "daily": daily, "version": issue["version"] + 1,
+                     **{k: issue[k] + v for k, v in inc.items()
+                        if k in ("petition_count", "distinct_petitioners")}}
+            value = self.compute_heat(after, now)
+            set_["heat"] = after["heat"] = value
+            update: dict[str, Any] = {"$set": set_, "$inc": inc}
+            stale = domain.stale_days(daily, now, self.settings.heat_window_days)
+            if stale:
+                update["$unset"] = {f"daily.{k}": "" for k in stale}
+            threshold = self.settings.trending_threshold
+            events = []
+            if value >= threshold and not issue["trending"] and issue["status"] == OPEN:
+                ids = [p["_id"] for p in self.store.petitions.find({"issue_id": issue_id},
+                                                                    {"_id": 1})]
+                if member and member not in ids:
+                    ids.append(member)
+                events.append(self._event("issue.trending", issue_id, {
+                    "issue_id": issue_id, "title": issue["title"],
+                    "category": issue["category"], "locality": issue["locality"],
+                    "heat": value, "threshold": threshold,
+                    "petition_count": after["petition_count"],
+                    "distinct_petitioners": after["distinct_petitioners"],
+                    "petition_ids": ids, "issue_version": after["version"]}, now, cause))
+                set_.update(trending=True, trending_since=now)
+                after["trending"] = True
+            elif value < threshold and issue["trending"]:
+                set_["trending"] = after["trending"] = False
+            issues.update_one({"_id": issue_id}, stage(update, events, now))
+            if events:
+                self.outbox.flush(issues, issue_id)
+        return after
 
     def sweep_trending(self) -> int:
         """Recompute heat of issues that are trending or had petitions lately, so that
@@ -362,32 +432,36 @@ class Intake:
         (after a merge, split or reclassification); close it when it is empty."""
         members = list(self.store.petitions.find(
             {"issue_id": issue_id},
-            {"title": 1, "content": 1, "petitioner_fingerprint": 1}).sort("created_at", 1))
+            {"title": 1, "content": 1, "petitioner_fingerprint": 1, "created_at": 1}
+        ).sort("created_at", 1))
         centroid = Centroid()
+        daily: dict[str, int] = {}
         for p in members:
             centroid.add(features(p["title"], p["content"]))
+            day = domain.day_key(p["created_at"])
+            daily[day] = daily.get(day, 0) + 1
         fingerprints = {p["petitioner_fingerprint"] for p in members}
         self.store.petitioners.delete_many({"issue_id": issue_id})
         if fingerprints:
             self.store.petitioners.insert_many([
                 {"_id": f"{issue_id}|{fp}", "issue_id": issue_id, "fingerprint": fp}
                 for fp in fingerprints])
-        update: dict[str, Any] = {"centroid": centroid.to_doc(), "updated_at": now,
-                                  "petition_count": len(members),
-                                  "distinct_petitioners": len(fingerprints)}
+        update: dict[str, Any] = {"updated_at": now, "petition_count": len(members),
+                                  "distinct_petitioners": len(fingerprints), "daily": daily}
         if not members:
             update["status"] = "closed"
         issue = self.store.issues.find_one_and_update(
-            {"_id": issue_id}, {"$set": update, "$inc": {"version": 1, "cv": 1}},
+            {"_id": issue_id}, {"$set": update, "$inc": {"version": 1}},
             return_document=ReturnDocument.AFTER)
+        ward = issue["locality"].get("ward_code") or ""
         with self._lock:
+            cv = self._save_centroid(issue_id, bucket_key(ward, issue["category"]), centroid,
+                                     issue["status"], now)
             if issue["status"] == OPEN:
-                self.clusterer.add_issue(issue_id, issue["locality"].get("ward_code") or "",
-                                         issue["category"], centroid)
-                self._cv[issue_id] = issue["cv"]
+                self.clusterer.add_issue(issue_id, ward, issue["category"], centroid)
+                self._cv[issue_id] = cv
             else:
-                self.clusterer.remove_issue(issue_id)
-                self._cv.pop(issue_id, None)
+                self._forget(issue_id)
         return self.refresh_heat(issue_id) if issue["status"] == OPEN else issue
 
     # --- reads --------------------------------------------------------------------------
@@ -485,13 +559,38 @@ class Intake:
         if span:
             query["created_at"] = span
         if args.get("q"):
+            # The rarest word (guessed: the longest) narrows in the backend; the phrase
+            # is then matched among those.
+            query["terms"] = max(words(args["q"]) or [""], key=len)
             query["search"] = {"$regex": re.escape(fold(args["q"]))}
         page, size = args["page"], args["page_size"]
-        total = self.store.petitions.count_documents(query)
-        docs = self.store.petitions.find(query, {"outbox": 0, "content": 0}).sort(
-            "created_at", -1).skip((page - 1) * size).limit(size)
-        return {"items": [self.summary(d) for d in docs], "total": total, "page": page,
-                "page_size": size}
+        now = self.clock()
+        newest = min(now, args.get("received_to") or now)
+        oldest = self.first_day()
+        if args.get("received_from"):
+            oldest = max(oldest, args["received_from"].astimezone(UTC).date())
+        found, whole = paging.newest_first(
+            lambda q: self.store.petitions.find(q, {"outbox": 0, "content": 0, "terms": 0}),
+            query, newest=newest.astimezone(UTC).date(), oldest=oldest, need=page * size,
+            key=lambda d: (d["created_at"], d["_id"]))
+        return {"items": [self.summary(d) for d in found[(page - 1) * size:page * size]],
+                "total": len(found), "total_exact": whole, "page": page, "page_size": size}
+
+    def first_day(self) -> date:
+        """The day of the oldest petition: where a newest-first walk ends."""
+        doc = self.store.meta.find_one({"_id": FIRST_DAY})
+        return date.fromisoformat(doc["day"]) if doc else self.clock().astimezone(UTC).date()
+
+    def _mark_first_day(self, now: datetime) -> None:
+        """Keep the oldest petition's day (checked once per process and day)."""
+        day = paging.time_keys(now)["day"]
+        if self._first_day is not None and day >= self._first_day:
+            return
+        with contextlib.suppress(DuplicateKeyError):  # set by an earlier petition
+            self.store.meta.insert_one({"_id": FIRST_DAY, "day": day})
+        self.store.meta.update_one({"_id": FIRST_DAY, "day": {"$gt": day}},
+                                   {"$set": {"day": day}})
+        self._first_day = min(day, self._first_day or day)
 
     # --- transitions ---------------------------------------------------------------------
     def _apply(self, doc: dict[str, Any], action: str, *, set_: dict[str, Any] | None = None,
@@ -582,10 +681,7 @@ class Intake:
                               {"from": doc["category"], "to": category, "note": note})
         if doc.get("issue_id"):
             self._rebuild_issue(doc["issue_id"], now)
-        fresh = self._find(doc["_id"])
-        self.group(fresh)
-        self.outbox.flush(self.store.petitions, doc["_id"])
-        return self.summary(self._find(doc["_id"]))
+        return self.summary(self._finish_grouping(doc, None))
 
     def withdraw(self, code: str, factor: dict[str, Any]) -> dict[str, Any]:
         doc = self.citizen_doc(code, factor.get("phone_last4"), factor.get("email"))
@@ -636,8 +732,8 @@ class Intake:
         total = self.store.issues.count_documents(query)
         docs = self.store.issues.find(query, {"centroid": 0, "outbox": 0}).sort(
             [(key, direction), ("_id", 1)]).skip((page - 1) * size).limit(size)
-        return {"items": [self.issue_view(d) for d in docs], "total": total, "page": page,
-                "page_size": size}
+        return {"items": [self.issue_view(d) for d in docs], "total": total,
+                "total_exact": True, "page": page, "page_size": size}
 
     def _issue(self, issue_id: str, principal: Principal) -> dict[str, Any]:
         issue = self.store.issues.find_one({"_id": issue_id}, {"outbox": 0})
@@ -662,15 +758,17 @@ class Intake:
         moved = self.store.issues.update_one(
             {"_id": from_id, "status": OPEN},
             {"$set": {"status": "merged", "merged_into": into_id, "updated_at": now},
-             "$inc": {"version": 1, "cv": 1}})
+             "$inc": {"version": 1}})
         if not moved.matched_count:
             raise Conflict("the issue changed meanwhile")
+        self.store.centroids.update_one(
+            {"_id": from_id}, {"$set": {"status": "merged", "slot": _slot(now),
+                                        "updated_at": now}, "$inc": {"cv": 1}})
         ids = [p["_id"] for p in self.store.petitions.find({"issue_id": from_id}, {"_id": 1})]
         self.store.petitions.update_many({"issue_id": from_id},
                                          {"$set": {"issue_id": into_id, "updated_at": now}})
         with self._lock:
-            self.clusterer.remove_issue(from_id)
-            self._cv.pop(from_id, None)
+            self._forget(from_id)
         issue = self._rebuild_issue(into_id, now)
         all_ids = [p["_id"] for p in self.store.petitions.find({"issue_id": into_id},
                                                                 {"_id": 1})]
@@ -703,15 +801,8 @@ class Intake:
                           detail_vi="Phải giữ lại ít nhất một kiến nghị trong vấn đề.")
         now = self.clock()
         new_id = str(uuid.uuid4())
-        first = members[0]
-        self.store.issues.insert_one({
-            "_id": new_id, "title": first["title"], "category": issue["category"],
-            "bucket": bucket_key(issue["locality"].get("ward_code") or "", issue["category"]),
-            **top_level(issue["locality"]),
-            "locality": issue["locality"], "status": OPEN, "petition_count": 0,
-            "distinct_petitioners": 0, "heat": 0.0, "trending": False, "version": 1, "cv": 1,
-            "centroid": Centroid().to_doc(), "merged_into": None, "created_at": now,
-            "updated_at": now, "last_petition_at": now, "split_from": issue_id, "outbox": []})
+        self._new_issue(new_id, {**members[0], "locality": issue["locality"],
+                                 "category": issue["category"]}, now, split_from=issue_id)
         self.store.petitions.update_many({"_id": {"$in": wanted}, "issue_id": issue_id},
                                          {"$set": {"issue_id": new_id, "updated_at": now}})
         self._rebuild_issue(issue_id, now)

@@ -10,9 +10,14 @@ from services.common.ratelimit import INDEXES as RATE_INDEXES
 
 PETITIONS = "petitions"
 ISSUES = "issues"
+# The clustering centroid of each issue, apart from the issue: it is the biggest part
+# of an issue (up to 400 weighted features) and only the clusterer reads it, while
+# lists, counters and heat read and write the issue on every petition.
+CENTROIDS = "issue_centroids"
 # (issue_id, petitioner fingerprint) pairs, one document each: counts distinct
 # petitioners of an issue without a growing array in the issue document.
 PETITIONERS = "issue_petitioners"
+META = "meta"
 
 INDEXES = [
     Index(PETITIONS, asc("tracking_code"), unique=True, name="tracking_code"),
@@ -21,8 +26,12 @@ INDEXES = [
           name="petition_filters"),
     Index(PETITIONS, asc("status", "created_at"), name="petition_status"),
     Index(PETITIONS, asc("issue_id", "created_at"), name="petition_issue"),
+    # the newest-first walk (services/common/paging.py) and word search
+    Index(PETITIONS, asc("day"), name="petition_day"),
+    Index(PETITIONS, asc("month"), name="petition_month"),
+    Index(PETITIONS, asc("terms"), name="petition_terms"),
     outbox.index(PETITIONS),
-    Index(ISSUES, asc("bucket", "updated_at"), name="issue_bucket"),
+    Index(CENTROIDS, asc("bucket", "status"), name="centroid_bucket"),
     Index(ISSUES, asc("province_code", "ward_code", "status", "heat"), name="issue_filters"),
     Index(ISSUES, asc("locality.province_code", "status", "heat"), name="issue_heat"),
     Index(ISSUES, asc("status", "last_petition_at"), name="issue_recent"),
@@ -38,4 +47,6 @@ class Store:
         self.db = db
         self.petitions = db[PETITIONS]
         self.issues = db[ISSUES]
+        self.centroids = db[CENTROIDS]
         self.petitioners = db[PETITIONERS]
+        self.meta = db[META]

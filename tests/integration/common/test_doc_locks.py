@@ -6,7 +6,7 @@ import threading
 
 from pymongo import ReturnDocument
 
-from services.common.mongo import LockingDatabase, database, guarded, needs_locks
+from services.common.mongo import LockingDatabase, database, guarded, hold, needs_locks
 
 
 def hammer(threads: int, work) -> list:
@@ -80,3 +80,24 @@ def test_claiming_jobs_without_an_id_gives_each_job_to_one_claimer(settings):
 
     claimed = hammer(4, claim)
     assert sorted(claimed) == [f"j{i:02d}" for i in range(20)]  # none twice, none missed
+
+
+def test_hold_keeps_a_read_then_write_whole(settings):
+    db = guarded(database(settings, "locks"), "on")
+    docs = db["docs"]
+    docs.insert_one({"_id": "counter", "n": 0, "seen": []})
+
+    def work(k: int) -> list:
+        for i in range(5):
+            with hold(docs, "counter") as plain:
+                doc = plain.find_one({"_id": "counter"})
+                # a read-modify-write that loses updates unless nobody writes in between
+                plain.update_one({"_id": "counter"},
+                                 {"$set": {"n": doc["n"] + 1, "seen": [*doc["seen"], k * 10 + i]}})
+        return [k]
+
+    assert len(hammer(6, work)) == 6
+    doc = docs.find_one({"_id": "counter"})
+    assert doc["n"] == 30 and sorted(doc["seen"]) == sorted(k * 10 + i for k in range(6)
+                                                            for i in range(5))
+    assert db.raw["_locks"].count_documents({}) == 0

@@ -12,7 +12,7 @@ from services.common.clock import FixedClock, utcnow
 from services.common.events import new_event
 from services.common.kafka import Bus, ensure_topics
 from services.common.mongo import database, ensure_indexes
-from services.common.outbox import FIELD, PENDING, Outbox, index, new_document, stage
+from services.common.outbox import FIELD, FLAG, PENDING, Outbox, index, new_document, stage
 from tests.helpers import events_on
 
 TOPIC = "followup.commitments"
@@ -38,7 +38,7 @@ class DiesBeforeCleanup:
         return getattr(self._collection, name)
 
     def update_one(self, filter, update, *args, **kwargs):
-        if "$pullAll" in update:
+        if "$pullAll" in update or FIELD in update.get("$set", {}):
             raise Crash
         return self._collection.update_one(filter, update, *args, **kwargs)
 
@@ -123,3 +123,33 @@ def test_deadline_field_survives_as_a_date(settings, env):
     commitments.insert_one(new_document({"_id": "c5"}, [event], utcnow()))
     Outbox(bus, [commitments]).flush(commitments, "c5")
     assert events_on(settings, TOPIC)[0]["data"]["deadline"] == "2027-01-15"
+
+
+def test_events_staged_while_publishing_stay_for_the_next_pass(settings, env):
+    commitments, bus = env
+    first, second = progress("c9", 10), progress("c9", 20)
+    commitments.insert_one(new_document({"_id": "c9"}, [first], utcnow()))
+
+    class StagesMeanwhile:
+        """Another writer stages an event after the relay read the document."""
+
+        def __init__(self, collection) -> None:
+            self._collection = collection
+
+        def __getattr__(self, name):
+            return getattr(self._collection, name)
+
+        def find_one(self, *args, **kwargs):
+            doc = self._collection.find_one(*args, **kwargs)
+            self._collection.update_one({"_id": "c9"}, stage({}, [second], utcnow()))
+            return doc
+
+    Outbox(bus, [commitments]).flush(StagesMeanwhile(commitments), "c9")
+    doc = commitments.find_one({"_id": "c9"})
+    assert [e["id"] for e in doc[FIELD]] == [second.id] and doc[FLAG] is True
+    Outbox(bus, [commitments]).flush(commitments, "c9")
+    doc = commitments.find_one({"_id": "c9"})
+    assert doc[FIELD] == [] and FLAG not in doc
+    published = [e["id"] for e in events_on(settings, TOPIC, min_count=2)
+                 if e["subject"] == "c9"]
+    assert published == [first.id, second.id]

@@ -159,7 +159,9 @@ def test_two_processes_share_issues(intake_settings, clock):
     c = c1.post("/api/v1/petitions", json=petition(petitioner={"phone": "0987654322"})).json
     assert a["issue_id"] == b["issue_id"] == c["issue_id"]
     issue = one.kit.db.issues.find_one({"_id": a["issue_id"]})
-    assert issue["petition_count"] == 3 and issue["centroid"]["count"] == 3
+    centroid = one.kit.db.issue_centroids.find_one({"_id": a["issue_id"]})
+    assert issue["petition_count"] == 3 and centroid["centroid"]["count"] == 3
+    assert centroid["cv"] == 3 and sum(issue["daily"].values()) == 3
     assert issue["distinct_petitioners"] == 3
     one.kit.close()
     two.kit.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
@@ -193,3 +194,30 @@ def test_classify_quality_on_labelled_data():
     rows = [json.loads(line) for line in text.splitlines() if line.strip()]
     right = sum(tax.classify(r["title"], r["content"]) == r["category"] for r in rows)
     assert right / len(rows) >= 0.7
+
+
+def test_heat_of_days_counts_whole_days_in_each_span():
+    now = datetime(2026, 11, 28, 1, 0, tzinfo=UTC)  # 08:00 in Hà Nội, still the 28th in UTC
+
+    def ago(days: int) -> str:
+        return (now - timedelta(days=days)).date().isoformat()
+    daily = {ago(0): 2, ago(6): 1, ago(7): 3, ago(13): 1, ago(14): 4, ago(29): 1, ago(30): 5}
+    # window 30 days: ages 0..29 -> 2+1+3+1+4+1 = 12; last week 3; week before 4 -> growth 0
+    assert domain.heat_of_days(daily, 5, now, 30) == 12 + 5
+    # a growing issue: 6 this week against 1 the week before
+    assert domain.heat_of_days({ago(1): 6, ago(8): 1}, 2, now, 30) == 7 + 2 + 2 * 5
+    assert domain.heat_of_days({}, 3, now, 30) == 3
+
+
+def test_day_key_is_the_utc_date():
+    late = datetime(2026, 11, 28, 23, 30, tzinfo=UTC)  # already the 29th in Hà Nội
+    assert domain.day_key(late) == "2026-11-28"
+    assert domain.day_key(late.astimezone(ZoneInfo("Asia/Ho_Chi_Minh"))) == "2026-11-28"
+
+
+def test_stale_days_are_those_no_heat_reads():
+    now = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+    daily = {"2026-11-28": 1, "2026-10-30": 1, "2026-10-29": 1, "2026-01-01": 1}
+    assert sorted(domain.stale_days(daily, now, 30)) == ["2026-01-01", "2026-10-29"]
+    # a window shorter than two weeks still keeps the fortnight growth needs
+    assert domain.stale_days({"2026-11-15": 1, "2026-11-14": 1}, now, 3) == ["2026-11-14"]
