@@ -51,6 +51,12 @@ BEGIN
   name := left(info.index_name, 59) || '_gin';
   EXECUTE format('CREATE INDEX IF NOT EXISTS %I ON %I.%I USING gin (%s)',
                  name, info.schema_name, info.table_name, array_to_string(columns, ', '));
+  -- An index named gin_only_... (e.g. over an array of words) keeps only the companion:
+  -- a btree entry over a long array can exceed PostgreSQL's 2.7 kB limit and fail
+  -- the insert. FerretDB still lists the index; `dropIndexes` of it would fail.
+  IF info.index_name LIKE '%\_gin\_only\_%' THEN
+    EXECUTE format('DROP INDEX %I.%I', info.schema_name, info.index_name);
+  END IF;
 END $$;
 
 CREATE OR REPLACE FUNCTION doithoai_on_create_index() RETURNS event_trigger
@@ -75,7 +81,8 @@ DECLARE
   obj record;
 BEGIN
   FOR obj IN SELECT schema_name, object_name FROM pg_event_trigger_dropped_objects()
-              WHERE object_type = 'index' AND object_name NOT LIKE '%\_gin' LOOP
+              WHERE object_type = 'index' AND object_name NOT LIKE '%\_gin'
+                AND object_name NOT LIKE '%\_gin\_only\_%' LOOP
     EXECUTE format('DROP INDEX IF EXISTS %I.%I', obj.schema_name, left(obj.object_name, 59) || '_gin');
   END LOOP;
 END $$;

@@ -29,7 +29,8 @@ INDEXES = [
     # the newest-first walk (services/common/paging.py) and word search
     Index(PETITIONS, asc("day"), name="petition_day"),
     Index(PETITIONS, asc("month"), name="petition_month"),
-    Index(PETITIONS, asc("terms"), name="petition_terms"),
+    # an array of words: GIN only (see deploy/postgres/tuning.sql)
+    Index(PETITIONS, asc("terms"), name="gin_only_terms"),
     outbox.index(PETITIONS),
     Index(CENTROIDS, asc("bucket", "status"), name="centroid_bucket"),
     Index(ISSUES, asc("province_code", "ward_code", "status", "heat"), name="issue_filters"),

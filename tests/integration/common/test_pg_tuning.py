@@ -60,3 +60,18 @@ def test_an_equality_filter_uses_the_companion(settings: Settings) -> None:
     plan = psql(f"ANALYZE {qualified}; EXPLAIN SELECT _jsonb FROM {qualified} "
                 "WHERE _jsonb->'_id' @> '\"p17\"'")
     assert "Index Scan" in plan and "Seq Scan" not in plan
+
+
+def test_a_gin_only_index_takes_arrays_too_long_for_a_btree(settings: Settings) -> None:
+    name = f"{settings.db_prefix}ginonly"
+    db = MongoClient(settings.mongo_url)[name]
+    db.docs.create_index("terms", name="gin_only_terms")
+    db.docs.create_index("other", name="plain")
+    many = [f"tu{i:05d}xyz" for i in range(2000)]  # ~30 kB: far over a btree entry's 2.7 kB
+    db.docs.insert_one({"_id": "long", "terms": many})
+    defs = indexes(name)
+    assert not any("'terms'" in d and "btree" in d for d in defs)
+    assert any("'terms'" in d and "USING gin" in d for d in defs)
+    assert any("'other'" in d and "btree" in d for d in defs)  # others keep theirs
+    assert db.docs.find_one({"terms": "tu01999xyz"})["_id"] == "long"
+    assert "gin_only_terms" in db.docs.index_information()

@@ -306,3 +306,12 @@ def test_officer_list_pages_newest_first_across_days_and_months(client, token, c
     # word search: a whole syllable finds it, a syllable that is not in the text does not
     assert client.get(f"{BASE}?q=so 11", headers=headers).json["total"] == 1
     assert client.get(f"{BASE}?q=ngapx", headers=headers).json["total"] == 0
+
+
+def test_a_long_petition_with_many_distinct_words_is_stored_and_found(client, token):
+    words = [f"tu{i:04d}" for i in range(1500)]
+    content = " ".join(words)[:10_000]
+    created = submit(client, content=content)
+    assert created["id"]
+    found = client.get(f"{BASE}?q=tu1200", headers=token("secretariat")).json
+    assert [i["id"] for i in found["items"]] == [created["id"]]

@@ -8,34 +8,17 @@ from datetime import UTC, date, datetime, timedelta
 from services.common import paging
 
 
-def test_buckets_walk_days_then_older_months_without_overlap():
-    steps = list(paging.buckets(date(2026, 11, 28), date(2026, 8, 15)))
-    days = [v for f, v, _ in steps if f == "day"]
-    assert days[0] == "2026-11-28" and days[-1] == "2026-10-29" and len(days) == 31
-    months = [(v, below) for f, v, below in steps if f == "month"]
-    # October is read again for its first 28 days only, then whole older months
-    assert months == [("2026-10", "2026-10-29"), ("2026-09", "2026-10-29"),
-                      ("2026-08", "2026-10-29")]
-
-
-def test_buckets_of_a_short_span_are_days_only():
-    steps = list(paging.buckets(date(2026, 11, 28), date(2026, 11, 26)))
-    assert [v for _, v, _ in steps] == ["2026-11-28", "2026-11-27", "2026-11-26"]
-    assert list(paging.buckets(date(2026, 1, 5), date(2026, 1, 5))) == [
-        ("day", "2026-01-05", None)]
-
-
 def test_time_keys_are_utc():
-    late = datetime(2026, 11, 30, 23, 30, tzinfo=UTC)
+    late = datetime(2026, 11, 30, 23, 30, tzinfo=UTC)  # already 1 December in Hà Nội
     assert paging.time_keys(late) == {"day": "2026-11-30", "month": "2026-11"}
 
 
-def stored(n: int, seed: int = 5) -> list[dict]:
+def stored(n: int, days: int = 200, seed: int = 5) -> list[dict]:
     rng = random.Random(seed)
     start = datetime(2026, 11, 28, 12, tzinfo=UTC)
     docs = []
     for i in range(n):
-        at = start - timedelta(minutes=rng.randrange(200 * 24 * 60))
+        at = start - timedelta(minutes=rng.randrange(days * 24 * 60))
         docs.append({"_id": f"p{i}", "created_at": at, "ward": rng.choice("ab"),
                      **paging.time_keys(at)})
     return docs
@@ -52,23 +35,35 @@ def key(d: dict):
     return (d["created_at"], d["_id"])
 
 
-def test_a_page_is_the_newest_matches_in_order():
-    docs = stored(600)
+def walk(docs, calls, need, ward="a", oldest=date(2026, 5, 1)):
+    return paging.newest_first(finder(docs, calls), {"ward": ward},
+                               newest=date(2026, 11, 28), oldest=oldest, need=need, key=key)
+
+
+def test_a_dense_page_is_the_newest_matches_read_day_by_day():
+    docs = stored(8000)  # about 20 matches a day
     calls: list[dict] = []
-    found, whole = paging.newest_first(finder(docs, calls), {"ward": "a"},
-                                       newest=date(2026, 11, 28), oldest=date(2026, 5, 1),
-                                       need=40, key=key)
+    found, whole = walk(docs, calls, need=40)
     expected = sorted((d for d in docs if d["ward"] == "a"), key=key, reverse=True)
-    assert not whole and len(found) > 40
-    assert found[:40] == expected[:40]
-    # it stopped as soon as the page was full: far fewer steps than days in the span
-    assert len(calls) < 31
+    assert not whole and found[:41] == expected[:41]
+    assert all("day" in c for c in calls) and len(calls) <= 4
 
 
-def test_walking_to_the_oldest_bucket_sees_every_match_once():
-    docs = stored(300)
-    found, whole = paging.newest_first(finder(docs, []), {"ward": "b"},
-                                       newest=date(2026, 11, 28), oldest=date(2026, 5, 1),
-                                       need=10_000, key=key)
+def test_a_sparse_filter_moves_to_months_after_a_few_days():
+    docs = stored(300)  # under one match a day: months hold few
+    calls: list[dict] = []
+    found, whole = walk(docs, calls, need=10_000)
+    expected = sorted((d for d in docs if d["ward"] == "a"), key=key, reverse=True)
+    assert whole and found == expected  # every match once, in order, across the switch
+    days = [c for c in calls if "day" in c]
+    months = [c["month"] for c in calls if "month" in c]
+    assert len(days) == paging.PROBE_DAYS
+    assert months == ["2026-11", "2026-10", "2026-09", "2026-08", "2026-07", "2026-06",
+                      "2026-05"]
+
+
+def test_a_dense_walk_to_the_end_sees_everything_once():
+    docs = stored(3000, days=20)
+    found, whole = walk(docs, [], need=10_000, ward="b", oldest=date(2026, 11, 1))
     expected = sorted((d for d in docs if d["ward"] == "b"), key=key, reverse=True)
     assert whole and found == expected
