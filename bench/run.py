@@ -896,6 +896,14 @@ class Seeder:
         return helper(title, content, at) if helper else {"search": fold(f"{title} {content}")}
 
     @staticmethod
+    def ranked(heat: float, at: datetime) -> dict[str, Any]:
+        """The bucket fields intake's issue lists walk (services/common/paging.py)."""
+        from services.common import paging
+
+        helper = getattr(paging, "heat_keys", None)
+        return {**helper(heat), **paging.time_keys(at)} if helper else {}
+
+    @staticmethod
     def bucket(ward: str, category: str) -> dict[str, Any]:
         from services.intake import service as intake_service
 
@@ -956,7 +964,8 @@ class Seeder:
                     "trending": heat > 15, "version": 1,
                     "daily": {now.date().isoformat(): count}, "merged_into": None,
                     "created_at": now, "updated_at": now, "last_petition_at": now,
-                    "outbox": [], **self.top_level({"province_code": "37", "ward_code": ward})})
+                    "outbox": [], **self.top_level({"province_code": "37", "ward_code": ward}),
+                    **self.ranked(heat, now)})
                 centroids.append({"_id": iid, "status": "open", "cv": 1,
                                   "slot": int(now.timestamp()) // 10,
                                   "centroid": centroid.to_doc(), "updated_at": now,
@@ -969,6 +978,11 @@ class Seeder:
                        f"extra {sorted(extra)}")
                 self.shape_errors.append(msg)
                 log(msg)
+        if docs:  # the highest heat band, where intake's hottest-first walk starts
+            top = max(d.get("heat_band", 0) for d in docs)
+            known = self.db.meta.find_one({"_id": "issues.max_band"}) or {"band": 0}
+            self.db.meta.update_one({"_id": "issues.max_band"},
+                                    {"$set": {"band": max(top, known["band"])}}, upsert=True)
         for i in range(0, len(docs), 1000):
             self.db.issues.insert_many(docs[i:i + 1000], ordered=False)
             self.db.issue_centroids.insert_many(centroids[i:i + 1000], ordered=False)

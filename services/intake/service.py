@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 _NS = uuid.UUID("0b7a3c52-8f1e-4d6a-9c2b-5e4f3a2d1c0b")
 OPEN = "open"
 FIRST_DAY = "petitions.first_day"
+MAX_BAND = "issues.max_band"
 NOT_FOUND_VI = "Không tìm thấy kiến nghị với mã tra cứu và thông tin xác minh này."
 
 
@@ -93,6 +94,7 @@ class Intake:
         self._synced: dict[tuple[str, str], datetime] = {}
         self._cv: dict[str, int] = {}
         self._first_day: str | None = None  # the oldest day this process has marked
+        self._max_band: int | None = None  # the highest heat band it has recorded
 
     @property
     def clock(self):
@@ -337,7 +339,8 @@ class Intake:
             **top_level(locality), "locality": locality, "status": OPEN, "petition_count": 0,
             "distinct_petitioners": 0, "heat": 0.0, "trending": False, "version": 1,
             "daily": {}, "merged_into": None, "created_at": now, "updated_at": now,
-            "last_petition_at": now, "outbox": [], **fields}
+            "last_petition_at": now, "outbox": [], **paging.heat_keys(0.0),
+            **paging.time_keys(now), **fields}
         self.store.issues.insert_one(issue)
         return issue
 
@@ -387,6 +390,7 @@ class Intake:
                         if k in ("petition_count", "distinct_petitioners")}}
             value = self.compute_heat(after, now)
             set_["heat"] = after["heat"] = value
+            set_.update(paging.heat_keys(value))
             update: dict[str, Any] = {"$set": set_, "$inc": inc}
             stale = domain.stale_days(daily, now, self.settings.heat_window_days)
             if stale:
@@ -412,7 +416,19 @@ class Intake:
             issues.update_one({"_id": issue_id}, stage(update, events, now))
             if events:
                 self.outbox.flush(issues, issue_id)
+        self._raise_max_band(set_["heat_band"])
         return after
+
+    def _raise_max_band(self, band: int) -> None:
+        """Keep the highest heat band any issue reached: where the hottest-first walk
+        starts (checked when this process sees a higher one)."""
+        if self._max_band is not None and band <= self._max_band:
+            return
+        with contextlib.suppress(DuplicateKeyError):
+            self.store.meta.insert_one({"_id": MAX_BAND, "band": band})
+        self.store.meta.update_one({"_id": MAX_BAND, "band": {"$lt": band}},
+                                   {"$set": {"band": band}})
+        self._max_band = max(band, self._max_band or 0)
 
     def sweep_trending(self) -> int:
         """Recompute heat of issues that are trending or had petitions lately, so that
@@ -727,13 +743,30 @@ class Intake:
                 else:
                     query[path] = args[name]
         sort = args["sort"]
-        key, direction = sort.lstrip("-"), -1 if sort.startswith("-") else 1
+        field, descending = sort.lstrip("-"), sort.startswith("-")
         page, size = args["page"], args["page_size"]
-        total = self.store.issues.count_documents(query)
-        docs = self.store.issues.find(query, {"centroid": 0, "outbox": 0}).sort(
-            [(key, direction), ("_id", 1)]).skip((page - 1) * size).limit(size)
-        return {"items": [self.issue_view(d) for d in docs], "total": total,
-                "total_exact": True, "page": page, "page_size": size}
+        need = page * size
+
+        def find(q: dict[str, Any]) -> Any:
+            return self.store.issues.find(q, {"outbox": 0, "daily": 0})
+
+        if sort == "-heat":  # the hottest first: the agenda's view, walked by heat band
+            meta = self.store.meta.find_one({"_id": MAX_BAND})
+            found, whole = paging.walk(
+                find, query, paging.HEAT, top=meta["band"] if meta else 0, bottom=0,
+                need=need, key=lambda d: (d["heat"], paging.Desc(d["_id"])))
+        elif sort == "-created_at":
+            found, whole = paging.newest_first(
+                find, query, newest=self.clock().astimezone(UTC).date(),
+                oldest=self.first_day(), need=need,
+                key=lambda d: (d["created_at"], paging.Desc(d["_id"])))
+        else:  # rarer orders: every match, sorted here
+            found = sorted(find(query), key=lambda d: (d[field], d["_id"]))
+            if descending:
+                found.sort(key=lambda d: d[field], reverse=True)  # stable: _id stays ascending
+            whole = True
+        return {"items": [self.issue_view(d) for d in found[(page - 1) * size:need]],
+                "total": len(found), "total_exact": whole, "page": page, "page_size": size}
 
     def _issue(self, issue_id: str, principal: Principal) -> dict[str, Any]:
         issue = self.store.issues.find_one({"_id": issue_id}, {"outbox": 0})

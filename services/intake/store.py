@@ -37,6 +37,11 @@ INDEXES = [
     Index(ISSUES, asc("locality.province_code", "status", "heat"), name="issue_heat"),
     Index(ISSUES, asc("status", "last_petition_at"), name="issue_recent"),
     Index(ISSUES, asc("trending"), name="issue_trending"),
+    # the hottest-first and newest-first walks (services/common/paging.py)
+    Index(ISSUES, asc("heat_band"), name="issue_heat_band"),
+    Index(ISSUES, asc("heat_tier"), name="issue_heat_tier"),
+    Index(ISSUES, asc("day"), name="issue_day"),
+    Index(ISSUES, asc("month"), name="issue_month"),
     outbox.index(ISSUES),
     Index(PETITIONERS, asc("issue_id", "fingerprint"), unique=True, name="issue_fingerprint"),
     *RATE_INDEXES,

@@ -315,3 +315,27 @@ def test_a_long_petition_with_many_distinct_words_is_stored_and_found(client, to
     assert created["id"]
     found = client.get(f"{BASE}?q=tu1200", headers=token("secretariat")).json
     assert [i["id"] for i in found["items"]] == [created["id"]]
+
+
+def test_issue_list_hottest_first_pages_match_a_full_sort(client, token, clock):
+    wards = ["14464", "14500", "14482", "14524", "14488", "14494"]
+    phone = iter(range(100))
+    for n, ward in enumerate(wards, start=1):  # issue k gets k petitions: heat grows with k
+        for _ in range(n):
+            submit(client, locality={"province_code": "37", "ward_code": ward},
+                   petitioner={"phone": f"0912{next(phone):06d}", "consent_notifications": True})
+            clock.advance(minutes=1)
+    headers = token("secretariat")
+    walked = []
+    for page in (1, 2, 3):
+        body = client.get(f"/api/v1/issues?page_size=2&page={page}", headers=headers).json
+        walked += body["items"]
+    assert [i["locality"]["ward_code"] for i in walked] == list(reversed(wards))
+    heats = [i["heat"] for i in walked]
+    assert heats == sorted(heats, reverse=True) and heats[0] > heats[-1]
+    everything = client.get("/api/v1/issues?page_size=50", headers=headers).json
+    assert everything["total"] == 6 and everything["total_exact"] is True
+    newest = client.get("/api/v1/issues?page_size=50&sort=-created_at", headers=headers).json
+    assert [i["locality"]["ward_code"] for i in newest["items"]] == list(reversed(wards))
+    coldest = client.get("/api/v1/issues?page_size=50&sort=heat", headers=headers).json
+    assert [i["locality"]["ward_code"] for i in coldest["items"]] == wards

@@ -57,7 +57,7 @@ def test_a_sparse_filter_moves_to_months_after_a_few_days():
     assert whole and found == expected  # every match once, in order, across the switch
     days = [c for c in calls if "day" in c]
     months = [c["month"] for c in calls if "month" in c]
-    assert len(days) == paging.PROBE_DAYS
+    assert len(days) == paging.PROBE
     assert months == ["2026-11", "2026-10", "2026-09", "2026-08", "2026-07", "2026-06",
                       "2026-05"]
 
@@ -67,3 +67,32 @@ def test_a_dense_walk_to_the_end_sees_everything_once():
     found, whole = walk(docs, [], need=10_000, ward="b", oldest=date(2026, 11, 1))
     expected = sorted((d for d in docs if d["ward"] == "b"), key=key, reverse=True)
     assert whole and found == expected
+
+
+def test_heat_bands_grow_with_heat_and_narrow_near_the_top():
+    assert paging.heat_band(0) == 0 and paging.heat_band(-3) == 0
+    bands = [paging.heat_band(h) for h in (1, 2, 5, 10, 20, 100, 1000)]
+    assert bands == sorted(bands) and len(set(bands)) == len(bands)
+    assert paging.heat_keys(20.0) == {"heat_band": 35, "heat_tier": 4}
+
+
+def test_hottest_first_walks_heat_bands_then_tiers():
+    rng = random.Random(9)
+    issues = []
+    for i in range(2000):
+        heat = float(int(rng.expovariate(1 / 6)))  # many cold issues, a few hot ones
+        issues.append({"_id": f"i{i:04d}", "heat": heat, "status": "open",
+                       **paging.heat_keys(heat)})
+    top = max(d["heat_band"] for d in issues)
+
+    def hot(d):
+        return (-d["heat"], d["_id"])
+
+    expected = sorted(issues, key=hot)
+    calls: list[dict] = []
+    found, whole = paging.walk(finder(issues, calls), {"status": "open"}, paging.HEAT,
+                               top=top, bottom=0, need=20, key=hot, reverse=False)
+    assert not whole and found[:21] == expected[:21]
+    everything, whole = paging.walk(finder(issues, []), {"status": "open"}, paging.HEAT,
+                                    top=top, bottom=0, need=10_000, key=hot, reverse=False)
+    assert whole and everything == expected
