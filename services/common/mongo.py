@@ -146,6 +146,10 @@ class ManyResult:
     acknowledged: bool = True
 
 
+def _plain_id(filter: dict) -> bool:
+    return "_id" in filter and not isinstance(filter["_id"], dict)
+
+
 class LockingCollection:
     """A pymongo Collection whose single-document writes are serialised per document.
 
@@ -213,6 +217,10 @@ class LockingCollection:
             # every candidate was taken meanwhile: look again
 
     def update_one(self, filter: dict, update, upsert: bool = False, **kwargs):
+        if upsert and _plain_id(filter):  # one locked write, as MongoDB would do it
+            return self._locked(filter["_id"], lambda: self._c.update_one(
+                filter, update, upsert=True, **kwargs))
+
         def write(f):
             result = self._c.update_one(f, update, **kwargs)
             return result if result.matched_count else None
@@ -230,6 +238,11 @@ class LockingCollection:
     def find_one_and_update(self, filter: dict, update, projection=None, sort=None,
                             upsert: bool = False, return_document=ReturnDocument.BEFORE,
                             **kwargs):
+        if upsert and _plain_id(filter):
+            return self._locked(filter["_id"], lambda: self._c.find_one_and_update(
+                filter, update, projection=projection, upsert=True,
+                return_document=return_document, **kwargs))
+
         def write(f):
             return self._c.find_one_and_update(f, update, projection=projection,
                                                return_document=return_document, **kwargs)

@@ -101,3 +101,19 @@ def test_hold_keeps_a_read_then_write_whole(settings):
     assert doc["n"] == 30 and sorted(doc["seen"]) == sorted(k * 10 + i for k in range(6)
                                                             for i in range(5))
     assert db.raw["_locks"].count_documents({}) == 0
+
+
+def test_concurrent_upserts_of_a_new_document_count_every_write(settings):
+    db = guarded(database(settings, "locks"), "on")
+    docs = db["docs"]
+
+    def work(k: int) -> list:
+        for _ in range(5):
+            docs.update_one({"_id": "fresh"}, {"$inc": {"n": 1}, "$setOnInsert": {"by": k}},
+                            upsert=True)
+        found = docs.find_one_and_update({"_id": f"own-{k}"}, {"$inc": {"n": 1}}, upsert=True,
+                                         return_document=ReturnDocument.AFTER)
+        return [found["n"]]
+
+    assert hammer(6, work) == [1] * 6
+    assert docs.find_one({"_id": "fresh"})["n"] == 30
