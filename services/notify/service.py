@@ -179,7 +179,7 @@ class NotifyService:
         else:
             token = contact.get("contact_token") or petition.get("contact_token")
             consent = contact.get("consent_notifications", petition.get("consent", False))
-        if not token or not consent or petition.get("stopped"):
+        if not token or not consent or self.store.stopped(petition_id):
             return 0
         opened = self.open_contact(token)
         addresses = domain.contact_addresses(opened, f"petition:{petition_id}", kind,
@@ -227,7 +227,7 @@ class NotifyService:
             "locality": d["locality"], "contact_token": contact.get("contact_token"),
             "consent": bool(contact.get("consent_notifications")),
             "phone_fp": self._phone_fp(phone) if phone else None,
-        }, on_insert={"status": "received", "status_at": d["received_at"], "stopped": False})
+        }, on_insert={"status": "received", "status_at": d["received_at"]})
         self._tell_petitioner(pid, "petition_received", {
             "lookup_url": self.settings.lookup_base_url, "sms_number": self.settings.sms_number,
             "petition_title": d["title"], "received_at": d["received_at"],
@@ -243,8 +243,7 @@ class NotifyService:
             fields: dict[str, Any] = {"status": status, "status_at": ev.time,
                                       "locality": ev.data["locality"],
                                       "tracking_code": ev.data["tracking_code"].upper()}
-            self.store.upsert_petition(ev.data["petition_id"], fields,
-                                       on_insert={"stopped": False})
+            self.store.upsert_petition(ev.data["petition_id"], fields)
         return handle
 
     def petition_rejected(self, ev: Event) -> None:
@@ -596,11 +595,10 @@ class NotifyService:
     def _deliver(self, doc: dict[str, Any], token: str) -> None:
         now = self.clock()
         channel, template = doc["channel"], doc["template"]
-        if template not in domain.REPLIES and doc.get("petition_id"):
-            petition = self.store.petition(doc["petition_id"]) or {}
-            if petition.get("stopped"):
-                self._finish(doc, token, {"state": CANCELLED, "reason": "stopped by recipient"})
-                return
+        if (template not in domain.REPLIES and doc.get("petition_id")
+                and self.store.stopped(doc["petition_id"])):
+            self._finish(doc, token, {"state": CANCELLED, "reason": "stopped by recipient"})
+            return
         if template == "dialogue_reminder" and domain.reminder_stale(
                 doc["starts_at"], doc["hours_before"], self.settings.reminder_offsets, now):
             self._finish(doc, token, {"state": CANCELLED, "reason": "reminder too late"})

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -29,6 +30,9 @@ NOTIFICATIONS = "notifications"
 PETITIONS = "petitions"
 DIALOGUES = "dialogues"
 DIRECTORY = "directory"
+# Petitions whose petitioner asked for no more messages (inbound HUY), one document
+# each, apart from the petition read model so that the read model has one writer.
+STOPS = "stops"
 
 INDEXES = [
     Index(NOTIFICATIONS, asc("key"), unique=True, name="notification_key"),
@@ -50,7 +54,12 @@ class Store:
     def __init__(self, db: Database) -> None:
         self.db = db
         self.notifications = db[NOTIFICATIONS]
-        self.petitions = db[PETITIONS]
+        # The petition read model has a single writer: the consumer, which gets each
+        # petition's events in order from one partition (keyed by petition id); stops
+        # go to STOPS. So its writes need no per-document lock on FerretDB, which would
+        # triple the round trips of every event.
+        self.petitions = getattr(db[PETITIONS], "raw", db[PETITIONS])
+        self.stops = db[STOPS]
         self.dialogues = db[DIALOGUES]
         self.directory = db[DIRECTORY]
 
@@ -121,8 +130,15 @@ class Store:
         self.petitions.update_one({"_id": petition_id}, update, upsert=True)
 
     def stop_petitions(self, query: dict[str, Any], now: datetime) -> int:
-        return self.petitions.update_many(
-            query, {"$set": {"stopped": True, "stopped_at": now}}).matched_count
+        """Record that no more messages go out about the petitions matching ``query``."""
+        ids = [p["_id"] for p in self.petitions.find(query, {"_id": 1})]
+        for pid in ids:
+            with contextlib.suppress(DuplicateKeyError):  # stopped before
+                self.stops.insert_one({"_id": pid, "at": now})
+        return len(ids)
+
+    def stopped(self, petition_id: str) -> bool:
+        return self.stops.find_one({"_id": petition_id}) is not None
 
     # ------------------------------------------------------------ dialogues
 

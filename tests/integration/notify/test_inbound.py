@@ -43,13 +43,13 @@ def test_stop_only_from_the_petitioners_phone(harness, web):
     harness.send()
     [refused] = harness.sms(OTHER)
     assert "Khong tim thay" in refused["body"]
-    assert not harness.store.petition(event.subject)["stopped"]
+    assert not harness.store.stopped(event.subject)
 
     text(web, PHONE, f"Huỷ {CODE}", "in-4")
     harness.send()
     [confirm] = harness.sms(PHONE)
     assert CODE in confirm["body"] and "khong nhan tin nhan" in confirm["body"]
-    assert harness.store.petition(event.subject)["stopped"]
+    assert harness.store.stopped(event.subject)
 
     # Later news about that petition is not sent any more.
     harness.deliver(petition_event("petition.answered", event.subject, answer="Đã xử lý xong.",
@@ -97,3 +97,26 @@ def test_bad_input_and_secret(notify_settings, clock, sinks):
         assert bad.status_code == 422 and "from" in bad.json["errors"]
     finally:
         app.close()
+
+
+def test_stop_without_a_code_stops_every_petition_of_that_phone(harness, web):
+    mine = [received(code=f"NB25-4K7Q2{c}", contact=contact(email=None)) for c in "AB"]
+    theirs = received(code="NB25-4K7Q2C", contact=contact(phone=OTHER, email=None))
+    harness.deliver(*mine, theirs)
+    harness.send()
+    harness.sinks.clear()
+
+    text(web, PHONE, "HUY", "in-9")
+    harness.send()
+    assert all(harness.store.stopped(e.subject) for e in mine)
+    assert not harness.store.stopped(theirs.subject)
+    for event in (*mine, theirs):  # news of all three; only the other phone hears of it
+        harness.deliver(petition_event("petition.answered", event.subject,
+                                       code=event.data["tracking_code"], answer="Đã xử lý.",
+                                       commitment_id=None,
+                                       answered_at=datetime(2027, 3, 9, 4, tzinfo=UTC),
+                                       contact=event.data["contact"]))
+    harness.send()
+    assert len(harness.sms(OTHER)) == 1
+    assert all("Đã xử lý" not in m["body"] and "Da xu ly" not in m["body"]
+               for m in harness.sms(PHONE))
