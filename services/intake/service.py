@@ -424,10 +424,11 @@ class Intake:
         starts (checked when this process sees a higher one)."""
         if self._max_band is not None and band <= self._max_band:
             return
-        with contextlib.suppress(DuplicateKeyError):
-            self.store.meta.insert_one({"_id": MAX_BAND, "band": band})
-        self.store.meta.update_one({"_id": MAX_BAND, "band": {"$lt": band}},
-                                   {"$set": {"band": band}})
+        raised = self.store.meta.update_one({"_id": MAX_BAND, "band": {"$lt": band}},
+                                            {"$set": {"band": band}})
+        if not raised.matched_count and self._max_band is None:
+            with contextlib.suppress(DuplicateKeyError):  # higher already, or the first
+                self.store.meta.insert_one({"_id": MAX_BAND, "band": band})
         self._max_band = max(band, self._max_band or 0)
 
     def sweep_trending(self) -> int:

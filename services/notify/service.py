@@ -580,16 +580,21 @@ class NotifyService:
         handled = 0
         lease = timedelta(seconds=self.settings.lease_seconds)
         while handled < limit:
-            token = uuid.uuid4().hex
-            doc = self.store.claim(self.clock(), lease, token)
-            if doc is None:
+            claimed = 0
+            for doc_id, state, field in self.store.due(self.clock(), limit - handled):
+                token = uuid.uuid4().hex
+                doc = self.store.claim_one(doc_id, state, field, self.clock(), lease, token)
+                if doc is None:
+                    continue  # another sender took it
+                claimed += 1
+                try:
+                    self._deliver(doc, token)
+                except Exception:
+                    # Left in "sending": the lease runs out and another pass retries it.
+                    log.exception("delivery crashed", extra={"notification": doc["_id"]})
+                handled += 1
+            if not claimed:
                 break
-            try:
-                self._deliver(doc, token)
-            except Exception:
-                # Left in "sending": the lease runs out and another pass retries it.
-                log.exception("delivery crashed", extra={"notification": doc["_id"]})
-            handled += 1
         return handled
 
     def _deliver(self, doc: dict[str, Any], token: str) -> None:

@@ -76,20 +76,39 @@ class Store:
         except DuplicateKeyError:
             return False
 
-    def claim(self, now: datetime, lease: timedelta, token: str) -> dict[str, Any] | None:
-        """Take the next due notification; a claim whose lease ran out can be taken again.
+    def due(self, now: datetime, limit: int) -> list[tuple[str, str, str]]:
+        """(id, state, time field) of notifications due now, pending before deferred
+        before abandoned claims, each oldest first.
 
         One query per state: FerretDB pushes an equality on a top-level field down to
-        its backend but scans every document for ``$or``/``$in``.
+        its backend but scans every document for ``$or``/``$in``. A sender reads them
+        once and claims them one by one, rather than searching again for every claim
+        (which grew with the backlog it was meant to drain).
         """
-        claim = {"$set": {"state": SENDING, "lease_until": now + lease, "lease_token": token,
-                          "updated_at": now}}
+        found: list[tuple[str, str, str]] = []
         for state, field in [*((s, "due_at") for s in WAITING), (SENDING, "lease_until")]:
-            found = self.notifications.find_one_and_update(
-                {"state": state, field: {"$lte": now}}, claim,
-                sort=[("due_at", 1)], return_document=ReturnDocument.AFTER)
-            if found is not None:
-                return found
+            docs = self.notifications.find({"state": state, field: {"$lte": now}},
+                                           {"_id": 1}).sort(field, 1).limit(limit - len(found))
+            found += [(d["_id"], state, field) for d in docs]
+            if len(found) >= limit:
+                break
+        return found
+
+    def claim_one(self, doc_id: str, state: str, field: str, now: datetime, lease: timedelta,
+                  token: str) -> dict[str, Any] | None:
+        """Take one due notification, unless another sender took it meanwhile."""
+        return self.notifications.find_one_and_update(
+            {"_id": doc_id, "state": state, field: {"$lte": now}},
+            {"$set": {"state": SENDING, "lease_until": now + lease, "lease_token": token,
+                      "updated_at": now}},
+            return_document=ReturnDocument.AFTER)
+
+    def claim(self, now: datetime, lease: timedelta, token: str) -> dict[str, Any] | None:
+        """Take the next due notification; a claim whose lease ran out can be taken again."""
+        for doc_id, state, field in self.due(now, 20):
+            doc = self.claim_one(doc_id, state, field, now, lease, token)
+            if doc is not None:
+                return doc
         return None
 
     def finish(self, doc_id: str, token: str, update: dict[str, Any]) -> bool:

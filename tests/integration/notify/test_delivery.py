@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 
 from services.common.clock import VN_TZ
@@ -116,3 +117,22 @@ def test_a_crashed_senders_claim_expires(harness):
     assert len(harness.sms()) == 1
     # The crashed sender wakes up: its claim is gone, its outcome is not recorded.
     assert not harness.store.finish(claimed["_id"], "crashed-sender", {"$set": {"state": "x"}})
+
+
+def test_two_senders_draining_one_backlog_send_each_message_once(harness):
+    phones = [f"+8491234{n:04d}" for n in range(12)]
+    harness.deliver(*[received(code=f"NB25-4K7Q{n:02d}", contact=contact(phone=p, email=None))
+                      for n, p in enumerate(phones)])
+    counts: list[int] = []
+
+    def sender() -> None:
+        counts.append(harness.send())
+
+    pool = [threading.Thread(target=sender) for _ in range(2)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+    assert sum(counts) == 12
+    assert sorted(len(harness.sms(p)) for p in phones) == [1] * 12
+    assert harness.send() == 0
