@@ -114,7 +114,8 @@ class DocLocks:
         self.lease = lease
         self.timeout = timeout
 
-    def acquire(self, key: str) -> str:
+    def acquire(self, key: str, *, wait: bool = True) -> str | None:
+        """The lock's owner token; None when ``wait`` is false and someone holds it."""
         owner = uuid.uuid4().hex
         deadline = time.monotonic() + self.timeout
         delay = 0.001
@@ -128,6 +129,10 @@ class DocLocks:
                     # The holder died mid-write; take the lock over.
                     self.collection.delete_one({"_id": key, "owner": held["owner"]})
                     continue
+                if held is None:
+                    continue  # released meanwhile
+            if not wait:
+                return None
             if time.monotonic() > deadline:
                 raise LockTimeout(f"document {key} locked for over {self.timeout}s")
             time.sleep(delay)
@@ -176,11 +181,15 @@ class LockingCollection:
         return f"{self._c.name}|{doc_id!r}"
 
     @contextmanager
-    def hold(self, doc_id: object) -> Iterator[Collection]:
+    def hold(self, doc_id: object, *, wait: bool = True) -> Iterator[Collection | None]:
         """Lock one document for several writes; they go through the yielded plain
-        collection, which must not write any other document."""
+        collection, which must not write any other document. Without ``wait``, yields
+        None at once when someone else holds it."""
         key = self._key(doc_id)
-        owner = self._locks.acquire(key)
+        owner = self._locks.acquire(key, wait=wait)
+        if owner is None:
+            yield None
+            return
         try:
             yield self._c
         finally:
@@ -322,11 +331,13 @@ class LockingDatabase:
 
 
 @contextmanager
-def hold(collection: Collection | LockingCollection, doc_id: object) -> Iterator[Collection]:
+def hold(collection: Collection | LockingCollection, doc_id: object, *,
+         wait: bool = True) -> Iterator[Collection | None]:
     """Several writes to one document with nobody else writing it in between (on
-    FerretDB); on MongoDB, where each update is atomic, the collection itself."""
+    FerretDB); on MongoDB, where each update is atomic, the collection itself. Without
+    ``wait``, None when another holds it (the caller skips the document)."""
     if isinstance(collection, LockingCollection):
-        with collection.hold(doc_id) as plain:
+        with collection.hold(doc_id, wait=wait) as plain:
             yield plain
     else:
         yield collection

@@ -39,6 +39,7 @@ from services.common.errors import Conflict, NotFound
 from services.common.events import Event, new_event
 from services.common.kit import Kit
 from services.common.localities import UnknownLocality, ward
+from services.common.mongo import hold
 from services.common.outbox import Outbox, stage
 from services.common.ratelimit import RateLimiter
 from services.notify import domain
@@ -582,41 +583,47 @@ class NotifyService:
         while handled < limit:
             claimed = 0
             for doc_id, state, field in self.store.due(self.clock(), limit - handled):
-                token = uuid.uuid4().hex
-                doc = self.store.claim_one(doc_id, state, field, self.clock(), lease, token)
-                if doc is None:
-                    continue  # another sender took it
-                claimed += 1
-                try:
-                    self._deliver(doc, token)
-                except Exception:
-                    # Left in "sending": the lease runs out and another pass retries it.
-                    log.exception("delivery crashed", extra={"notification": doc["_id"]})
-                handled += 1
+                # Held from claim to outcome: one lock instead of one per write; a
+                # notification another sender holds is skipped, not waited for.
+                with hold(self.store.notifications, doc_id, wait=False) as notes:
+                    if notes is None:
+                        continue
+                    token = uuid.uuid4().hex
+                    doc = self.store.claim_one(doc_id, state, field, self.clock(), lease,
+                                               token, notes)
+                    if doc is None:
+                        continue  # another sender took it
+                    claimed += 1
+                    try:
+                        self._deliver(doc, token, notes)
+                    except Exception:
+                        # Left in "sending": the lease runs out and another pass retries.
+                        log.exception("delivery crashed", extra={"notification": doc["_id"]})
+                    handled += 1
             if not claimed:
                 break
         return handled
 
-    def _deliver(self, doc: dict[str, Any], token: str) -> None:
+    def _deliver(self, doc: dict[str, Any], token: str, notes: Any) -> None:
         now = self.clock()
         channel, template = doc["channel"], doc["template"]
         if (template not in domain.REPLIES and doc.get("petition_id")
                 and self.store.stopped(doc["petition_id"])):
-            self._finish(doc, token, {"state": CANCELLED, "reason": "stopped by recipient"})
+            self._finish(doc, token, notes, {"state": CANCELLED, "reason": "stopped by recipient"})
             return
         if template == "dialogue_reminder" and domain.reminder_stale(
                 doc["starts_at"], doc["hours_before"], self.settings.reminder_offsets, now):
-            self._finish(doc, token, {"state": CANCELLED, "reason": "reminder too late"})
+            self._finish(doc, token, notes, {"state": CANCELLED, "reason": "reminder too late"})
             return
         quiet = self.settings.quiet_hours
         if channel == "sms" and not doc.get("urgent") and domain.in_quiet_hours(now, *quiet):
-            self._finish(doc, token, {"state": DEFERRED, "reason": "quiet hours",
+            self._finish(doc, token, notes, {"state": DEFERRED, "reason": "quiet hours",
                                       "due_at": domain.quiet_hours_end(now, *quiet)})
             return
         provider = self.senders.sms.name if channel == "sms" else self.senders.email.provider
         if not self.limiters[channel].allow(f"{channel}:{provider}"):
             window = (int(now.timestamp()) // 60 + 1) * 60
-            self._finish(doc, token, {"state": DEFERRED, "reason": "rate limit",
+            self._finish(doc, token, notes, {"state": DEFERRED, "reason": "rate limit",
                                       "due_at": datetime.fromtimestamp(window, now.tzinfo)})
             return
         to = self.kit.keys.decrypt(doc["to_enc"], doc["_id"])
@@ -641,14 +648,14 @@ class NotifyService:
             fields: dict[str, Any] = {"state": outcome.state, "reason": outcome.reason}
             if outcome.due_at:
                 fields["due_at"] = outcome.due_at
-            self._finish(doc, token, fields, attempt=attempt, event=outcome.event)
+            self._finish(doc, token, notes, fields, attempt=attempt, event=outcome.event)
             return
         attempt.update(outcome="sent", message_id=result.message_id, status=result.status)
-        self._finish(doc, token, {"state": SENT, "sent_at": now, "reason": None,
+        self._finish(doc, token, notes, {"state": SENT, "sent_at": now, "reason": None,
                                   "provider_message_id": result.message_id},
                      attempt=attempt, event="notification.sent")
 
-    def _finish(self, doc: dict[str, Any], token: str, fields: dict[str, Any], *,
+    def _finish(self, doc: dict[str, Any], token: str, notes: Any, fields: dict[str, Any], *,
                 attempt: dict[str, Any] | None = None, event: str | None = None) -> None:
         now = self.clock()
         update: dict[str, Any] = {"$set": {**fields, "updated_at": now, "lease_until": None,
@@ -664,8 +671,8 @@ class NotifyService:
                       "provider": attempt["provider"] if attempt else doc.get("provider")}
             update = stage(update, [self._delivery_event(event, merged, now,
                                                          reason=fields.get("reason"))], now)
-        if self.store.finish(doc["_id"], token, update) and event:
-            self.outbox.flush(self.store.notifications, doc["_id"])
+        if self.store.finish(doc["_id"], token, update, notes) and event:
+            self.outbox.flush(notes, doc["_id"])
 
     def _delivery_event(self, type_: str, doc: dict[str, Any], now: datetime, *,
                         reason: str | None = None) -> Event:

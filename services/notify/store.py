@@ -95,9 +95,10 @@ class Store:
         return found
 
     def claim_one(self, doc_id: str, state: str, field: str, now: datetime, lease: timedelta,
-                  token: str) -> dict[str, Any] | None:
-        """Take one due notification, unless another sender took it meanwhile."""
-        return self.notifications.find_one_and_update(
+                  token: str, notes: Any = None) -> dict[str, Any] | None:
+        """Take one due notification, unless another sender took it meanwhile;
+        ``notes``: the collection to write through (held by the caller)."""
+        return (self.notifications if notes is None else notes).find_one_and_update(
             {"_id": doc_id, "state": state, field: {"$lte": now}},
             {"$set": {"state": SENDING, "lease_until": now + lease, "lease_token": token,
                       "updated_at": now}},
@@ -111,9 +112,10 @@ class Store:
                 return doc
         return None
 
-    def finish(self, doc_id: str, token: str, update: dict[str, Any]) -> bool:
+    def finish(self, doc_id: str, token: str, update: dict[str, Any],
+               notes: Any = None) -> bool:
         """Apply the sender's outcome only if this sender still holds the claim."""
-        found = self.notifications.update_one(
+        found = (self.notifications if notes is None else notes).update_one(
             {"_id": doc_id, "state": SENDING, "lease_token": token}, update)
         return found.matched_count == 1
 
