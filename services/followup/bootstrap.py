@@ -46,6 +46,7 @@ class App:
 
     def prepare(self) -> None:
         self.kit.prepare(INDEXES, [TOPIC, DIALOGUES])
+        self.store.upgrade()
 
     def web(self) -> Flask:
         self.prepare()

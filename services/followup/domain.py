@@ -270,6 +270,19 @@ class Commitment:
         )
 
 
+def bucket(status: str, overdue: bool, on_time: bool | None) -> str:
+    """Where the commitments report counts a commitment."""
+    if status == RESOLVED:
+        return "resolved_on_time" if on_time else "resolved_late"
+    return "overdue" if overdue else "open"
+
+
+def top_level(locality: dict[str, Any]) -> dict[str, Any]:
+    """Copies of the locality codes at the top of a document, for filters: FerretDB
+    pushes only top-level equality down to its backend and scans for nested fields."""
+    return {"province_code": locality["province_code"], "ward_code": locality.get("ward_code")}
+
+
 def from_doc(doc: dict[str, Any]) -> Commitment:
     """The aggregate from its stored document."""
     return Commitment(
@@ -292,12 +305,13 @@ def new_doc(c: Commitment, *, now: datetime, reminder_days: int,
     return {
         "_id": c.id, "conclusion_id": c.conclusion_id, "dialogue_id": c.dialogue_id,
         "text": c.text, "agency_id": c.agency_id, "deadline": c.deadline.isoformat(),
-        "locality": c.locality, "petition_ids": c.petition_ids,
+        "locality": c.locality, **top_level(c.locality), "petition_ids": c.petition_ids,
         "coordinating_agency_ids": c.coordinating_agency_ids, "host": c.host,
         "notice_number": c.notice_number, "status": OPEN, "percent": 0, "overdue": False,
         "reminded": False, "escalation_level": 0, "resolution": None, "assessment": None,
         "on_time": None, "resolved_at": None, "progress": [], "history": [], "applied": [],
         "created_at": now, "updated_at": now, "version": 0,
+        "report_stale": True,  # not yet in its dialogue's report summary (store.py)
         **schedule(c.deadline, reminder_days, steps),
     }
 

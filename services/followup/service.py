@@ -98,6 +98,9 @@ class Followup:
                                  steps=self.settings.steps)
             if self.store.insert(doc, [assigned], now):
                 self._flush(cid, claim=False)
+        # Counted once all are in; on a replay too: the first delivery may have stopped
+        # before that.
+        self.store.refresh(data["dialogue_id"])
 
     # -- agency reports over Kafka ---------------------------------------------------
 
@@ -165,7 +168,7 @@ class Followup:
         if principal.has("agency_officer") and not principal.has(
                 "admin", "secretariat", "host", "front_officer", "auditor"):
             return {"agency_id": principal.agency_id or {"$in": []}}
-        return principal.scope_filter("locality.")
+        return principal.scope_filter("")  # the top-level copies of the locality codes
 
     def load(self, principal: Principal, commitment_id: str) -> dict[str, Any]:
         doc = self.store.get(commitment_id)
@@ -244,6 +247,8 @@ class Followup:
             done["overdue"] += self._sweep_one(doc, lambda c: c.overdue_now(now), now)
         for doc in self.store.due("next_escalation_at", now, {"overdue": True}):
             done["escalated"] += self._sweep_one(doc, lambda c: c.escalate(now, s.steps), now)
+        # Once per dialogue rather than per commitment; also what a crash left stale.
+        self.store.refresh_stale()
         return done
 
     def _sweep_one(self, doc: dict[str, Any], decide: Callable[[Commitment], Change | None],

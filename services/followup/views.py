@@ -44,20 +44,22 @@ def list_query(args: dict[str, Any], scope: dict[str, Any]) -> dict[str, Any]:
     for name in ("agency_id", "dialogue_id", "status", "overdue"):
         if name in args:
             query[name] = args[name]
-    if "province_code" in args:
-        query["locality.province_code"] = args["province_code"]
-    if "ward_code" in args:
-        query["locality.ward_code"] = args["ward_code"]
+    for name in ("province_code", "ward_code"):  # top-level copies of the locality's
+        if name in args:
+            query[name] = args[name]
     query.update(deadline_range(args.get("due_from"), args.get("due_to")))
     return both(query, scope)
 
 
 def both(*parts: dict[str, Any]) -> dict[str, Any]:
-    """The conjunction of filters (empty ones left out)."""
-    parts = tuple(p for p in parts if p)
-    if not parts:
-        return {}
-    return parts[0] if len(parts) == 1 else {"$and": list(parts)}
+    """The conjunction of filters (empty ones left out), as one flat filter unless two
+    of them disagree on a field: FerretDB pushes no $and down, it scans."""
+    merged: dict[str, Any] = {}
+    for part in parts:
+        if any(merged[k] != v for k, v in part.items() if k in merged):
+            return {"$and": [p for p in parts if p]}
+        merged.update(part)
+    return merged
 
 
 def deadline_range(start, end) -> dict[str, Any]:
@@ -70,12 +72,6 @@ def deadline_range(start, end) -> dict[str, Any]:
     return {"deadline": bounds} if bounds else {}
 
 
-def bucket(status: str, overdue: bool, on_time: bool | None) -> str:
-    if status == RESOLVED:
-        return "resolved_on_time" if on_time else "resolved_late"
-    return "overdue" if overdue else "open"
-
-
 def _empty() -> dict[str, int]:
     return {"resolved_on_time": 0, "resolved_late": 0, "open": 0, "overdue": 0, "total": 0}
 
@@ -83,20 +79,17 @@ def _empty() -> dict[str, int]:
 def report(store: Store, query: dict[str, Any]) -> dict[str, Any]:
     """Resolved on time / late, open and overdue, by agency and by dialogue."""
     totals = _empty()
-    out: dict[str, Any] = {"totals": totals}
-    for by, name in (("agency_id", "by_agency"), ("dialogue_id", "by_dialogue")):
-        rows: dict[str, dict[str, Any]] = {}
-        for group in store.counts(query, by):
-            key = group["_id"]
-            row = rows.setdefault(key["key"], {by: key["key"], **_empty()})
-            b = bucket(key["status"], bool(key.get("overdue")), key.get("on_time"))
-            row[b] += group["n"]
-            row["total"] += group["n"]
-            if by == "agency_id":
-                totals[b] += group["n"]
-                totals["total"] += group["n"]
-        out[name] = sorted(rows.values(), key=lambda r: r[by])
-    return out
+    agencies: dict[str, dict[str, Any]] = {}
+    dialogues: dict[str, dict[str, Any]] = {}
+    for dialogue_id, agency_id, state, n in store.report_rows(query):
+        for row in (agencies.setdefault(agency_id, {"agency_id": agency_id, **_empty()}),
+                    dialogues.setdefault(dialogue_id, {"dialogue_id": dialogue_id, **_empty()}),
+                    totals):
+            row[state] += n
+            row["total"] += n
+    return {"totals": totals,
+            "by_agency": sorted(agencies.values(), key=lambda r: r["agency_id"]),
+            "by_dialogue": sorted(dialogues.values(), key=lambda r: r["dialogue_id"])}
 
 
 def accountability(store: Store, dialogue_id: str) -> dict[str, Any]:
