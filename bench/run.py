@@ -1101,7 +1101,19 @@ class Seeder:
             docs.append(new_document(doc, [], datetime.now(UTC)))
         for i in range(0, n, 1000):
             self.fdb.commitments.insert_many(docs[i:i + 1000], ordered=False)
+        # followup counts each dialogue's commitments into its report summary as they
+        # change; seeded ones are counted here the same way, once per dialogue
+        store = self.followup_store()
+        if store is not None:
+            for dialogue_id in sorted({d["dialogue_id"] for d in docs}):
+                store.refresh(dialogue_id)
         log(f"scale: seeded {n} commitments")
+
+    def followup_store(self) -> Any:
+        from services.followup import store as followup_store
+
+        return followup_store.Store(self.fdb) if hasattr(followup_store.Store, "refresh") \
+            else None
 
 
 # --- output ----------------------------------------------------------------------------
