@@ -6,8 +6,9 @@ among a million would decode a million documents. So documents carry the value t
 are ordered by twice, cut into buckets: a fine one (the ``day`` they were created, the
 ``heat_band`` of an issue) and a coarse one (the ``month``, the ``heat_tier``). A page
 is gathered bucket by bucket from the top until it is full: fine buckets while
-matches are dense, then - once a few of them show that a coarse bucket holds few -
-coarse ones, so that a rare filter is not asked once for every day of several years.
+matches are dense, then - once a few of them show that the page would take more fine
+buckets than is worth against reading a coarse one whole - coarse ones, so that a rare
+filter is not asked once for every day of several years.
 Each step is an equality the backend answers with an index, and a page costs about
 what it shows, however many documents match.
 
@@ -25,8 +26,10 @@ from typing import Any
 
 Doc = dict[str, Any]
 
-# A coarse bucket is read whole once the fine ones walked say it holds at most this.
-COARSE_MAX = 300
+# Asking the backend once costs about as much as reading this many documents: the walk
+# moves to coarse buckets when the fine ones still to ask for the page would cost more
+# than reading a coarse bucket whole (both estimated from the fine buckets walked).
+QUERY_DOCS = 8
 PROBE = 3
 
 
@@ -93,8 +96,8 @@ def heat_keys(heat: float) -> dict[str, int]:
 
 
 def walk(find: Callable[[Doc], Iterable[Doc]], query: Doc, scale: Scale, *, top: int,
-         bottom: int, need: int, key: Callable[[Doc], Any], reverse: bool = True,
-         coarse_max: int = COARSE_MAX) -> tuple[list[Doc], bool]:
+         bottom: int, need: int, key: Callable[[Doc], Any],
+         reverse: bool = True) -> tuple[list[Doc], bool]:
     """At least ``need + 1`` documents matching ``query`` in the order of ``key``
     (fine buckets ``top`` down to ``bottom``), or all of them; and whether that is all
     of them. ``find`` must return ``scale.fine``."""
@@ -110,7 +113,7 @@ def walk(find: Callable[[Doc], Iterable[Doc]], query: Doc, scale: Scale, *, top:
             return found, False
         n -= 1
         walked += 1
-        if walked >= PROBE and len(found) * scale.per_coarse <= coarse_max * walked:
+        if walked >= PROBE and _coarse_is_cheaper(len(found), walked, need, scale):
             break
     else:
         return found, True
@@ -123,6 +126,14 @@ def walk(find: Callable[[Doc], Iterable[Doc]], query: Doc, scale: Scale, *, top:
             return found, False
         coarse = scale.coarse_of(scale.first_of(coarse) - 1)
     return found, True
+
+
+def _coarse_is_cheaper(found: int, walked: int, need: int, scale: Scale) -> bool:
+    density = found / walked  # matches per fine bucket so far
+    if density == 0:
+        return True
+    fine_cost = (need + 1 - found) / density * QUERY_DOCS
+    return fine_cost > density * scale.per_coarse
 
 
 def newest_first(find: Callable[[Doc], Iterable[Doc]], query: Doc, *, newest: date,

@@ -96,3 +96,18 @@ def test_hottest_first_walks_heat_bands_then_tiers():
     everything, whole = paging.walk(finder(issues, []), {"status": "open"}, paging.HEAT,
                                     top=top, bottom=0, need=10_000, key=hot, reverse=False)
     assert whole and everything == expected
+
+
+def test_a_moderate_filter_keeps_to_days_for_a_small_page():
+    # about 6 matches a day: a month would be ~180 documents for a page of 20
+    docs = stored(2400)
+    calls: list[dict] = []
+    found, whole = walk(docs, calls, need=20)
+    expected = sorted((d for d in docs if d["ward"] == "a"), key=key, reverse=True)
+    assert not whole and found[:21] == expected[:21]
+    assert all("day" in c for c in calls)
+    # a deep page at the same density reads months instead of dozens of days
+    calls.clear()
+    found, _ = walk(docs, calls, need=800)
+    assert found[:801] == expected[:801]
+    assert any("month" in c for c in calls) and len(calls) < 20
