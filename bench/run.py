@@ -62,7 +62,7 @@ def plan(quick: bool) -> dict[str, Any]:
                 "scale_sizes": [2_000, 10_000], "commitments": 2_000, "scale_requests": 5,
                 "cluster_sizes": [2_000, 10_000], "cluster_queries": 300}
     return {"runs": 3, "levels": [1, 4, 16], "load_seconds": 8, "profile_posts": 30,
-            "rates": [(2, 20), (5, 20), (50, 60), (200, 60)], "drain": 90,
+            "rates": [(5, 20), (10, 20), (20, 20), (50, 60), (200, 60)], "drain": 90,
             "backlog": 100_000, "consumer_cap": 15,
             "scale_sizes": [10_000, 100_000, 1_000_000], "commitments": 10_000,
             "scale_requests": 5,
