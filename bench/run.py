@@ -239,6 +239,9 @@ class Bench:
                     log(f"intake run {run + 1}/{p['runs']} c={c:<2} {name:<7} "
                         f"{r['rps']:7.1f} req/s p50={r['p50_ms'] or 0:.1f} ms "
                         f"p99={r['p99_ms'] or 0:.1f} ms errors={r['errors']}")
+        peak_c = max(p["levels"])
+        cross = {name: self.locust(port, peak_c, p["load_seconds"])
+                 for name, port in (("trivial", self.trivial_port), ("intake", intake_port))}
         self.memory.end()
         self.stop_trivial()
         profile = self.profile_post()
@@ -260,9 +263,35 @@ class Bench:
         peak = max(p["levels"], key=lambda c: out["levels"][str(c)]["intake"]["rps"]["median"])
         out["peak_concurrency"] = peak
         out["profile"] = profile
+        out["locust"] = {"users": peak_c, "seconds": p["load_seconds"], **cross}
         best_trivial = max(out["levels"][str(c)]["trivial"]["rps"]["median"] for c in p["levels"])
         out["peak_vs_best_trivial"] = (out["levels"][str(peak)]["intake"]["rps"]["median"]
                                        / best_trivial if best_trivial else None)
+        return out
+
+    def locust(self, port: int, users: int, seconds: int) -> dict[str, Any]:
+        """The same load from locust (headless, FastHttpUser): its requests per second
+        and percentiles, to check the bench's own load generator against."""
+        import csv
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as tmp:
+            cmd = [sys.executable, "-m", "locust", "-f", str(HERE / "locustfile.py"),
+                   "--headless", "-u", str(users), "-r", str(users), "-t", f"{seconds}s",
+                   "--host", f"http://127.0.0.1:{port}", "--csv", f"{tmp}/run",
+                   "--only-summary", "--loglevel", "WARNING", "--stop-timeout", "10"]
+            done = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 120)
+            try:
+                with open(f"{tmp}/run_stats.csv", newline="") as f:
+                    row = next(r for r in csv.DictReader(f) if r["Name"] == "Aggregated")
+            except (OSError, StopIteration):
+                log(f"locust failed: {done.stderr[-500:]}")
+                return {"error": done.stderr[-500:]}
+        out = {"rps": float(row["Requests/s"]), "requests": int(row["Request Count"]),
+               "failures": int(row["Failure Count"]),
+               **{f"p{q}_ms": float(row[f"{q}%"]) for q in (50, 95, 99)}}
+        log(f"locust u={users} port {port}: {out['rps']:.1f} req/s p50={out['p50_ms']:.0f} ms "
+            f"p99={out['p99_ms']:.0f} ms failures={out['failures']}")
         return out
 
     def profile_post(self) -> dict[str, Any]:
@@ -1145,6 +1174,16 @@ def table(res: dict[str, Any]) -> str:
                      f"{x['peak_vs_best_trivial']:.3f} of the trivial endpoint's best "
                      f"throughput. Load generator: {x['load_generator']}, "
                      f"{x['seconds_per_run']} s per run.")
+        lc = x.get("locust") or {}
+        if lc.get("intake", {}).get("rps") and lc.get("trivial", {}).get("rps"):
+            li, lt = lc["intake"], lc["trivial"]
+            lines.append("")
+            lines.append(
+                f"Cross-check with locust (headless, FastHttpUser, {lc['users']} users, "
+                f"{lc['seconds']} s, one run): trivial {lt['rps']:.1f} req/s (p99 "
+                f"{lt['p99_ms']:.0f} ms), intake {li['rps']:.1f} req/s (p50 {li['p50_ms']:.0f}"
+                f" ms, p95 {li['p95_ms']:.0f} ms, p99 {li['p99_ms']:.0f} ms, "
+                f"{li['failures']} failures); ratio {li['rps'] / lt['rps']:.3f}.")
         pr = x.get("profile") or {}
         if pr.get("posts"):
             lines.append("")
