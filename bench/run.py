@@ -1075,6 +1075,7 @@ class Seeder:
 
         from services.common import paging
         from services.common.text import fold, words
+        from services.intake import service as intake_service
 
         first = date.fromisoformat(self.db.meta.find_one({"_id": "petitions.first_day"})["day"])
         rounds = []
@@ -1083,8 +1084,9 @@ class Seeder:
             for i in range(n):
                 w, c, q = combos[i % len(combos)]
                 text = unquote(q)
+                asked = words(text)
                 query = {"ward_code": w, "category": c,
-                         "terms": max(words(text) or [""], key=len),
+                         "terms": max(intake_service.pairs(asked) or asked or [""], key=len),
                          "search": {"$regex": re.escape(fold(text))}}
                 t0 = time.perf_counter()
                 paging.newest_first(

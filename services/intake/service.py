@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import hmac
+import itertools
 import logging
 import re
 import threading
@@ -73,8 +74,15 @@ def searchable(title: str, content: str, created_at: datetime) -> dict[str, Any]
     answers an equality on an array member with an index, a regex never) and the
     creation day and month (see services/common/paging.py)."""
     text = f"{title} {content}"
-    return {"search": fold(text), "terms": sorted(set(words(text))),
+    found = words(text)
+    return {"search": fold(text), "terms": sorted({*found, *pairs(found)}),
             **paging.time_keys(created_at)}
+
+
+def pairs(found: list[str]) -> list[str]:
+    """Adjacent words, so that a phrase narrows in the backend as much as it matches:
+    a common word alone would bring every petition that has it."""
+    return [f"{a} {b}" for a, b in itertools.pairwise(found)]
 
 
 def _slot(at: datetime) -> int:
@@ -576,9 +584,10 @@ class Intake:
         if span:
             query["created_at"] = span
         if args.get("q"):
-            # The rarest word (guessed: the longest) narrows in the backend; the phrase
-            # is then matched among those.
-            query["terms"] = max(words(args["q"]) or [""], key=len)
+            # The rarest pair of words, or word (guessed: the longest) narrows in the
+            # backend; the phrase is then matched among those.
+            asked = words(args["q"])
+            query["terms"] = max(pairs(asked) or asked or [""], key=len)
             query["search"] = {"$regex": re.escape(fold(args["q"]))}
         page, size = args["page"], args["page_size"]
         now = self.clock()

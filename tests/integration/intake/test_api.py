@@ -339,3 +339,16 @@ def test_issue_list_hottest_first_pages_match_a_full_sort(client, token, clock):
     assert [i["locality"]["ward_code"] for i in newest["items"]] == list(reversed(wards))
     coldest = client.get("/api/v1/issues?page_size=50&sort=heat", headers=headers).json
     assert [i["locality"]["ward_code"] for i in coldest["items"]] == wards
+
+
+def test_a_phrase_is_searched_as_adjacent_words(client, token):
+    near = submit(client, title="Đường làng ngập sâu", content="Nước ngập đường làng Đông Thượng.")
+    apart = submit(client, title="Làng có đường mới",
+                   content="Đường mới làm, làng vui; không ngập.",
+                   petitioner={"phone": "0912000111", "consent_notifications": True})
+    headers = token("secretariat")
+    found = client.get(f"{BASE}?q=đường làng", headers=headers).json
+    assert [i["id"] for i in found["items"]] == [near["id"]]
+    both = client.get(f"{BASE}?q=làng", headers=headers).json
+    assert {i["id"] for i in both["items"]} == {near["id"], apart["id"]}
+    assert client.get(f"{BASE}?q=làng đường ngập", headers=headers).json["total"] == 0
