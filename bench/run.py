@@ -929,19 +929,16 @@ class Seeder:
 
     @staticmethod
     def searchable(title: str, content: str, at: datetime) -> dict[str, Any]:
-        from services.common.text import fold
-        from services.intake import service as intake_service
+        from services.intake.service import searchable
 
-        helper = getattr(intake_service, "searchable", None)
-        return helper(title, content, at) if helper else {"search": fold(f"{title} {content}")}
+        return searchable(title, content, at)
 
     @staticmethod
     def ranked(heat: float, at: datetime) -> dict[str, Any]:
         """The bucket fields intake's issue lists walk (services/common/paging.py)."""
         from services.common import paging
 
-        helper = getattr(paging, "heat_keys", None)
-        return {**helper(heat), **paging.time_keys(at)} if helper else {}
+        return {**paging.heat_keys(heat), **paging.time_keys(at)}
 
     @staticmethod
     def bucket(ward: str, category: str) -> dict[str, Any]:
@@ -981,7 +978,7 @@ class Seeder:
         self._drain()
         # the oldest petition's day, which intake keeps for its newest-first walk
         oldest = (datetime.now(UTC) - timedelta(days=366)).date().isoformat()
-        self.db.meta.update_one({"_id": "petitions.first_day"}, {"$set": {"day": oldest}},
+        self.db.meta.update_one({"_id": "petitions.first_day"}, {"$set": {"value": oldest}},
                                 upsert=True)
         # the issues of those petitions (one document per issue id, as intake stores it)
         known = {d["_id"] for d in self.db.issues.find({}, {"_id": 1})}
@@ -1026,9 +1023,9 @@ class Seeder:
                 log(msg)
         if docs:  # the highest heat band, where intake's hottest-first walk starts
             top = max(d.get("heat_band", 0) for d in docs)
-            known = self.db.meta.find_one({"_id": "issues.max_band"}) or {"band": 0}
+            known = self.db.meta.find_one({"_id": "issues.max_band"}) or {"value": 0}
             self.db.meta.update_one({"_id": "issues.max_band"},
-                                    {"$set": {"band": max(top, known["band"])}}, upsert=True)
+                                    {"$set": {"value": max(top, known["value"])}}, upsert=True)
         for i in range(0, len(docs), 1000):
             self.db.issues.insert_many(docs[i:i + 1000], ordered=False)
             self.db.issue_centroids.insert_many(centroids[i:i + 1000], ordered=False)
@@ -1077,7 +1074,8 @@ class Seeder:
         from services.common.text import fold, words
         from services.intake import service as intake_service
 
-        first = date.fromisoformat(self.db.meta.find_one({"_id": "petitions.first_day"})["day"])
+        first = date.fromisoformat(
+            self.db.meta.find_one({"_id": "petitions.first_day"})["value"])
         rounds = []
         for _ in range(3):
             lat = []
@@ -1139,16 +1137,14 @@ class Seeder:
         # followup counts each dialogue's commitments into its report summary as they
         # change; seeded ones are counted here the same way, once per dialogue
         store = self.followup_store()
-        if store is not None:
-            for dialogue_id in sorted({d["dialogue_id"] for d in docs}):
-                store.refresh(dialogue_id)
+        for dialogue_id in sorted({d["dialogue_id"] for d in docs}):
+            store.refresh(dialogue_id)
         log(f"scale: seeded {n} commitments")
 
     def followup_store(self) -> Any:
-        from services.followup import store as followup_store
+        from services.followup.store import Store
 
-        return followup_store.Store(self.fdb) if hasattr(followup_store.Store, "refresh") \
-            else None
+        return Store(self.fdb)
 
 
 # --- output ----------------------------------------------------------------------------

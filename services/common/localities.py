@@ -7,8 +7,10 @@ records may also carry a district code, which is kept but not validated here.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 from vietnam_provinces import Province, ProvinceCode, Ward, WardCode
 
@@ -73,3 +75,9 @@ def search(province_code: str, text: str) -> list[Unit]:
     """Communes of a province whose name contains ``text``, ignoring case and diacritics."""
     needle = fold(text)
     return [w for w in wards_of(province_code) if needle in fold(w.name)]
+
+
+def top_level(locality: Mapping[str, Any]) -> dict[str, Any]:
+    """Copies of a locality's codes for the top of a document: FerretDB pushes only
+    top-level equality down to its backend and filters nested fields in Go."""
+    return {"province_code": locality["province_code"], "ward_code": locality.get("ward_code")}

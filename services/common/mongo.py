@@ -196,15 +196,11 @@ class LockingCollection:
             self._locks.release(key, owner)
 
     def _locked(self, doc_id: object, action):
-        key = self._key(doc_id)
-        owner = self._locks.acquire(key)
-        try:
+        with self.hold(doc_id):
             return action()
-        finally:
-            self._locks.release(key, owner)
 
     def _candidates(self, filter: dict, sort=None, limit: int = 20) -> list:
-        if "_id" in filter and not isinstance(filter["_id"], dict):
+        if _plain_id(filter):
             return [filter["_id"]]
         cursor = self._c.find(filter, {"_id": 1})
         if sort:
@@ -221,7 +217,7 @@ class LockingCollection:
                 result = self._locked(doc_id, lambda d=doc_id: write({**filter, "_id": d}))
                 if result is not None:
                     return result, True
-            if "_id" in filter and not isinstance(filter["_id"], dict):
+            if _plain_id(filter):
                 return None, False
             # every candidate was taken meanwhile: look again
 
@@ -238,9 +234,6 @@ class LockingCollection:
         if found:
             return result
         if upsert:
-            if "_id" in filter and not isinstance(filter["_id"], dict):
-                return self._locked(filter["_id"], lambda: self._c.update_one(
-                    filter, update, upsert=True, **kwargs))
             return self._c.update_one(filter, update, upsert=True, **kwargs)
         return self._c.update_one({"_id": {"$in": []}}, update, **kwargs)
 
@@ -259,10 +252,6 @@ class LockingCollection:
         result, found = self._first(filter, write, sort)
         if found or not upsert:
             return result
-        if "_id" in filter and not isinstance(filter["_id"], dict):
-            return self._locked(filter["_id"], lambda: self._c.find_one_and_update(
-                filter, update, projection=projection, upsert=True,
-                return_document=return_document, **kwargs))
         return self._c.find_one_and_update(filter, update, projection=projection, upsert=True,
                                            return_document=return_document, **kwargs)
 
@@ -328,6 +317,12 @@ class LockingDatabase:
     @property
     def raw(self) -> Database:
         return self._db
+
+
+def plain(collection: Collection | LockingCollection) -> Collection:
+    """The collection without per-document locks, for writes that need none (say why
+    where it is used)."""
+    return collection.raw if isinstance(collection, LockingCollection) else collection
 
 
 @contextmanager

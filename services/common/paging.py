@@ -78,10 +78,14 @@ class Desc:
         return other.value < self.value
 
 
+def day_key(at: datetime) -> str:
+    """The UTC date of ``at``, as stored in ``day`` fields."""
+    return at.astimezone(UTC).date().isoformat()
+
+
 def time_keys(at: datetime) -> dict[str, str]:
     """The ``DAYS`` bucket fields of a document created ``at`` (UTC)."""
-    utc = at.astimezone(UTC)
-    return {"day": utc.date().isoformat(), "month": utc.strftime("%Y-%m")}
+    return {"day": day_key(at), "month": at.astimezone(UTC).strftime("%Y-%m")}
 
 
 def heat_band(heat: float) -> int:

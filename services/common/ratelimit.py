@@ -7,7 +7,7 @@ from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
 from services.common.clock import Clock, utcnow
-from services.common.mongo import Index, asc
+from services.common.mongo import Index, asc, plain
 
 COLLECTION = "rate_limits"
 INDEXES = [Index(COLLECTION, asc("window"), name="rate_window")]
@@ -19,7 +19,7 @@ class RateLimiter:
         # Unlocked even on FerretDB, where a concurrent increment may be lost: a limit
         # that lets a few extra requests through under a burst is still a limit, and
         # a lock would triple the database round trips of every public request.
-        self.collection = getattr(db[COLLECTION], "raw", db[COLLECTION])
+        self.collection = plain(db[COLLECTION])
         self.limit = limit
         self.window = window_seconds
         self.clock = clock

@@ -18,6 +18,7 @@ from typing import Any
 
 from services.common.clock import VN_TZ, end_of_vn_day, vn_today
 from services.common.errors import Conflict, Invalid
+from services.common.localities import top_level
 from services.common.workdays import (
     add_working_days,
     subtract_working_days,
@@ -275,12 +276,6 @@ def bucket(status: str, overdue: bool, on_time: bool | None) -> str:
     if status == RESOLVED:
         return "resolved_on_time" if on_time else "resolved_late"
     return "overdue" if overdue else "open"
-
-
-def top_level(locality: dict[str, Any]) -> dict[str, Any]:
-    """Copies of the locality codes at the top of a document, for filters: FerretDB
-    pushes only top-level equality down to its backend and scans for nested fields."""
-    return {"province_code": locality["province_code"], "ward_code": locality.get("ward_code")}
 
 
 def from_doc(doc: dict[str, Any]) -> Commitment:

@@ -15,8 +15,9 @@ from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from services.common import outbox
 from services.common.events import Event
+from services.common.localities import top_level
 from services.common.mongo import DocLocks, Index, LockTimeout, asc
-from services.followup.domain import ACTIVE, Change, bucket, top_level
+from services.followup.domain import ACTIVE, Change, bucket
 
 log = logging.getLogger(__name__)
 

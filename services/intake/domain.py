@@ -164,11 +164,6 @@ def heat(recent: int, distinct: int, last_week: int, week_before: int) -> float:
     return float(recent + distinct + 2 * max(0, last_week - week_before))
 
 
-def day_key(at: datetime) -> str:
-    """The key of an issue's per-day petition counter: the UTC date."""
-    return at.astimezone(UTC).date().isoformat()
-
-
 def heat_of_days(daily: dict[str, int], distinct: int, now: datetime,
                  window_days: int) -> float:
     """Heat from an issue's petitions per day (``day_key`` -> count): the window and

@@ -28,6 +28,7 @@ from services.common.errors import Conflict, Invalid, NotFound
 from services.common.events import Event, new_event
 from services.common.kafka import Rejected
 from services.common.kit import Kit
+from services.common.localities import top_level
 from services.common.mongo import hold
 from services.common.outbox import FIELD, Outbox, new_document, stage
 from services.common.ratelimit import RateLimiter
@@ -58,12 +59,6 @@ def _day(value: str | None) -> date | None:
 
 
 
-def top_level(locality: dict[str, Any]) -> dict[str, Any]:
-    """Copies of the locality codes at the top of a document, for filters: FerretDB
-    pushes only top-level equality down to its backend and scans for nested fields."""
-    return {"province_code": locality["province_code"], "ward_code": locality.get("ward_code")}
-
-
 def bucket_key(ward: str, category: str) -> str:
     """The clustering bucket of an issue: its commune and category."""
     return f"{ward}|{category}"
@@ -89,6 +84,7 @@ def _slot(at: datetime) -> int:
     """When a centroid last changed, in 10-second steps (an equality to filter on)."""
     return int(at.timestamp()) // 10
 
+
 class Intake:
     def __init__(self, kit: Kit, settings: IntakeSettings, taxonomy: Taxonomy) -> None:
         self.kit = kit
@@ -101,8 +97,7 @@ class Intake:
         self._lock = threading.RLock()
         self._synced: dict[tuple[str, str], datetime] = {}
         self._cv: dict[str, int] = {}
-        self._first_day: str | None = None  # the oldest day this process has marked
-        self._max_band: int | None = None  # the highest heat band it has recorded
+        self._bounds: dict[str, Any] = {}  # see _widen
 
     @property
     def clock(self):
@@ -214,7 +209,7 @@ class Intake:
                 continue  # tracking code collision: draw another
         else:
             raise RuntimeError("could not draw a unique tracking code")
-        self._mark_first_day(now)
+        self._widen(FIRST_DAY, paging.day_key(now), lower=True)
         if principal:
             self.kit.audit.record(principal, "petition.submit", "petition", pid,
                                   {"channel": channel})
@@ -306,7 +301,7 @@ class Intake:
                         "cv": 1, "slot": _slot(now), "centroid": centroid.to_doc(),
                         "updated_at": now})
                     created = self._new_issue(issue_id, doc, now, petition_count=1,
-                                              daily={domain.day_key(now): 1})
+                                              daily={paging.day_key(now): 1})
                     self.clusterer.add_issue(issue_id, *bucket, centroid)
                     self._cv[issue_id] = 1
                     score = None
@@ -387,7 +382,7 @@ class Intake:
             inc: dict[str, Any] = {"version": 1}
             set_: dict[str, Any] = {"updated_at": now}
             if petition:
-                day = domain.day_key(petition)
+                day = paging.day_key(petition)
                 daily[day] = daily.get(day, 0) + 1
                 inc.update({f"daily.{day}": 1, "petition_count": 1})
                 set_["last_petition_at"] = petition
@@ -424,20 +419,29 @@ class Intake:
             issues.update_one({"_id": issue_id}, stage(update, events, now))
             if events:
                 self.outbox.flush(issues, issue_id)
-        self._raise_max_band(set_["heat_band"])
+        self._widen(MAX_BAND, set_["heat_band"], lower=False)
         return after
 
-    def _raise_max_band(self, band: int) -> None:
-        """Keep the highest heat band any issue reached: where the hottest-first walk
-        starts (checked when this process sees a higher one)."""
-        if self._max_band is not None and band <= self._max_band:
+    def _widen(self, marker: str, value: Any, *, lower: bool) -> None:
+        """Move a bound kept in ``meta`` - the oldest petition's day, where newest-first
+        walks end; the highest heat band, where hottest-first walks start - out to
+        ``value`` when it lies beyond. Each process remembers the furthest it has seen,
+        so the database is asked only when a value goes further."""
+        known = self._bounds.get(marker)
+        if known is not None and (value >= known if lower else value <= known):
             return
-        raised = self.store.meta.update_one({"_id": MAX_BAND, "band": {"$lt": band}},
-                                            {"$set": {"band": band}})
-        if not raised.matched_count and self._max_band is None:
-            with contextlib.suppress(DuplicateKeyError):  # higher already, or the first
-                self.store.meta.insert_one({"_id": MAX_BAND, "band": band})
-        self._max_band = max(band, self._max_band or 0)
+        beyond = {"$gt": value} if lower else {"$lt": value}
+        moved = self.store.meta.update_one({"_id": marker, "value": beyond},
+                                           {"$set": {"value": value}})
+        if not moved.matched_count and known is None:
+            with contextlib.suppress(DuplicateKeyError):  # further already, or the first
+                self.store.meta.insert_one({"_id": marker, "value": value})
+        self._bounds[marker] = value if known is None else (min if lower else max)(known,
+                                                                                  value)
+
+    def _bound(self, marker: str) -> Any:
+        doc = self.store.meta.find_one({"_id": marker})
+        return doc["value"] if doc else None
 
     def sweep_trending(self) -> int:
         """Recompute heat of issues that are trending or had petitions lately, so that
@@ -463,7 +467,7 @@ class Intake:
         daily: dict[str, int] = {}
         for p in members:
             centroid.add(features(p["title"], p["content"]))
-            day = domain.day_key(p["created_at"])
+            day = paging.day_key(p["created_at"])
             daily[day] = daily.get(day, 0) + 1
         fingerprints = {p["petitioner_fingerprint"] for p in members}
         self.store.petitioners.delete_many({"issue_id": issue_id})
@@ -604,21 +608,9 @@ class Intake:
 
     def first_day(self) -> date:
         """The day of the oldest petition: where a newest-first walk ends."""
-        doc = self.store.meta.find_one({"_id": FIRST_DAY})
-        return date.fromisoformat(doc["day"]) if doc else self.clock().astimezone(UTC).date()
+        day = self._bound(FIRST_DAY)
+        return date.fromisoformat(day) if day else self.clock().astimezone(UTC).date()
 
-    def _mark_first_day(self, now: datetime) -> None:
-        """Keep the oldest petition's day (checked once per process and day)."""
-        day = paging.time_keys(now)["day"]
-        if self._first_day is not None and day >= self._first_day:
-            return
-        with contextlib.suppress(DuplicateKeyError):  # set by an earlier petition
-            self.store.meta.insert_one({"_id": FIRST_DAY, "day": day})
-        self.store.meta.update_one({"_id": FIRST_DAY, "day": {"$gt": day}},
-                                   {"$set": {"day": day}})
-        self._first_day = min(day, self._first_day or day)
-
-    # --- transitions ---------------------------------------------------------------------
     def _apply(self, doc: dict[str, Any], action: str, *, set_: dict[str, Any] | None = None,
                note: str | None = None, events: list[Event] = (),
                extra: dict[str, Any] | None = None, cause: Event | None = None) -> bool:
@@ -761,9 +753,8 @@ class Intake:
             return self.store.issues.find(q, {"outbox": 0, "daily": 0})
 
         if sort == "-heat":  # the hottest first: the agenda's view, walked by heat band
-            meta = self.store.meta.find_one({"_id": MAX_BAND})
             found, whole = paging.walk(
-                find, query, paging.HEAT, top=meta["band"] if meta else 0, bottom=0,
+                find, query, paging.HEAT, top=self._bound(MAX_BAND) or 0, bottom=0,
                 need=need, key=lambda d: (d["heat"], paging.Desc(d["_id"])))
         elif sort == "-created_at":
             found, whole = paging.newest_first(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from services.common import paging
 
@@ -111,3 +112,9 @@ def test_a_moderate_filter_keeps_to_days_for_a_small_page():
     found, _ = walk(docs, calls, need=800)
     assert found[:801] == expected[:801]
     assert any("month" in c for c in calls) and len(calls) < 20
+
+
+def test_day_key_is_the_utc_date():
+    late = datetime(2026, 11, 28, 23, 30, tzinfo=UTC)  # already the 29th in Hà Nội
+    assert paging.day_key(late) == "2026-11-28"
+    assert paging.day_key(late.astimezone(ZoneInfo("Asia/Ho_Chi_Minh"))) == "2026-11-28"
