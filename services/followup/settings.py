@@ -24,7 +24,9 @@ class FollowupSettings(Settings):
     sweep_seconds: int = setting("FOLLOWUP_SWEEP_SECONDS", 60,
                                  "seconds between deadline sweeps", low=1, high=86400)
     agency_metadata_max_age_ms: int = setting(
-        "FOLLOWUP_AGENCY_METADATA_MAX_AGE_MS", 30_000,
+        # An agency may report minutes after its first assignment creates its topic;
+        # one metadata request every few seconds is cheap even with many agencies.
+        "FOLLOWUP_AGENCY_METADATA_MAX_AGE_MS", 5_000,
         "how often the agency-report consumer looks for new agency topics", low=100,
         high=600_000)
 

@@ -81,6 +81,7 @@ def system(infra: Settings, tmp_path_factory) -> Iterator[Running]:
         "LOG_LEVEL": "INFO",
         "KAFKA_PARTITIONS": "2",
         "FOLLOWUP_SWEEP_SECONDS": "1",
+        "FOLLOWUP_AGENCY_METADATA_MAX_AGE_MS": "1000",
         "NOTIFY_QUIET_START": "00:00",
         "NOTIFY_QUIET_END": "00:00",
         "NOTIFY_RETRY_BACKOFF": "0.5",
