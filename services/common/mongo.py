@@ -338,6 +338,26 @@ def hold(collection: Collection | LockingCollection, doc_id: object, *,
         yield collection
 
 
+@contextmanager
+def mutex(db: Database | LockingDatabase, *names: str,
+          timeout: float = 10.0) -> Iterator[None]:
+    """Exclusion between processes on any backend, MongoDB included, for a check that no
+    single update can express (say, no two dialogues of one host at one time). Names
+    are taken in sorted order, so two holders of overlapping sets cannot deadlock; a
+    holder that died loses them after the lease (30 s)."""
+    raw = db.raw if isinstance(db, LockingDatabase) else db
+    locks = DocLocks(raw, timeout=timeout)
+    taken: list[tuple[str, str]] = []
+    try:
+        for name in sorted(set(names)):
+            key = f"mutex|{name}"
+            taken.append((key, locks.acquire(key)))
+        yield
+    finally:
+        for key, owner in reversed(taken):
+            locks.release(key, owner)
+
+
 def needs_locks(db: Database) -> bool:
     """FerretDB announces itself in buildInfo; MongoDB's own updates are atomic."""
     return "ferretdbVersion" in db.client.admin.command("buildInfo")

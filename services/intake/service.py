@@ -46,6 +46,9 @@ _NS = uuid.UUID("0b7a3c52-8f1e-4d6a-9c2b-5e4f3a2d1c0b")
 OPEN = "open"
 FIRST_DAY = "petitions.first_day"
 MAX_BAND = "issues.max_band"
+# Set while a petition waits to be grouped, unset in the same write that groups it:
+# FerretDB cannot find ``issue_id: null`` by index, but finds this flag by one.
+UNGROUPED = "ungrouped"
 NOT_FOUND_VI = "Không tìm thấy kiến nghị với mã tra cứu và thông tin xác minh này."
 
 
@@ -180,7 +183,7 @@ class Intake:
             "source_system": external[0] if external else None,
             "external_ref": external[1] if external else None,
             **searchable(data["title"], data["content"], now),
-            "due_date": due.isoformat(), "issue_id": None, "events_seen": [],
+            "due_date": due.isoformat(), "issue_id": None, UNGROUPED: True, "events_seen": [],
             "created_at": now, "updated_at": now,
         }
         for _attempt in range(5):
@@ -331,8 +334,25 @@ class Intake:
         claim = {"issue_id": issue_id, "similarity": score, "updated_at": now}
         # The filter on issue_id guards MongoDB, where hold() locks nothing.
         petitions.update_one({"_id": doc["_id"], "issue_id": None},
-                             stage({"$set": claim}, [grouped], now))
-        return {**doc, **claim}
+                             stage({"$set": claim, "$unset": {UNGROUPED: ""}}, [grouped], now))
+        return {**{k: v for k, v in doc.items() if k != UNGROUPED}, **claim}
+
+    def sweep_ungrouped(self, older_than: timedelta = timedelta(minutes=1),
+                        limit: int = 500) -> int:
+        """Group the petitions a crash left without an issue: stored (or reclassified),
+        then the process died before grouping them. Younger ones are left to the
+        request still grouping them."""
+        cutoff = self.clock() - older_than
+        count = 0
+        for doc in self.store.petitions.find({UNGROUPED: True},
+                                             {"_id": 1, "updated_at": 1}).limit(limit):
+            if doc["updated_at"] > cutoff:
+                continue
+            self._finish_grouping(doc, None)
+            count += 1
+        if count:
+            log.warning("grouped petitions left ungrouped", extra={"count": count})
+        return count
 
     def _new_issue(self, issue_id: str, first: dict[str, Any], now: datetime,
                    **fields: Any) -> dict[str, Any]:
@@ -692,7 +712,8 @@ class Intake:
         now = self.clock()
         result = self.store.petitions.update_one(
             {"_id": doc["_id"], "status": {"$in": list(allowed)}, "category": doc["category"]},
-            {"$set": {"category": category, "issue_id": None, "updated_at": now}})
+            {"$set": {"category": category, "issue_id": None, UNGROUPED: True,
+                      "updated_at": now}})
         if not result.matched_count:
             raise Conflict("the petition changed meanwhile; reload it")
         self.kit.audit.record(principal, "petition.reclassify", "petition", doc["_id"],

@@ -26,6 +26,7 @@ INDEXES = [
           name="petition_filters"),
     Index(PETITIONS, asc("status", "created_at"), name="petition_status"),
     Index(PETITIONS, asc("issue_id", "created_at"), name="petition_issue"),
+    Index(PETITIONS, asc("ungrouped"), name="petition_ungrouped"),
     # the newest-first walk (services/common/paging.py) and word search
     Index(PETITIONS, asc("day"), name="petition_day"),
     Index(PETITIONS, asc("month"), name="petition_month"),

@@ -14,6 +14,7 @@ def main() -> None:
     worker.consume(built.consumer())
     worker.every(1, intake.outbox.relay_once, "outbox-relay")
     worker.every(60, intake.sweep_trending, "trending-sweep")
+    worker.every(60, intake.sweep_ungrouped, "ungrouped-sweep")
     worker.every(60, intake.limiter.sweep, "rate-limit-sweep")
     try:
         worker.run_forever()

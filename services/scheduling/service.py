@@ -4,10 +4,10 @@ Each command loads the aggregate, applies the domain rules, stores the new
 state and its events in one conditional ``update_one`` (the outbox), publishes
 at once, and records the change in the audit trail.
 
-Known race, accepted: the host and venue clash check reads the announced
-dialogues and then writes; two officers announcing clashing dialogues in the
-same instant can both succeed. Dialogues are announced by hand a week ahead,
-so this is rare, and the compliance of both is still recorded correctly.
+The host and venue clash check reads the announced dialogues and then writes;
+it runs under a mutex per host and per venue (``services.common.mongo.mutex``),
+so two officers announcing clashing dialogues at the same instant cannot both
+succeed.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from services.common.events import Event, new_event
 from services.common.kafka import Rejected
 from services.common.kit import Kit
 from services.common.localities import UnknownLocality, validate, ward, wards_of
+from services.common.mongo import mutex
 from services.common.outbox import Outbox
 from services.common.ratelimit import RateLimiter
 from services.common.text import nfc
@@ -118,8 +119,9 @@ class Scheduling:
             "topic": nfc(data["topic"]), "agenda": [],
             "created_at": now, "created_by": who.sub, "updated_at": now,
         }
-        self._check_clash(doc)
-        self.store.insert_dialogue(doc)
+        with self._slot(doc):
+            self._check_clash(doc)
+            self.store.insert_dialogue(doc)
         self.kit.audit.record(who, "dialogue.create", "dialogue", doc["_id"],
                               {"kind": doc["kind"], "topic": doc["topic"]})
         return self.store.dialogue(doc["_id"])
@@ -178,6 +180,13 @@ class Scheduling:
         self.kit.audit.record(who, f"dialogue.{action}", "dialogue", doc["_id"], details)
         return self.store.dialogue(doc["_id"])
 
+    def _slot(self, doc: dict[str, Any]):
+        """Held while a dialogue's slot is checked and taken: the host's and the venue's."""
+        names = [f"dialogue-host|{doc['host_key']}"]
+        if doc.get("venue_key"):
+            names.append(f"dialogue-venue|{doc['venue_key']}")
+        return mutex(self.kit.db, *names)
+
     def _check_clash(self, doc: dict[str, Any]) -> None:
         others = self.store.announced_between(
             doc["starts_at"], doc["ends_at"],
@@ -207,13 +216,14 @@ class Scheduling:
         domain.check_transition("announce", doc["state"])
         now = self.now
         domain.check_notice(doc["kind"], doc["starts_at"], now, reason)
-        self._check_clash(doc)
         event = self._event("dialogue.announced", doc["_id"],
                             {**self._facts(doc), "announced_at": now, "reason": reason})
-        return self._apply(who, doc, "announce",
-                           {"$set": {"state": domain.ANNOUNCED, "announced_at": now,
-                                     "notice_reason": reason}},
-                           [event], {"reason": reason})
+        with self._slot(doc):
+            self._check_clash(doc)
+            return self._apply(who, doc, "announce",
+                               {"$set": {"state": domain.ANNOUNCED, "announced_at": now,
+                                         "notice_reason": reason}},
+                               [event], {"reason": reason})
 
     def reschedule(self, who: Principal, dialogue_id: str,
                    data: dict[str, Any]) -> dict[str, Any]:
@@ -228,20 +238,21 @@ class Scheduling:
         domain.check_notice(doc["kind"], starts, now, data.get("reason"))
         moved = {**doc, "starts_at": starts, "ends_at": ends, "venue": venue,
                  "venue_key": domain.venue_key(venue, doc["locality"]), "online_url": online_url}
-        self._check_clash(moved)
         event = self._event("dialogue.rescheduled", doc["_id"], {
             **self._facts(moved), "previous_starts_at": doc["starts_at"],
             "previous_venue": doc.get("venue"), "announced_at": now,
             "reason": data.get("reason")})
-        return self._apply(who, doc, "reschedule", {
-            "$set": {"starts_at": starts, "ends_at": ends, "venue": venue,
-                     "venue_key": moved["venue_key"], "online_url": online_url,
-                     "announced_at": now, "notice_reason": data.get("reason")},
-            "$push": {"reschedules": {"at": now, "by": who.sub,
-                                      "previous_starts_at": doc["starts_at"],
-                                      "previous_venue": doc.get("venue"),
-                                      "reason": data.get("reason")}}},
-            [event], {"starts_at": starts.isoformat(), "venue": venue})
+        with self._slot(moved):
+            self._check_clash(moved)
+            return self._apply(who, doc, "reschedule", {
+                "$set": {"starts_at": starts, "ends_at": ends, "venue": venue,
+                         "venue_key": moved["venue_key"], "online_url": online_url,
+                         "announced_at": now, "notice_reason": data.get("reason")},
+                "$push": {"reschedules": {"at": now, "by": who.sub,
+                                          "previous_starts_at": doc["starts_at"],
+                                          "previous_venue": doc.get("venue"),
+                                          "reason": data.get("reason")}}},
+                [event], {"starts_at": starts.isoformat(), "venue": venue})
 
     def cancel(self, who: Principal, dialogue_id: str, reason: str) -> dict[str, Any]:
         doc = self.dialogue(who, dialogue_id)

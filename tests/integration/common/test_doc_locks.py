@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 
 from pymongo import ReturnDocument
 
-from services.common.mongo import LockingDatabase, database, guarded, hold, needs_locks
+from services.common.mongo import (
+    LOCKS,
+    LockingDatabase,
+    database,
+    guarded,
+    hold,
+    mutex,
+    needs_locks,
+)
 
 
 def hammer(threads: int, work) -> list:
@@ -117,3 +126,29 @@ def test_concurrent_upserts_of_a_new_document_count_every_write(settings):
 
     assert hammer(6, work) == [1] * 6
     assert docs.find_one({"_id": "fresh"})["n"] == 30
+
+
+def test_mutex_keeps_a_check_then_write_whole_on_any_backend(settings):
+    # "off": the plain database, as on MongoDB, where hold() locks nothing
+    db = guarded(database(settings, "locks"), "off")
+    db["counter"].insert_one({"_id": "c", "n": 0})
+
+    def bump(k: int) -> list:
+        for _ in range(8):
+            with mutex(db, "counter", f"other-{k % 2}"):
+                n = db["counter"].find_one({"_id": "c"})["n"]
+                db["counter"].update_one({"_id": "c"}, {"$set": {"n": n + 1}})
+        return []
+
+    hammer(4, bump)
+    assert db["counter"].find_one({"_id": "c"})["n"] == 32  # no increment lost
+    assert db[LOCKS].count_documents({}) == 0  # every name released
+
+
+def test_mutex_is_released_when_the_work_fails(settings):
+    db = guarded(database(settings, "locks"), "on")
+    with contextlib.suppress(ValueError), mutex(db, "slot"):
+        raise ValueError("the check refused")
+    with mutex(db, "slot", timeout=1):  # would time out if still held
+        assert db.raw[LOCKS].count_documents({"_id": "mutex|slot"}) == 1
+    assert db.raw[LOCKS].count_documents({}) == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import date
 
 from services.common.crypto import public_key_of, seal
@@ -165,3 +166,37 @@ def test_two_processes_share_issues(intake_settings, clock):
     assert issue["distinct_petitioners"] == 3
     one.kit.close()
     two.kit.close()
+
+
+def test_sweep_groups_what_a_crash_left_ungrouped(built, client, clock, monkeypatch):
+    intake = built.intake
+    petitions = built.kit.db.petitions
+
+    def died(*args, **kwargs):
+        raise RuntimeError("the process died while grouping")
+
+    # Stored, then the process dies before grouping: the citizen has a tracking code.
+    monkeypatch.setattr(intake, "group", died)
+    with contextlib.suppress(RuntimeError):
+        assert client.post("/api/v1/petitions", json=petition()).status_code == 500
+    stored = petitions.find_one({"ungrouped": True})
+    assert stored is not None and stored["issue_id"] is None
+    monkeypatch.undo()
+
+    assert intake.sweep_ungrouped() == 0  # young: its request may still be grouping it
+    clock.advance(minutes=2)
+    assert intake.sweep_ungrouped() == 1
+    grouped = petitions.find_one({"_id": stored["_id"]})
+    assert grouped["issue_id"] is not None and "ungrouped" not in grouped
+    issue = built.kit.db.issues.find_one({"_id": grouped["issue_id"]})
+    assert issue["petition_count"] == 1 and issue["distinct_petitioners"] == 1
+    assert intake.sweep_ungrouped() == 0
+    events = events_on(built.settings, "intake.petitions", min_count=2)
+    assert [e["data"]["issue_id"] for e in events
+            if e["type"] == "petition.grouped"] == [grouped["issue_id"]]
+
+    # A petition grouped in the normal way is never taken by the sweep.
+    fine = client.post("/api/v1/petitions", json=petition()).json
+    assert "ungrouped" not in petitions.find_one({"_id": fine["id"]})
+    clock.advance(minutes=2)
+    assert intake.sweep_ungrouped() == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
 from services.common.contracts.scheduling import TOPIC
@@ -300,3 +301,31 @@ def test_relay_publishes_what_the_web_process_did_not(api, clock):
     assert api.built.outbox.relay_once() == 0
     events = events_on(api.settings, TOPIC)
     assert [e["type"] for e in events] == ["dialogue.announced"]
+
+
+def test_clashing_announcements_at_the_same_instant_let_one_through(build):
+    # two web processes of the service, as gunicorn runs them
+    apis = [build(), build()]
+    slots = [{"starts_at": (START + timedelta(days=10, minutes=10 * k)).isoformat(),
+              "ends_at": (START + timedelta(days=10, hours=2, minutes=10 * k)).isoformat(),
+              "venue": f"Nhà văn hóa thôn {k}"} for k in range(6)]
+    drafts = [_create(apis[0], **slot)["id"] for slot in slots]
+    barrier = threading.Barrier(len(drafts))
+    codes: dict[str, int] = {}
+
+    def announce(k: int, did: str) -> None:
+        api = apis[k % 2]
+        client = api.app.test_client()
+        barrier.wait()
+        r = client.post(f"{D}/{did}/announce", json={}, headers=api.token("secretariat"))
+        codes[did] = r.status_code
+
+    threads = [threading.Thread(target=announce, args=(k, did)) for k, did in enumerate(drafts)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(codes.values()) == [200] + [409] * 5, codes
+    announced = [did for did, code in codes.items() if code == 200]
+    states = {did: apis[1].get(f"{D}/{did}").json["state"] for did in drafts}
+    assert [did for did, state in states.items() if state == "announced"] == announced
