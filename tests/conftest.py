@@ -4,17 +4,14 @@ database prefix so that tests never see each other's data."""
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable, Iterator
 
 import pytest
-from kafka import KafkaAdminClient
-from pymongo import MongoClient
 
 from services.common.config import Settings
 from services.common.kafka import kafka_ready
 from services.common.mongo import mongo_ready
-from tests.helpers import unique
+from tests.helpers import drop_prefix, unique
 
 
 @pytest.fixture(scope="session")
@@ -46,20 +43,8 @@ def make_settings(infra: Settings) -> Iterator[Callable[..., Settings]]:
         return settings
 
     yield make
-    if not made:
-        return
-    client = MongoClient(infra.mongo_url)
-    with contextlib.suppress(Exception):
-        for name in client.list_database_names():
-            if name.startswith(f"{prefix}_"):
-                client.drop_database(name)
-    client.close()
-    with contextlib.suppress(Exception):
-        admin = KafkaAdminClient(bootstrap_servers=infra.kafka_bootstrap)
-        topics = [t for t in admin.list_topics() if t.startswith(f"{prefix}.")]
-        if topics:
-            admin.delete_topics(topics)
-        admin.close()
+    if made:
+        drop_prefix(infra, prefix)
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -10,7 +11,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from kafka import KafkaConsumer, TopicPartition
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+from pymongo import MongoClient
 
 from services.common.config import Settings
 from services.common.kafka import Consumer
@@ -77,3 +79,19 @@ def running(consumer: Consumer) -> Iterator[Consumer]:
     finally:
         consumer.stop()
         thread.join(30)
+
+
+def drop_prefix(infra: Settings, prefix: str) -> None:
+    """Delete the databases and topics of one test's prefix."""
+    client = MongoClient(infra.mongo_url)
+    with contextlib.suppress(Exception):
+        for name in client.list_database_names():
+            if name.startswith(f"{prefix}_"):
+                client.drop_database(name)
+    client.close()
+    with contextlib.suppress(Exception):
+        admin = KafkaAdminClient(bootstrap_servers=infra.kafka_bootstrap)
+        topics = [t for t in admin.list_topics() if t.startswith(f"{prefix}.")]
+        if topics:
+            admin.delete_topics(topics)
+        admin.close()

@@ -13,6 +13,8 @@ succeed.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, date, datetime, time
 from typing import Any
 
@@ -26,7 +28,7 @@ from services.common.events import Event, new_event
 from services.common.kafka import Rejected
 from services.common.kit import Kit
 from services.common.localities import UnknownLocality, validate, ward, wards_of
-from services.common.mongo import mutex
+from services.common.mongo import LockTimeout, mutex
 from services.common.outbox import Outbox
 from services.common.ratelimit import RateLimiter
 from services.common.text import nfc
@@ -73,6 +75,9 @@ def _day_start(day: date) -> datetime:
 
 
 class Scheduling:
+    # how long a command waits for a host's or venue's slot held by another command
+    slot_wait = 10.0
+
     def __init__(self, kit: Kit, store: Store, outbox: Outbox,
                  settings: SchedulingSettings) -> None:
         self.kit = kit
@@ -180,12 +185,22 @@ class Scheduling:
         self.kit.audit.record(who, f"dialogue.{action}", "dialogue", doc["_id"], details)
         return self.store.dialogue(doc["_id"])
 
-    def _slot(self, doc: dict[str, Any]):
+    @contextmanager
+    def _slot(self, doc: dict[str, Any]) -> Iterator[None]:
         """Held while a dialogue's slot is checked and taken: the host's and the venue's."""
         names = [f"dialogue-host|{doc['host_key']}"]
         if doc.get("venue_key"):
             names.append(f"dialogue-venue|{doc['venue_key']}")
-        return mutex(self.kit.db, *names)
+        stack = ExitStack()
+        try:
+            stack.enter_context(mutex(self.kit.db, *names, timeout=self.slot_wait))
+        except LockTimeout as exc:
+            raise Conflict("another change to this host's or venue's dialogues is under way; "
+                           "try again in a moment",
+                           detail_vi="Lịch của người chủ trì hoặc địa điểm này đang được "
+                                     "người khác cập nhật, vui lòng thử lại sau giây lát.") from exc
+        with stack:
+            yield
 
     def _check_clash(self, doc: dict[str, Any]) -> None:
         others = self.store.announced_between(

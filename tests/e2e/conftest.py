@@ -18,7 +18,7 @@ from services.common.auth import issue_token
 from services.common.clock import utcnow
 from services.common.config import Settings
 from services.system import System, free_port
-from tests.helpers import unique, wait_for
+from tests.helpers import drop_prefix, unique, wait_for
 
 
 class SharedClock:
@@ -104,6 +104,7 @@ def system(infra: Settings, tmp_path_factory) -> Iterator[Running]:
     finally:
         system.stop()
         _dump_logs(base / "logs", only_errors=True)
+        drop_prefix(infra, prefix)
 
 
 def _dump_logs(folder: Path, only_errors: bool = False) -> None:

@@ -6,6 +6,7 @@ import threading
 from datetime import timedelta
 
 from services.common.contracts.scheduling import TOPIC
+from services.common.mongo import mutex
 from tests.helpers import events_on
 from tests.integration.scheduling.conftest import START, dialogue_body
 
@@ -329,3 +330,15 @@ def test_clashing_announcements_at_the_same_instant_let_one_through(build):
     announced = [did for did, code in codes.items() if code == 200]
     states = {did: apis[1].get(f"{D}/{did}").json["state"] for did in drafts}
     assert [did for did, state in states.items() if state == "announced"] == announced
+
+
+def test_a_slot_held_too_long_answers_409_and_frees_nothing(api):
+    draft = _create(api)
+    api.built.service.slot_wait = 0.3
+    host = api.built.store.dialogue(draft["id"])["host_key"]
+    with mutex(api.built.kit.db, f"dialogue-host|{host}"):  # another command, stuck
+        r = api.post(f"{D}/{draft['id']}/announce")
+    assert r.status_code == 409, r.json
+    assert "thử lại" in r.json["detail_vi"]
+    assert api.get(f"{D}/{draft['id']}").json["state"] == "draft"
+    assert api.post(f"{D}/{draft['id']}/announce").status_code == 200  # free again
