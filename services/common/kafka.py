@@ -32,6 +32,9 @@ from services.common.events import Event, InvalidEvent
 
 log = logging.getLogger(__name__)
 
+# How long one poll may wait for a group join already under way (see Consumer._join_wait).
+JOIN_WAIT_MS = 10_000
+
 Handler = Callable[[Event], None]
 
 # The physical topic of the record a handler is handling (e.g. to learn which
@@ -203,6 +206,25 @@ class Consumer:
                     return
                 time.sleep(0.1)
 
+    def _join_wait(self, timeout_ms: int) -> int:
+        """The poll timeout: longer while a group join is under way.
+
+        Works around kafka-python 3.0.12 losing rebalances. poll() runs a join as a task
+        and awaits it for its own timeout; a task that finishes between two polls is
+        thrown away and a new join sent (under load, joins went on for ever), and a join
+        that its metadata check started (a new topic for a pattern, partitions unknown at
+        the first join) is not awaited at all once the leader has assigned, so its
+        assignment is never applied and the member sits idle for good (the agency-report
+        consumer, 2 runs in 10 with the CPU busy). So while a join is in flight, ask for
+        the rejoin if nobody does and give the poll time to collect it.
+        """
+        coordinator = getattr(self._consumer, "_coordinator", None)
+        if getattr(coordinator, "_join_task", None) is None:
+            return timeout_ms
+        if not coordinator.need_rejoin():
+            coordinator.request_rejoin()
+        return max(timeout_ms, JOIN_WAIT_MS)
+
     def stop(self) -> None:
         """Ask the loop to finish the record in hand, commit and leave the group."""
         self._stop.set()
@@ -217,7 +239,7 @@ class Consumer:
 
     def poll_once(self, timeout_ms: int = 500) -> int:
         """Handle one polled batch and commit it; return how many records were handled."""
-        batches = self._consumer.poll(timeout_ms=timeout_ms)
+        batches = self._consumer.poll(timeout_ms=self._join_wait(timeout_ms))
         done: dict[TopicPartition, OffsetAndMetadata] = {}
         count = 0
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import date
 
 import pytest
@@ -155,3 +156,26 @@ def test_transient_failure_is_retried_not_dead_lettered(settings, bus):
         consumer.close()
     assert len(attempts) == 3
     assert consumer.stats.dead_lettered == 0
+
+
+def test_a_new_topic_matching_the_pattern_is_read_even_when_joins_outlast_each_poll(
+        settings, bus):
+    # Polls of a few milliseconds: every rebalance outlasts the poll that starts it,
+    # which is what CPU load does to the usual 500 ms polls.
+    seen: list[Event] = []
+    consumer = Consumer(settings, bus, "kit-pattern", {"commitment.overdue": seen.append},
+                        pattern=r"agency\..+\.reports", metadata_max_age_ms=300)
+    try:
+        for _ in range(40):
+            consumer.poll_once(timeout_ms=5)  # joined, nothing matches yet
+        topic = "agency.so-moi-37.reports"
+        ensure_topics(settings, [topic])
+        event = overdue("c-new")
+        bus.send(bus.topic(topic), event.subject, event.to_json())
+        deadline = time.monotonic() + 30
+        while not seen and time.monotonic() < deadline:
+            consumer.poll_once(timeout_ms=5)
+            time.sleep(0.01)
+    finally:
+        consumer.close()
+    assert [e.id for e in seen] == [event.id]
