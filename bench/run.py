@@ -65,7 +65,7 @@ def plan(quick: bool) -> dict[str, Any]:
             "rates": [(5, 20), (10, 20), (20, 20), (50, 60), (200, 60)], "drain": 90,
             "backlog": 100_000, "consumer_cap": 15,
             "scale_sizes": [10_000, 100_000, 1_000_000], "commitments": 10_000,
-            "scale_requests": 5,
+            "scale_requests": 20,
             "cluster_sizes": [10_000, 100_000], "cluster_queries": 1000}
 
 
