@@ -16,7 +16,7 @@ from pymongo.errors import DuplicateKeyError, PyMongoError
 from services.common import outbox
 from services.common.events import Event
 from services.common.localities import top_level
-from services.common.mongo import DocLocks, Index, LockTimeout, asc
+from services.common.mongo import Index, LockTimeout, asc, mutex
 from services.followup.domain import ACTIVE, Change, bucket
 
 log = logging.getLogger(__name__)
@@ -71,7 +71,7 @@ class Store:
         self.transitions: Collection = db[TRANSITIONS]
         self.reports: Collection = db[REPORTS]
         self.migrations: Collection = db[MIGRATIONS]
-        self.locks = DocLocks(db)
+        self.db = db
 
     def insert(self, doc: dict[str, Any], events: Iterable[Event], now: datetime) -> bool:
         """Insert a new commitment with its first events; False if it already exists."""
@@ -168,11 +168,9 @@ class Store:
     def refresh(self, dialogue_id: str) -> None:
         """Count one dialogue's commitments into its summary, and clear the stale flag of
         each commitment counted as it still is."""
-        key = f"report-refresh|{dialogue_id}"
         # Two refreshes of one dialogue must not interleave, or the one that read first
         # could write last and undo the other (on MongoDB too: this is read-then-write).
-        owner = self.locks.acquire(key)
-        try:
+        with mutex(self.db, f"report-refresh|{dialogue_id}", timeout=30.0):
             docs = list(self.commitments.find({"dialogue_id": dialogue_id}, _REPORT_FIELDS))
             places: dict[tuple, list[str]] = {}
             for (_, province, ward, agency, deadline, state), n in _count(docs).items():
@@ -189,8 +187,6 @@ class Store:
                     self.commitments.update_one(
                         {"_id": doc["_id"], "report_stale": True, **counted},
                         {"$set": {"report_stale": False}})
-        finally:
-            self.locks.release(key, owner)
 
     def _refresh_after_write(self, dialogue_id: str) -> None:
         # The change is made and its commitment stays stale until counted: a failure here
