@@ -11,7 +11,7 @@ export KAFKA_BOOTSTRAP ?= 127.0.0.1:$(KAFKA_PORT)
 export MONGO_URL ?= mongodb://127.0.0.1:$(MONGO_PORT)/
 
 .PHONY: venv tools infra-up infra-down infra-status test test-unit test-integration test-e2e \
-        run demo bench lint contracts clean
+        run demo bench lint contracts clean test-mongo-semantics
 
 venv: $(VENV)/.installed
 
@@ -48,6 +48,11 @@ test-integration: venv tools infra-up
 
 test-e2e: venv infra-up
 	@$(PY) -m pytest tests/e2e $(PYTEST_ARGS)
+
+# The conformance suite alone, against any server: MONGO_URL=mongodb://host:27017/ make
+# test-mongo-semantics checks that the embedded FerretDB and a real MongoDB agree.
+test-mongo-semantics: venv
+	@$(PY) -m pytest tests/integration/conformance $(PYTEST_ARGS)
 
 run: venv infra-up
 	@$(PY) deploy/run.py

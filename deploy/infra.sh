@@ -124,7 +124,7 @@ kafka_up() {
 
 ferret_build() {
   local bin=$ferret_dir/bin/ferretdb stamp
-  stamp=$(cat "$repo/deploy/ferretdb/go.mod" "$repo/deploy/ferretdb/go.sum" "$repo/deploy/ferretdb/main.go" | sha1sum | cut -c1-12)
+  stamp=$(cat "$repo/deploy/ferretdb/go.mod" "$repo/deploy/ferretdb/go.sum" "$repo"/deploy/ferretdb/*.go | sha1sum | cut -c1-12)
   if [ -x "$bin" ] && [ -f "$bin.stamp" ] && [ "$(cat "$bin.stamp")" = "$stamp" ]; then return; fi
   need go "install Go 1.22 or newer (https://go.dev/dl)"
   say "building FerretDB (first run only)"

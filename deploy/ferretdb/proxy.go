@@ -1,0 +1,318 @@
+package main
+
+// The wire-protocol proxy that gives FerretDB 1.24 MongoDB's single-document
+// atomicity.
+//
+// FerretDB 1.24 applies update, findAndModify and delete as "query the matching
+// documents, change them in Go, write them back" in separate steps
+// (internal/handler/msg_update.go), so two concurrent conditional updates can both
+// win and concurrent $inc/$push lose writes. The proxy sits on the public address,
+// reads each request, and runs every read-modify-write command alone on its
+// collection: an RWMutex per "$db.collection", taken exclusively, or shared plus a
+// per-document stripe lock when every statement's filter is exactly {_id: value}.
+// The lock is held from forwarding the request until its reply has been read, so
+// the read and the write-back of one command cannot interleave with another's.
+//
+// Inserts, reads and every other command pass through unlocked: an insert is one
+// PostgreSQL statement, and unique indexes are PostgreSQL's own. OP_QUERY (only
+// the drivers' first hello) and OP_COMPRESSED pass through unparsed: FerretDB
+// announces no compressors in its hello, so drivers never compress commands.
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"io"
+	"log"
+	"net"
+	"sort"
+	"sync"
+
+	"go.mongodb.org/mongo-driver/bson/bsontype"
+	"go.mongodb.org/mongo-driver/x/bsonx/bsoncore"
+	"go.mongodb.org/mongo-driver/x/mongo/driver/wiremessage"
+)
+
+// maxMessage is MongoDB's maxMessageSizeBytes.
+const maxMessage = 48 * 1000 * 1000
+
+// stripes bounds the per-document locks: documents whose keys hash alike share
+// one, which only costs concurrency, never correctness.
+const stripes = 4096
+
+// locks holds the per-collection and per-document locks of one server.
+type locks struct {
+	mu          sync.Mutex
+	collections map[string]*sync.RWMutex
+	docs        [stripes]sync.Mutex
+	seed        maphash.Seed
+}
+
+func newLocks() *locks {
+	return &locks{collections: map[string]*sync.RWMutex{}, seed: maphash.MakeSeed()}
+}
+
+func (l *locks) collection(ns string) *sync.RWMutex {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	found := l.collections[ns]
+	if found == nil {
+		found = &sync.RWMutex{}
+		l.collections[ns] = found
+	}
+	return found
+}
+
+// plan says which locks a request needs: none (ns empty), the collection
+// exclusively (ids nil), or the collection shared plus the documents' stripes.
+type plan struct {
+	ns  string
+	ids [][]byte // raw BSON values of the _id of each statement
+}
+
+// acquire takes the plan's locks and returns the function that releases them.
+// Stripes are taken in ascending order, always after the collection lock, so two
+// requests cannot wait for each other.
+func (l *locks) acquire(p plan) func() {
+	coll := l.collection(p.ns)
+	if p.ids == nil {
+		coll.Lock()
+		return coll.Unlock
+	}
+	coll.RLock()
+	taken := map[uint64]bool{}
+	order := make([]int, 0, len(p.ids))
+	for _, id := range p.ids {
+		var h maphash.Hash
+		h.SetSeed(l.seed)
+		h.WriteString(p.ns)
+		h.WriteByte(0)
+		h.Write(id)
+		n := h.Sum64() % stripes
+		if !taken[n] {
+			taken[n] = true
+			order = append(order, int(n))
+		}
+	}
+	sort.Ints(order)
+	for _, n := range order {
+		l.docs[n].Lock()
+	}
+	return func() {
+		for i := len(order) - 1; i >= 0; i-- {
+			l.docs[order[i]].Unlock()
+		}
+		coll.RUnlock()
+	}
+}
+
+// statements names, for each locked command, its document sequence and the
+// field of each statement that holds the filter.
+var statements = map[string]struct{ seq, filter string }{
+	"update":        {"updates", "q"},
+	"delete":        {"deletes", "q"},
+	"findAndModify": {"", "query"},
+	"findandmodify": {"", "query"},
+}
+
+// planFor reads an OP_MSG body (after the header) and says what to lock.
+func planFor(body []byte) (plan, error) {
+	flags, rem, ok := wiremessage.ReadMsgFlags(body)
+	if !ok {
+		return plan{}, errors.New("short OP_MSG")
+	}
+	if flags&wiremessage.ChecksumPresent != 0 {
+		if len(rem) < 4 {
+			return plan{}, errors.New("short OP_MSG checksum")
+		}
+		rem = rem[:len(rem)-4]
+	}
+	var cmd bsoncore.Document
+	seqs := map[string][]bsoncore.Document{}
+	for len(rem) > 0 {
+		var kind wiremessage.SectionType
+		kind, rem, ok = wiremessage.ReadMsgSectionType(rem)
+		if !ok {
+			return plan{}, errors.New("bad OP_MSG section")
+		}
+		switch kind {
+		case wiremessage.SingleDocument:
+			cmd, rem, ok = wiremessage.ReadMsgSectionSingleDocument(rem)
+		case wiremessage.DocumentSequence:
+			var id string
+			var docs []bsoncore.Document
+			id, docs, rem, ok = wiremessage.ReadMsgSectionDocumentSequence(rem)
+			seqs[id] = append(seqs[id], docs...)
+		default:
+			return plan{}, fmt.Errorf("unknown OP_MSG section kind %d", kind)
+		}
+		if !ok {
+			return plan{}, errors.New("bad OP_MSG section")
+		}
+	}
+	if cmd == nil {
+		return plan{}, errors.New("OP_MSG without a command document")
+	}
+	first, err := cmd.IndexErr(0)
+	if err != nil {
+		return plan{}, nil // empty command: FerretDB will answer with the error
+	}
+	shape, locked := statements[first.Key()]
+	if !locked {
+		return plan{}, nil
+	}
+	coll, ok := first.Value().StringValueOK()
+	if !ok {
+		return plan{}, nil
+	}
+	db, _ := cmd.Lookup("$db").StringValueOK()
+	p := plan{ns: db + "." + coll}
+
+	var filters []bsoncore.Value
+	if shape.seq == "" { // findAndModify: one statement, in the command itself
+		filters = append(filters, cmd.Lookup(shape.filter))
+	} else {
+		docs := seqs[shape.seq]
+		if arr, ok := cmd.Lookup(shape.seq).ArrayOK(); ok { // sent inline instead
+			values, _ := arr.Values()
+			for _, v := range values {
+				if d, ok := v.DocumentOK(); ok {
+					docs = append(docs, d)
+				}
+			}
+		}
+		for _, d := range docs {
+			filters = append(filters, d.Lookup(shape.filter))
+		}
+	}
+	for _, f := range filters {
+		id, ok := idOnly(f)
+		if !ok {
+			return plan{ns: p.ns}, nil // some statement may touch any document
+		}
+		p.ids = append(p.ids, id)
+	}
+	if len(p.ids) == 0 {
+		p.ids = nil
+	}
+	return p, nil
+}
+
+// idOnly returns the raw _id when the filter is exactly {_id: <value>} with a
+// value that matches by equality (not an operator document, array or regex).
+func idOnly(filter bsoncore.Value) ([]byte, bool) {
+	doc, ok := filter.DocumentOK()
+	if !ok {
+		return nil, false
+	}
+	elems, err := doc.Elements()
+	if err != nil || len(elems) != 1 || elems[0].Key() != "_id" {
+		return nil, false
+	}
+	v := elems[0].Value()
+	switch v.Type {
+	case bsontype.Array, bsontype.Regex, bsontype.JavaScript, bsontype.CodeWithScope:
+		return nil, false
+	case bsontype.EmbeddedDocument:
+		sub, _ := v.DocumentOK()
+		if k, err := sub.IndexErr(0); err == nil && len(k.Key()) > 0 && k.Key()[0] == '$' {
+			return nil, false
+		}
+	}
+	return append([]byte{byte(v.Type)}, v.Data...), true
+}
+
+// readMessage reads one whole wire message.
+func readMessage(r io.Reader) ([]byte, error) {
+	var head [16]byte
+	if _, err := io.ReadFull(r, head[:]); err != nil {
+		return nil, err
+	}
+	size := int32(binary.LittleEndian.Uint32(head[:4]))
+	if size < 16 || size > maxMessage {
+		return nil, fmt.Errorf("message of %d bytes", size)
+	}
+	msg := make([]byte, size)
+	copy(msg, head[:])
+	if _, err := io.ReadFull(r, msg[16:]); err != nil {
+		return nil, err
+	}
+	return msg, nil
+}
+
+// proxy accepts clients on ln and relays each to a new connection to the backend.
+func proxy(ln net.Listener, dial func() (net.Conn, error), l *locks) {
+	for {
+		client, err := ln.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			log.Printf("proxy: accept: %v", err)
+			continue
+		}
+		go func() {
+			defer client.Close()
+			backend, err := dial()
+			if err != nil {
+				log.Printf("proxy: cannot reach FerretDB: %v", err)
+				return
+			}
+			defer backend.Close()
+			if err := relay(client, backend, l); err != nil && !errors.Is(err, io.EOF) &&
+				!errors.Is(err, net.ErrClosed) {
+				log.Printf("proxy: connection from %s: %v", client.RemoteAddr(), err)
+			}
+		}()
+	}
+}
+
+// relay serves one client connection: request, then every reply to it. A MongoDB
+// connection carries one request at a time; the exceptions are requests flagged
+// moreToCome (no reply) and exhaust replies flagged moreToCome (more replies follow).
+func relay(client, backend net.Conn, l *locks) error {
+	for {
+		req, err := readMessage(client)
+		if err != nil {
+			return err
+		}
+		release := func() {}
+		if wiremessage.OpCode(binary.LittleEndian.Uint32(req[12:16])) == wiremessage.OpMsg {
+			p, err := planFor(req[16:])
+			if err != nil {
+				return err
+			}
+			if p.ns != "" {
+				release = l.acquire(p)
+			}
+		}
+		err = exchange(client, backend, req)
+		release()
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// exchange forwards one request and the replies it causes.
+func exchange(client, backend net.Conn, req []byte) error {
+	if _, err := backend.Write(req); err != nil {
+		return err
+	}
+	if wiremessage.IsMsgMoreToCome(req) {
+		return nil // an unacknowledged write: the server sends nothing back
+	}
+	for {
+		reply, err := readMessage(backend)
+		if err != nil {
+			return err
+		}
+		if _, err := client.Write(reply); err != nil {
+			return err
+		}
+		if !wiremessage.IsMsgMoreToCome(reply) {
+			return nil
+		}
+	}
+}
