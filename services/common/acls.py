@@ -58,7 +58,7 @@ AGENCY_PREFIX = "agency."
 
 SERVICES: dict[str, Access] = {
     "intake": Access(produces=(intake.TOPIC,),
-                     consumes=(intake.SUBMISSIONS, followup.TOPIC),
+                     consumes=(intake.SUBMISSIONS, intake.TOPIC, followup.TOPIC),
                      groups=("intake",)),
     "scheduling": Access(produces=(scheduling.TOPIC,),
                          consumes=(intake.TOPIC,),

@@ -63,9 +63,6 @@ class Settings:
     topic_prefix: str = setting("TOPIC_PREFIX", "",
                                 "prefix for every topic and group (test isolation)")
     mongo_url: str = setting("MONGO_URL", "mongodb://127.0.0.1:27017/", "MongoDB connection string")
-    mongo_locks: str = setting("MONGO_DOC_LOCKS", "auto",
-                               "per-document write locks: auto (on for FerretDB), on, off",
-                               choices=("auto", "on", "off"))
     db_prefix: str = setting("DB_PREFIX", "", "prefix for every database name (test isolation)")
     jwt_secret: str = setting("JWT_SECRET", "dev-secret-change-me-32-bytes-long!",
                               "HS256 secret for officer tokens (local and test)")

@@ -17,7 +17,7 @@ from services.common.clock import Clock, default_clock
 from services.common.config import Settings
 from services.common.crypto import KeyRing
 from services.common.kafka import Bus, Consumer, Handler, ensure_topics, kafka_ready
-from services.common.mongo import Index, database, ensure_indexes, guarded, mongo_ready
+from services.common.mongo import Index, database, ensure_indexes, mongo_ready
 from services.common.web import create_app
 
 
@@ -36,7 +36,7 @@ class Kit:
 
     @cached_property
     def db(self) -> Database:
-        return guarded(database(self.settings, self.db_name), self.settings.mongo_locks)
+        return database(self.settings, self.db_name)
 
     @cached_property
     def bus(self) -> Bus:

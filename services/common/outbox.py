@@ -69,13 +69,16 @@ class Outbox:
         self.clock = clock
         self.grace = grace
 
-    def flush(self, collection: Collection, doc_id: Any) -> None:
+    def flush(self, collection: Collection, doc_id: Any,
+              doc: dict[str, Any] | None = None) -> None:
         """Publish one aggregate's pending events now (the web process, after its update).
+        ``doc``: the aggregate as just written (with its outbox), to spare a read.
 
         A failure here loses nothing: the relay will publish them.
         """
         try:
-            doc = collection.find_one({"_id": doc_id}, {FIELD: 1})
+            if doc is None:
+                doc = collection.find_one({"_id": doc_id}, {FIELD: 1})
             if doc:
                 self._publish(collection, doc)
         except Exception:

@@ -7,7 +7,7 @@ from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
 from services.common.clock import Clock, utcnow
-from services.common.mongo import Index, asc, plain
+from services.common.mongo import Index, asc
 
 COLLECTION = "rate_limits"
 INDEXES = [Index(COLLECTION, asc("window"), name="rate_window")]
@@ -16,10 +16,7 @@ INDEXES = [Index(COLLECTION, asc("window"), name="rate_window")]
 class RateLimiter:
     def __init__(self, db: Database, limit: int, window_seconds: int = 60,
                  clock: Clock = utcnow) -> None:
-        # Unlocked even on FerretDB, where a concurrent increment may be lost: a limit
-        # that lets a few extra requests through under a burst is still a limit, and
-        # a lock would triple the database round trips of every public request.
-        self.collection = plain(db[COLLECTION])
+        self.collection = db[COLLECTION]
         self.limit = limit
         self.window = window_seconds
         self.clock = clock
@@ -34,7 +31,7 @@ class RateLimiter:
                     {"$inc": {"hits": 1}, "$setOnInsert": {"window": window}},
                     upsert=True, return_document=ReturnDocument.AFTER)
                 return doc["hits"] <= self.limit
-            except DuplicateKeyError:  # two first hits of a window at once (FerretDB)
+            except DuplicateKeyError:  # two first hits of a window at once: count again
                 continue
         return True
 

@@ -87,7 +87,11 @@ def _client() -> str:
 @petitions.arguments(s.PetitionIn)
 @petitions.response(201, s.PetitionCreated)
 def submit(body: dict[str, Any]):
-    """Submit a petition: public (rate-limited) or assisted by an officer (token)."""
+    """Submit a petition: public (rate-limited) or assisted by an officer (token).
+
+    The answer carries the tracking code at once; grouping into an issue follows within
+    seconds, off the request path, so the answer has no ``issue_id``: read it from
+    ``GET /petitions/{id}`` or from the ``petition.grouped`` event."""
     principal = auth.bearer()
     intake = service()
     if principal is None:
@@ -102,7 +106,7 @@ def submit(body: dict[str, Any]):
         raise Forbidden("read-only role")
     doc = intake.submit(body, principal=principal)
     return {"id": doc["_id"], "tracking_code": doc["tracking_code"], "status": doc["status"],
-            "category": doc["category"], "issue_id": doc.get("issue_id"),
+            "category": doc["category"],
             "due_date": _day(doc.get("due_date")), "created_at": doc["created_at"]}
 
 

@@ -59,7 +59,6 @@ class PetitionCreated(Schema):
     tracking_code = fields.String()
     status = fields.String()
     category = fields.String()
-    issue_id = fields.String(allow_none=True)
     due_date = fields.Date(allow_none=True)
     created_at = fields.AwareDateTime()
 

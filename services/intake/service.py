@@ -29,7 +29,6 @@ from services.common.events import Event, new_event
 from services.common.kafka import Rejected
 from services.common.kit import Kit
 from services.common.localities import top_level
-from services.common.mongo import hold
 from services.common.outbox import FIELD, Outbox, new_document, stage
 from services.common.ratelimit import RateLimiter
 from services.common.text import fold, words
@@ -49,6 +48,9 @@ MAX_BAND = "issues.max_band"
 # Set while a petition waits to be grouped, unset in the same write that groups it:
 # FerretDB cannot find ``issue_id: null`` by index, but finds this flag by one.
 UNGROUPED = "ungrouped"
+# Denunciations (tố cáo) are never grouped into issues: an issue can reach a public
+# agenda, and the law keeps a denunciation and its denouncer confidential.
+DENUNCIATION = "denunciation"
 NOT_FOUND_VI = "Không tìm thấy kiến nghị với mã tra cứu và thông tin xác minh này."
 
 
@@ -133,7 +135,9 @@ class Intake:
     def submit(self, data: dict[str, Any], *, principal: Principal | None = None,
                external: tuple[str, str] | None = None,
                cause: Event | None = None) -> dict[str, Any]:
-        """Store a new petition, group it into an issue, publish its events."""
+        """Store a new petition with its ``petition.received`` and publish it. Grouping
+        into an issue happens off the request path, in the consumer of that event
+        (``on_received``), so the answer and the acknowledgement never wait for it."""
         data = domain.check_submission(data)
         category = data.get("category")
         if category:
@@ -146,8 +150,9 @@ class Intake:
         pid = external_id(*external) if external else str(uuid.uuid4())
         if external:
             found = self.store.petitions.find_one({"_id": pid})
-            if found:
-                return self._finish_grouping(found, cause)
+            if found:  # a resend: publish what may still be pending, change nothing
+                self.outbox.flush(self.store.petitions, pid, found)
+                return found
         person = data["petitioner"]
         phone, email = person.get("phone"), person.get("email")
         keys = self.kit.keys
@@ -183,7 +188,8 @@ class Intake:
             "source_system": external[0] if external else None,
             "external_ref": external[1] if external else None,
             **searchable(data["title"], data["content"], now),
-            "due_date": due.isoformat(), "issue_id": None, UNGROUPED: True, "events_seen": [],
+            "due_date": due.isoformat(), "issue_id": None, "events_seen": [],
+            **({} if kind == DENUNCIATION else {UNGROUPED: True}),
             "created_at": now, "updated_at": now,
         }
         for _attempt in range(5):
@@ -202,13 +208,14 @@ class Intake:
                 "due_date": due, "received_at": now, "contact": contact,
                 "external_ref": doc["external_ref"], "source_system": doc["source_system"],
             }, now, cause)
+            stored = new_document(doc, [received], now)
             try:
-                self.store.petitions.insert_one(new_document(doc, [received], now))
+                self.store.petitions.insert_one(stored)
                 break
             except DuplicateKeyError:
                 found = self.store.petitions.find_one({"_id": pid})
                 if found:  # the same external submission, stored by a concurrent delivery
-                    return self._finish_grouping(found, cause)
+                    return found
                 continue  # tracking code collision: draw another
         else:
             raise RuntimeError("could not draw a unique tracking code")
@@ -216,19 +223,26 @@ class Intake:
         if principal:
             self.kit.audit.record(principal, "petition.submit", "petition", pid,
                                   {"channel": channel})
-        return self._finish_grouping(doc, cause, fresh=True)
-
-    def _finish_grouping(self, doc: dict[str, Any], cause: Event | None, *,
-                         fresh: bool = False) -> dict[str, Any]:
-        """Group the petition and publish its events, holding it so that a concurrent
-        delivery of the same external submission waits, then finds it grouped."""
-        with hold(self.store.petitions, doc["_id"]) as petitions:
-            if not fresh:  # stored earlier: read it again, now that it is held
-                doc = petitions.find_one({"_id": doc["_id"]}, {FIELD: 0})
-            if not doc.get("issue_id"):
-                doc = self.group(doc, petitions, cause=cause)
-            self.outbox.flush(petitions, doc["_id"])
+        # Published at once from the document just written (no read back); should it
+        # fail, the relay publishes it.
+        self.outbox.flush(self.store.petitions, pid, stored)
         return doc
+
+    def on_received(self, event: Event) -> None:
+        """``petition.received`` (intake's own, keyed by petition): group the petition.
+        One consumer owns each petition's partition, so one writer groups it."""
+        self.group_petition(event.subject, cause=event)
+
+    def group_petition(self, pid: str, cause: Event | None = None) -> dict[str, Any] | None:
+        """Group a stored petition into an issue unless it is grouped already (a replay)
+        or a denunciation; publish its events. The petition as it is then."""
+        doc = self.store.petitions.find_one({"_id": pid}, {FIELD: 0})
+        if doc is None or not doc.get(UNGROUPED):
+            return doc
+        if doc["kind"] == DENUNCIATION:  # left out of issues (reclassified, say)
+            self.store.petitions.update_one({"_id": pid}, {"$unset": {UNGROUPED: ""}})
+            return {k: v for k, v in doc.items() if k != UNGROUPED}
+        return self.group(doc, cause=cause)
 
     # --- clustering ---------------------------------------------------------------------
     def _bucket(self, doc: dict[str, Any]) -> tuple[str, str]:
@@ -283,10 +297,9 @@ class Intake:
             upsert=True, return_document=ReturnDocument.AFTER)
         return doc["cv"]
 
-    def group(self, doc: dict[str, Any], petitions: Any, *,
-              cause: Event | None = None) -> dict[str, Any]:
-        """Put a petition into the most similar open issue of its bucket, or a new one;
-        ``petitions`` is the collection to write the petition through (held)."""
+    def group(self, doc: dict[str, Any], *, cause: Event | None = None) -> dict[str, Any]:
+        """Put a petition into the most similar open issue of its bucket, or a new one,
+        and publish ``petition.grouped``."""
         vector = features(doc["title"], doc["content"])
         bucket = self._bucket(doc)
         now = self.clock()
@@ -332,23 +345,27 @@ class Intake:
             **self._ref({**doc, "issue_id": issue_id}), **self._snapshot(issue),
             "similarity": round(score, 4) if score is not None else None}, now, cause)
         claim = {"issue_id": issue_id, "similarity": score, "updated_at": now}
-        # The filter on issue_id guards MongoDB, where hold() locks nothing.
-        petitions.update_one({"_id": doc["_id"], "issue_id": None},
-                             stage({"$set": claim, "$unset": {UNGROUPED: ""}}, [grouped], now))
+        after = self.store.petitions.find_one_and_update(
+            {"_id": doc["_id"], "issue_id": None},
+            stage({"$set": claim, "$unset": {UNGROUPED: ""}}, [grouped], now),
+            return_document=ReturnDocument.AFTER)
+        if after is not None:  # publish from the document as written: no read back
+            self.outbox.flush(self.store.petitions, doc["_id"], after)
         return {**{k: v for k, v in doc.items() if k != UNGROUPED}, **claim}
 
-    def sweep_ungrouped(self, older_than: timedelta = timedelta(minutes=1),
+    def sweep_ungrouped(self, older_than: timedelta = timedelta(minutes=10),
                         limit: int = 500) -> int:
-        """Group the petitions a crash left without an issue: stored (or reclassified),
-        then the process died before grouping them. Younger ones are left to the
-        request still grouping them."""
+        """The safety net: group petitions left without an issue, say reclassified by a
+        request that died before grouping them. New petitions are the consumer's (Kafka
+        hands a crashed consumer's events to the next one); younger ones are left to it,
+        with a margin for a consumer that lags."""
         cutoff = self.clock() - older_than
         count = 0
         for doc in self.store.petitions.find({UNGROUPED: True},
                                              {"_id": 1, "updated_at": 1}).limit(limit):
             if doc["updated_at"] > cutoff:
                 continue
-            self._finish_grouping(doc, None)
+            self.group_petition(doc["_id"])
             count += 1
         if count:
             log.warning("grouped petitions left ungrouped", extra={"count": count})
@@ -393,54 +410,71 @@ class Intake:
                      member: str | None = None) -> dict[str, Any]:
         """Count a new petition (at ``petition``) if any, recompute the issue's heat and
         publish ``issue.trending`` when it crosses the threshold: one read and one
-        write with the issue held, so the trending event is staged once per crossing.
+        conditional write, so the trending event is staged once per crossing.
         ``member`` is a petition being grouped into it, not yet marked as its member."""
         now = self.clock()
-        with hold(self.store.issues, issue_id) as issues:
-            issue = issues.find_one({"_id": issue_id}, {"outbox": 0})
-            daily = dict(issue.get("daily") or {})
-            inc: dict[str, Any] = {"version": 1}
-            set_: dict[str, Any] = {"updated_at": now}
-            if petition:
-                day = paging.day_key(petition)
-                daily[day] = daily.get(day, 0) + 1
-                inc.update({f"daily.{day}": 1, "petition_count": 1})
-                set_["last_petition_at"] = petition
-            if new_petitioner:
-                inc["distinct_petitioners"] = 1
-            after = {**issue, "daily": daily, "version": issue["version"] + 1,
-                     **{k: issue[k] + v for k, v in inc.items()
-                        if k in ("petition_count", "distinct_petitioners")}}
-            value = self.compute_heat(after, now)
-            set_["heat"] = after["heat"] = value
-            set_.update(paging.heat_keys(value))
-            update: dict[str, Any] = {"$set": set_, "$inc": inc}
-            stale = domain.stale_days(daily, now, self.settings.heat_window_days)
-            if stale:
-                update["$unset"] = {f"daily.{k}": "" for k in stale}
-            threshold = self.settings.trending_threshold
-            events = []
-            if value >= threshold and not issue["trending"] and issue["status"] == OPEN:
-                ids = [p["_id"] for p in self.store.petitions.find({"issue_id": issue_id},
-                                                                    {"_id": 1})]
-                if member and member not in ids:
-                    ids.append(member)
-                events.append(self._event("issue.trending", issue_id, {
-                    "issue_id": issue_id, "title": issue["title"],
-                    "category": issue["category"], "locality": issue["locality"],
-                    "heat": value, "threshold": threshold,
-                    "petition_count": after["petition_count"],
-                    "distinct_petitioners": after["distinct_petitioners"],
-                    "petition_ids": ids, "issue_version": after["version"]}, now, cause))
-                set_.update(trending=True, trending_since=now)
-                after["trending"] = True
-            elif value < threshold and issue["trending"]:
-                set_["trending"] = after["trending"] = False
-            issues.update_one({"_id": issue_id}, stage(update, events, now))
-            if events:
-                self.outbox.flush(issues, issue_id)
-        self._widen(MAX_BAND, set_["heat_band"], lower=False)
+        # Read, compute, then write only if nobody changed the issue meanwhile (its
+        # version): the heat matches the counts, and a crossing stages one event.
+        for _attempt in range(20):
+            issue = self.store.issues.find_one({"_id": issue_id}, {"outbox": 0})
+            after, update, events = self._heat_update(issue, now, cause, petition,
+                                                      new_petitioner, member)
+            result = self.store.issues.update_one(
+                {"_id": issue_id, "version": issue["version"]}, stage(update, events, now))
+            if result.matched_count:
+                break
+        else:
+            raise RuntimeError(f"issue {issue_id} kept changing while counting it")
+        if events:
+            self.outbox.flush(self.store.issues, issue_id)
+        self._widen(MAX_BAND, after["heat_band"], lower=False)
         return after
+
+    def _heat_update(self, issue: dict[str, Any], now: datetime, cause: Event | None,
+                     petition: datetime | None, new_petitioner: bool,
+                     member: str | None) -> tuple[dict[str, Any], dict[str, Any], list[Event]]:
+        """The issue after counting and heating it, the update that does it, its events."""
+        issue_id = issue["_id"]
+        daily = dict(issue.get("daily") or {})
+        inc: dict[str, Any] = {"version": 1}
+        set_: dict[str, Any] = {"updated_at": now}
+        if petition:
+            day = paging.day_key(petition)
+            daily[day] = daily.get(day, 0) + 1
+            inc.update({f"daily.{day}": 1, "petition_count": 1})
+            set_["last_petition_at"] = petition
+        if new_petitioner:
+            inc["distinct_petitioners"] = 1
+        after = {**issue, "daily": daily, "version": issue["version"] + 1,
+                 **{k: issue[k] + v for k, v in inc.items()
+                    if k in ("petition_count", "distinct_petitioners")}}
+        value = self.compute_heat(after, now)
+        set_["heat"] = after["heat"] = value
+        set_.update(paging.heat_keys(value))
+        after.update(paging.heat_keys(value))
+        update: dict[str, Any] = {"$set": set_, "$inc": inc}
+        stale = domain.stale_days(daily, now, self.settings.heat_window_days)
+        if stale:
+            update["$unset"] = {f"daily.{k}": "" for k in stale}
+        threshold = self.settings.trending_threshold
+        events = []
+        if value >= threshold and not issue["trending"] and issue["status"] == OPEN:
+            ids = [p["_id"] for p in self.store.petitions.find({"issue_id": issue_id},
+                                                                {"_id": 1})]
+            if member and member not in ids:
+                ids.append(member)
+            events.append(self._event("issue.trending", issue_id, {
+                "issue_id": issue_id, "title": issue["title"],
+                "category": issue["category"], "locality": issue["locality"],
+                "heat": value, "threshold": threshold,
+                "petition_count": after["petition_count"],
+                "distinct_petitioners": after["distinct_petitioners"],
+                "petition_ids": ids, "issue_version": after["version"]}, now, cause))
+            set_.update(trending=True, trending_since=now)
+            after["trending"] = True
+        elif value < threshold and issue["trending"]:
+            set_["trending"] = after["trending"] = False
+        return after, update, events
 
     def _widen(self, marker: str, value: Any, *, lower: bool) -> None:
         """Move a bound kept in ``meta`` - the oldest petition's day, where newest-first
@@ -720,7 +754,7 @@ class Intake:
                               {"from": doc["category"], "to": category, "note": note})
         if doc.get("issue_id"):
             self._rebuild_issue(doc["issue_id"], now)
-        return self.summary(self._finish_grouping(doc, None))
+        return self.summary(self.group_petition(doc["_id"]) or doc)
 
     def withdraw(self, code: str, factor: dict[str, Any]) -> dict[str, Any]:
         doc = self.citizen_doc(code, factor.get("phone_last4"), factor.get("email"))

@@ -39,7 +39,6 @@ from services.common.errors import Conflict, NotFound
 from services.common.events import Event, new_event
 from services.common.kit import Kit
 from services.common.localities import UnknownLocality, ward
-from services.common.mongo import hold
 from services.common.outbox import Outbox, stage
 from services.common.ratelimit import RateLimiter
 from services.notify import domain
@@ -582,24 +581,21 @@ class NotifyService:
         lease = timedelta(seconds=self.settings.lease_seconds)
         while handled < limit:
             claimed = 0
+            notes = self.store.notifications
             for doc_id, state, field in self.store.due(self.clock(), limit - handled):
-                # Held from claim to outcome: one lock instead of one per write; a
-                # notification another sender holds is skipped, not waited for.
-                with hold(self.store.notifications, doc_id, wait=False) as notes:
-                    if notes is None:
-                        continue
-                    token = uuid.uuid4().hex
-                    doc = self.store.claim_one(doc_id, state, field, self.clock(), lease,
-                                               token, notes)
-                    if doc is None:
-                        continue  # another sender took it
-                    claimed += 1
-                    try:
-                        self._deliver(doc, token, notes)
-                    except Exception:
-                        # Left in "sending": the lease runs out and another pass retries.
-                        log.exception("delivery crashed", extra={"notification": doc["_id"]})
-                    handled += 1
+                # The claim is a conditional find_one_and_update: a notification another
+                # sender took meanwhile no longer matches, and is skipped.
+                token = uuid.uuid4().hex
+                doc = self.store.claim_one(doc_id, state, field, self.clock(), lease, token)
+                if doc is None:
+                    continue  # another sender took it
+                claimed += 1
+                try:
+                    self._deliver(doc, token, notes)
+                except Exception:
+                    # Left in "sending": the lease runs out and another pass retries.
+                    log.exception("delivery crashed", extra={"notification": doc["_id"]})
+                handled += 1
             if not claimed:
                 break
         return handled

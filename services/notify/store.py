@@ -22,7 +22,7 @@ from pymongo.errors import DuplicateKeyError
 
 from services.common import outbox
 from services.common.events import Event
-from services.common.mongo import Index, asc, plain
+from services.common.mongo import Index, asc
 from services.common.ratelimit import INDEXES as RATE_INDEXES
 from services.notify.domain import CANCELLED, SENDING, WAITING
 
@@ -54,11 +54,7 @@ class Store:
     def __init__(self, db: Database) -> None:
         self.db = db
         self.notifications = db[NOTIFICATIONS]
-        # The petition read model has a single writer: the consumer, which gets each
-        # petition's events in order from one partition (keyed by petition id); stops
-        # go to STOPS. So its writes need no per-document lock on FerretDB, which would
-        # triple the round trips of every event.
-        self.petitions = plain(db[PETITIONS])
+        self.petitions = db[PETITIONS]
         self.stops = db[STOPS]
         self.dialogues = db[DIALOGUES]
         self.directory = db[DIRECTORY]

@@ -5,16 +5,20 @@ from __future__ import annotations
 from datetime import timedelta
 
 from services.common.crypto import DEV_CONTACT_PRIVATE, unseal
-from tests.helpers import events_on
-from tests.integration.intake.conftest import petition
+from tests.helpers import events_on, running, wait_for
+from tests.integration.intake.conftest import group_now, petition
 
 BASE = "/api/v1/petitions"
 
 
 def submit(client, **overrides):
+    """POST a petition, then group it as the consumer would; the answer with the
+    petition's ``issue_id`` added (the POST answer has none: grouping comes after)."""
     response = client.post(BASE, json=petition(**overrides))
     assert response.status_code == 201, response.json
-    return response.json
+    assert "issue_id" not in response.json
+    intake = client.application.extensions["intake"]
+    return {**response.json, "issue_id": group_now(intake, response.json["id"])}
 
 
 def types(settings, n):
@@ -22,10 +26,18 @@ def types(settings, n):
 
 
 def test_submit_and_citizen_lookup(client, built):
-    created = submit(client)
+    response = client.post(BASE, json=petition())
+    assert response.status_code == 201
+    created = response.json
     assert created["status"] == "received"
     assert created["category"] == "infrastructure"
-    assert created["issue_id"]
+    assert "issue_id" not in created  # grouping is the consumer's, after the answer
+    stored = built.kit.db.petitions.find_one({"_id": created["id"]})
+    assert stored["issue_id"] is None
+    with running(built.consumer()):  # intake's own consumer groups it
+        created["issue_id"] = wait_for(
+            lambda: built.kit.db.petitions.find_one({"_id": created["id"]})["issue_id"],
+            timeout=60, message="the petition grouped by intake's consumer")
     assert created["due_date"] == "2026-03-23"  # 15 working days after Mon 2 Mar 2026
     code = created["tracking_code"]
     view = client.get(f"{BASE}/{code}?phone_last4=5678")
