@@ -48,7 +48,7 @@ from lib import (  # noqa: E402
 
 from services.system import System, free_port  # noqa: E402
 
-SECTIONS = ("intake", "pipeline", "consumers", "scale", "clustering")
+SECTIONS = ("commands", "intake", "pipeline", "consumers", "scale", "clustering")
 POOL = 2_000  # distinct sealed contacts among seeded petitions
 RESULTS = HERE / "results"
 
@@ -62,7 +62,7 @@ def plan(quick: bool) -> dict[str, Any]:
                 "scale_sizes": [2_000, 10_000], "commitments": 2_000, "scale_requests": 5,
                 "cluster_sizes": [2_000, 10_000], "cluster_queries": 300}
     return {"runs": 3, "levels": [1, 4, 16], "load_seconds": 8, "profile_posts": 30,
-            "rates": [(5, 20), (10, 20), (20, 20), (50, 60), (200, 60)], "drain": 90,
+            "rates": [(5, 20), (10, 20), (20, 20), (40, 60), (50, 60), (200, 60)], "drain": 90,
             "backlog": 100_000, "consumer_cap": 15,
             "scale_sizes": [10_000, 100_000, 1_000_000], "commitments": 10_000,
             "scale_requests": 20,
@@ -118,6 +118,8 @@ class Bench:
             self.plan["scale_sizes"] = args.scale_sizes
         if args.cluster_sizes:
             self.plan["cluster_sizes"] = args.cluster_sizes
+        if getattr(args, "rates", None):
+            self.plan["rates"] = [tuple(int(v) for v in r.split("x")) for r in args.rates]
         self.stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         self.prefix = "bench" + self.stamp.lower().replace("t", "").replace("z", "")
         self.results: dict[str, Any] = {
@@ -209,6 +211,20 @@ class Bench:
             if sms_count(self.sink_file) >= submitted:
                 return
             time.sleep(0.5)
+
+    # --- 0. database commands per petition ----------------------------------------------
+    def commands(self) -> dict[str, Any]:
+        """bench/commands.py in its own process (it registers a global command listener):
+        commands per petition from the POST to the acknowledgement SMS, per service."""
+        n = 10 if self.args.quick else 30
+        run = subprocess.run([sys.executable, str(HERE / "commands.py"), "--petitions", str(n)],
+                             cwd=ROOT, capture_output=True, text=True, timeout=1800)
+        if run.returncode:
+            raise RuntimeError(run.stderr[-2000:])
+        out = json.loads(run.stdout)
+        log(f"commands: POST {out['post_median']}, to the SMS {out['to_sms_median']}, end to "
+            f"end {out['end_to_end_median']} (median of {out['petitions']} petitions)")
+        return out
 
     # --- 1. intake over HTTP -----------------------------------------------------------
     def intake(self) -> dict[str, Any]:
@@ -613,13 +629,12 @@ class Bench:
             finally:
                 consumer.close(autocommit=False)
 
-        def kit_consumer(run: int, locks: str = "auto") -> dict[str, Any]:
+        def kit_consumer(run: int) -> dict[str, Any]:
             s = NotifySettings.from_env(topic_prefix=tprefix,
-                                        db_prefix=f"{self.prefix}k{locks}{run}_",
-                                        mongo_locks=locks)
+                                        db_prefix=f"{self.prefix}k{run}_")
             app = notify_bootstrap.build(settings=s)
             app.prepare()
-            consumer = app.kit.consumer(f"notify-bench-{locks}-{run}", app.handlers,
+            consumer = app.kit.consumer(f"notify-bench-{run}", app.handlers,
                                         topics=notify_bootstrap_topics())
             try:
                 return timed(lambda: consumer.poll_once(timeout_ms=500))
@@ -627,8 +642,7 @@ class Bench:
                 consumer.close()
                 app.close()
 
-        loops = {"bare_read": bare_read, "bare_read_write": bare_write, "kit": kit_consumer,
-                 "kit_without_locks": lambda r: kit_consumer(r, "off")}
+        loops = {"bare_read": bare_read, "bare_read_write": bare_write, "kit": kit_consumer}
         runs: dict[str, list[dict[str, Any]]] = {k: [] for k in loops}
         for run in range(p["runs"]):
             for name, fn in loops.items():
@@ -648,8 +662,6 @@ class Bench:
         out["ratio_kit_to_bare_read"] = med["kit"] / med["bare_read"] if med["bare_read"] else None
         out["ratio_kit_to_bare_read_write"] = (med["kit"] / med["bare_read_write"]
                                                if med["bare_read_write"] else None)
-        out["ratio_kit_without_locks_to_bare_read_write"] = (
-            med["kit_without_locks"] / med["bare_read_write"] if med["bare_read_write"] else None)
         return out
 
     # --- 4. scale ------------------------------------------------------------------------
@@ -1157,6 +1169,19 @@ def table(res: dict[str, Any]) -> str:
     lines.append(f"Run: {res['started_at']}{' (--quick)' if res['quick'] else ''}; "
                  "figures are median [min–max] of 3 runs unless said otherwise.")
     lines.append("")
+    if "commands" in s and "error" not in s["commands"]:
+        x = s["commands"]
+        per = ", ".join(f"{k} {v:g}" for k, v in x["by_service_median"].items())
+        lines += ["### 0. Database commands per petition (pymongo command listener)", "",
+                  "| in the intake POST | POST to acknowledgement SMS | end to end (with "
+                  "grouping) | by service, end to end |", "|---|---|---|---|",
+                  f"| {x['post_median']:g} (max {x['post_max']}) | {x['to_sms_median']:g} "
+                  f"(max {x['to_sms_max']}) | {x['end_to_end_median']:g} (max "
+                  f"{x['end_to_end_max']}) | {per} |", "",
+                  f"Median of {x['petitions']} petitions followed one at a time through the "
+                  "four services in one process (bench/commands.py); timed jobs not run. "
+                  "One petition's commands: " + ", ".join(
+                      f"{k} {v}" for k, v in x["last_petition_by_command"].items()) + ".", ""]
     if "intake" in s and "error" not in s["intake"]:
         x = s["intake"]
         lines += ["### 1. Intake over HTTP (POST /api/v1/petitions, gunicorn 2 workers x "
@@ -1221,9 +1246,8 @@ def table(res: dict[str, Any]) -> str:
             lines.append(f"| {name} | {fmt(r['per_s'], '', 0)} |")
         lines.append("")
         lines.append(f"Kit consumer / bare read: {x['ratio_kit_to_bare_read']:.3f}; "
-                     f"kit consumer / bare read+write: {x['ratio_kit_to_bare_read_write']:.3f}; "
-                     "kit consumer with MONGO_DOC_LOCKS=off / bare read+write: "
-                     f"{x['ratio_kit_without_locks_to_bare_read_write']:.3f}. {x['how']}.")
+                     f"kit consumer / bare read+write: {x['ratio_kit_to_bare_read_write']:.3f}. "
+                     f"{x['how']}.")
         lines.append("")
     if "scale" in s and "error" not in s["scale"]:
         x = s["scale"]
@@ -1294,6 +1318,8 @@ def main() -> int:
     parser.add_argument("--only", nargs="+", choices=SECTIONS, default=list(SECTIONS))
     parser.add_argument("--scale-sizes", type=int, nargs="+")
     parser.add_argument("--cluster-sizes", type=int, nargs="+")
+    parser.add_argument("--rates", nargs="+", metavar="RATExSECONDS",
+                        help="pipeline rates to offer, e.g. 40x60 60x60")
     parser.add_argument("--no-readme", action="store_true")
     parser.add_argument("--keep", action="store_true", help="keep the bench databases/topics")
     args = parser.parse_args()
