@@ -9,7 +9,8 @@ package main
 // win and concurrent $inc/$push lose writes. The proxy sits on the public address,
 // reads each request, and runs every read-modify-write command alone on its
 // collection: an RWMutex per "$db.collection", taken exclusively, or shared plus a
-// per-document stripe lock when every statement's filter is exactly {_id: value}.
+// per-document stripe lock when every statement's filter names its document by
+// {_id: value} (conditional transitions, {_id: x, state: "open"}, included).
 // The lock is held from forwarding the request until its reply has been read, so
 // the read and the write-back of one command cannot interleave with another's.
 //
@@ -27,6 +28,7 @@ import (
 	"log"
 	"net"
 	"sort"
+	"strconv"
 	"sync"
 
 	"go.mongodb.org/mongo-driver/bson/bsontype"
@@ -199,26 +201,39 @@ func planFor(body []byte) (plan, error) {
 	return p, nil
 }
 
-// idOnly returns the raw _id when the filter is exactly {_id: <value>} with a
-// value that matches by equality (not an operator document, array or regex).
+// idOnly returns the raw _id when the filter names one document by a top-level
+// equality on _id (a value, not an operator document, array or regex), whatever else
+// it asks: such a statement reads and writes that document only, so locking it is
+// enough. Other conditions ({_id: x, state: "open"}) are checked under that lock.
 func idOnly(filter bsoncore.Value) ([]byte, bool) {
 	doc, ok := filter.DocumentOK()
 	if !ok {
 		return nil, false
 	}
-	elems, err := doc.Elements()
-	if err != nil || len(elems) != 1 || elems[0].Key() != "_id" {
+	v, err := doc.LookupErr("_id")
+	if err != nil {
 		return nil, false
 	}
-	v := elems[0].Value()
 	switch v.Type {
-	case bsontype.Array, bsontype.Regex, bsontype.JavaScript, bsontype.CodeWithScope:
+	case bsontype.Array, bsontype.Regex, bsontype.JavaScript, bsontype.CodeWithScope,
+		bsontype.Decimal128:
 		return nil, false
 	case bsontype.EmbeddedDocument:
 		sub, _ := v.DocumentOK()
 		if k, err := sub.IndexErr(0); err == nil && len(k.Key()) > 0 && k.Key()[0] == '$' {
 			return nil, false
 		}
+	case bsontype.Int32, bsontype.Int64, bsontype.Double:
+		// 5, 5L and 5.0 are one _id to MongoDB: one key for all three.
+		var f float64
+		if i, ok := v.Int32OK(); ok {
+			f = float64(i)
+		} else if i, ok := v.Int64OK(); ok {
+			f = float64(i)
+		} else {
+			f, _ = v.DoubleOK()
+		}
+		return []byte(strconv.FormatFloat(f, 'g', -1, 64)), true
 	}
 	return append([]byte{byte(v.Type)}, v.Data...), true
 }

@@ -184,3 +184,18 @@ def test_upserts_by_id_with_find_one_and_update_count_every_call(db, hammer):
     for doc in windows.find():  # each window answered 1, 2, … n, no count twice
         assert sorted(h for w, h in seen if w == doc["_id"]) == list(range(1, doc["hits"] + 1))
     assert sum(d["hits"] for d in windows.find()) == TOTAL
+
+
+def test_one_id_written_as_int_and_as_double_is_one_document(db, hammer):
+    # MongoDB matches 7 and 7.0 alike: the two spellings must not race each other.
+    docs = db["numeric"]
+    docs.insert_one({"_id": 7, "n": 0, "state": "a"})
+
+    def work(k: int) -> list:
+        key = 7 if k % 2 else 7.0
+        for _ in range(OPS):
+            docs.update_one({"_id": key, "state": "a"}, {"$inc": {"n": 1}})
+        return []
+
+    hammer(work)
+    assert docs.find_one({"_id": 7})["n"] == TOTAL

@@ -123,6 +123,8 @@ def notify_settings(make_settings, sinks: Sinks) -> Callable[..., NotifySettings
     def make(**overrides: Any) -> NotifySettings:
         values = dict(env="test", log_level="WARNING", service="notify",
                       topic_prefix=base.topic_prefix, db_prefix=base.db_prefix,
+                      # the servers the tests were given, not the defaults ({} is no env)
+                      mongo_url=base.mongo_url, kafka_bootstrap=base.kafka_bootstrap,
                       kafka_partitions=2, smtp_port=sinks.smtp_port,
                       sms_url=f"{sinks.url}/sms", retry_backoff=30.0,
                       lookup_base_url="https://doithoai.ninhbinh.gov.vn/tra-cuu",
