@@ -22,12 +22,18 @@ from dataclasses import dataclass
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
-from kafka.errors import CommitFailedError, KafkaError, TopicAlreadyExistsError
+from kafka.errors import (
+    ClusterAuthorizationFailedError,
+    CommitFailedError,
+    KafkaError,
+    TopicAlreadyExistsError,
+    TopicAuthorizationFailedError,
+)
 from kafka.structs import OffsetAndMetadata
 
 from services.common import logs
 from services.common.clock import utcnow
-from services.common.config import Settings
+from services.common.config import ConfigError, Settings, kafka_credentials
 from services.common.events import Event, InvalidEvent
 
 log = logging.getLogger(__name__)
@@ -47,6 +53,21 @@ class Rejected(Exception):
     """Raised by a handler for a valid event it must refuse for good (dead-lettered)."""
 
 
+def client_config(settings: Settings) -> dict[str, object]:
+    """Bootstrap servers and security settings every Kafka client of ours uses."""
+    config: dict[str, object] = {"bootstrap_servers": settings.kafka_bootstrap,
+                                 "security_protocol": settings.kafka_security_protocol}
+    if settings.kafka_security_protocol.startswith("SASL"):
+        user, password = kafka_credentials(settings)
+        config.update(sasl_mechanism=settings.kafka_sasl_mechanism,
+                      sasl_plain_username=user, sasl_plain_password=password)
+    if settings.kafka_security_protocol.endswith("SSL"):
+        config["ssl_check_hostname"] = True
+        if settings.kafka_ssl_cafile:
+            config["ssl_cafile"] = settings.kafka_ssl_cafile
+    return config
+
+
 def topic_name(settings: Settings, logical: str) -> str:
     return settings.topic_prefix + logical
 
@@ -61,7 +82,7 @@ class Bus:
     def __init__(self, settings: Settings, **overrides: object) -> None:
         self.settings = settings
         config = dict(
-            bootstrap_servers=settings.kafka_bootstrap,
+            **client_config(settings),
             acks="all",
             enable_idempotence=True,
             linger_ms=2,
@@ -103,12 +124,17 @@ class Bus:
 
 
 def admin(settings: Settings) -> KafkaAdminClient:
-    return KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap,
+    return KafkaAdminClient(**client_config(settings),
                             client_id=f"{settings.service}-admin", request_timeout_ms=15_000)
 
 
 def ensure_topics(settings: Settings, logical: Iterable[str]) -> None:
-    """Create the missing topics with the configured partitions and replication."""
+    """Create the missing topics with the configured partitions and replication.
+
+    Services may not create topics on a secured broker (only followup, agencies' inboxes):
+    the operator's ``services.cli kafka setup`` creates them first. A missing topic this
+    principal may not create stops the process with one line saying so.
+    """
     names = [topic_name(settings, t) for t in logical]
     client = admin(settings)
     try:
@@ -116,9 +142,15 @@ def ensure_topics(settings: Settings, logical: Iterable[str]) -> None:
         missing = [n for n in names if n not in existing]
         if not missing:
             return
-        with contextlib.suppress(TopicAlreadyExistsError):  # another process was first
-            client.create_topics([NewTopic(n, settings.kafka_partitions,
-                                           settings.kafka_replication) for n in missing])
+        try:
+            with contextlib.suppress(TopicAlreadyExistsError):  # another process was first
+                client.create_topics([NewTopic(n, settings.kafka_partitions,
+                                               settings.kafka_replication) for n in missing])
+        except (TopicAuthorizationFailedError, ClusterAuthorizationFailedError):
+            raise ConfigError(
+                f"Kafka topics {', '.join(missing)} do not exist and principal "
+                f"{client.config.get('sasl_plain_username')!r} may not create them; run "
+                "python -m services.cli kafka setup (make infra-up does) first") from None
         log.info("created topics", extra={"topics": missing})
     finally:
         client.close()
@@ -171,7 +203,7 @@ class Consumer:
         self._dlq = dlq_topic(settings, group)
         self.on_invalid = on_invalid
         config = dict(
-            bootstrap_servers=settings.kafka_bootstrap,
+            **client_config(settings),
             group_id=self.group,
             client_id=f"{settings.service}-{group}",
             enable_auto_commit=False,
@@ -275,6 +307,11 @@ class Consumer:
                 delay = min(delay * 2, 5)
 
     def _process(self, record) -> bool:
+        size = len(record.value or b"")
+        if size > self.settings.kafka_max_event_bytes:
+            self._dead_letter(record, f"oversized: {size} bytes, more than "
+                                      f"{self.settings.kafka_max_event_bytes}")
+            return True
         try:
             event = Event.from_json(record.value)
         except InvalidEvent as exc:

@@ -75,9 +75,10 @@ class Harness:
     def _wait_for_topics(self) -> None:
         from kafka import KafkaConsumer
 
+        from services.common.kafka import client_config
         from services.notify.handlers import TOPICS
 
-        probe = KafkaConsumer(bootstrap_servers=self.app.settings.kafka_bootstrap)
+        probe = KafkaConsumer(**client_config(self.app.settings))
         try:
             for topic in TOPICS:
                 name = self.app.settings.topic_prefix + topic
