@@ -37,6 +37,9 @@ from services.common.config import ConfigError, Settings, kafka_credentials
 from services.common.events import Event, InvalidEvent
 
 log = logging.getLogger(__name__)
+# kafka-python warns on every SASL_PLAINTEXT login that credentials go "in the clear"; SCRAM
+# never sends the password itself, and production runs SASL_SSL. The warning drowned the logs.
+logging.getLogger("kafka.net.sasl.scram").setLevel(logging.ERROR)
 
 # How long one poll may wait for a group join already under way (see Consumer._join_wait).
 JOIN_WAIT_MS = 10_000
