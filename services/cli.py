@@ -140,7 +140,7 @@ def _dlq_list(args: argparse.Namespace) -> int:
         h = _headers(record)
         print(f"{record.topic}@{record.partition}:{record.offset}  from {h.get('dlq.topic')}"
               f"@{h.get('dlq.partition')}:{h.get('dlq.offset')}  at {h.get('dlq.time')}\n"
-              f"    error: {h.get('dlq.error')}")
+              f"    reason: {h.get('dlq.reason', '?')}  error: {h.get('dlq.error')}")
     print(f"{len(records)} dead-lettered record(s)")
     return 0
 

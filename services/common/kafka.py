@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import json
 import logging
 import random
 import re
@@ -312,13 +313,15 @@ class Consumer:
     def _process(self, record) -> bool:
         size = len(record.value or b"")
         if size > self.settings.kafka_max_event_bytes:
+            # Checked before parsing: a huge record would cost the loop its time and memory.
             self._dead_letter(record, f"oversized: {size} bytes, more than "
-                                      f"{self.settings.kafka_max_event_bytes}")
+                                      f"{self.settings.kafka_max_event_bytes}", "oversized")
             return True
         try:
             event = Event.from_json(record.value)
         except InvalidEvent as exc:
-            self._dead_letter(record, str(exc))
+            kind, reason = classify(exc)
+            self._dead_letter(record, reason, kind)
             return True
         handler = self.handlers.get(event.type)
         if handler is None:
@@ -334,7 +337,7 @@ class Consumer:
                 self.stats.handled += 1
                 return True
             except Rejected as exc:
-                self._dead_letter(record, str(exc))
+                self._dead_letter(record, str(exc), "rejected")
                 return True
             except Exception as exc:
                 self.stats.retries += 1
@@ -349,9 +352,10 @@ class Consumer:
                 logs.correlation_id.set(None)
                 logs.causation_id.set(None)
 
-    def _dead_letter(self, record, reason: str) -> None:
+    def _dead_letter(self, record, reason: str, kind: str) -> None:
         headers = [
             ("dlq.error", reason[:2000].encode()),
+            ("dlq.reason", kind.encode()),
             ("dlq.topic", record.topic.encode()),
             ("dlq.partition", str(record.partition).encode()),
             ("dlq.offset", str(record.offset).encode()),
@@ -363,7 +367,8 @@ class Consumer:
         self.stats.dead_lettered += 1
         log.warning("record dead-lettered", extra={"topic": record.topic,
                                                    "partition": record.partition,
-                                                   "offset": record.offset, "error": reason})
+                                                   "offset": record.offset, "reason": kind,
+                                                   "error": reason})
         if self.on_invalid:
             self.on_invalid(reason, InvalidEvent(reason))
 
@@ -372,6 +377,19 @@ class Consumer:
             self._consumer.close(autocommit=False)
         except Exception:  # closing is best-effort; the group times us out anyway
             log.exception("consumer close failed")
+
+
+def classify(exc: InvalidEvent) -> tuple[str, str]:
+    """(kind, reason) of a record that is no valid event: not-json, not-cloudevent,
+    unknown-type (an unknown type, or a version of it we do not know) or invalid-data."""
+    message = str(exc)
+    if isinstance(exc.__cause__, json.JSONDecodeError | UnicodeDecodeError):
+        return "not-json", f"not a CloudEvent (not JSON): {exc.__cause__}"
+    if message.startswith("unknown event type") or message.startswith("unknown dataschema"):
+        return "unknown-type", message
+    if message.startswith("not a CloudEvent"):
+        return "not-cloudevent", message
+    return "invalid-data", message
 
 
 def safe_name(value: str) -> str:
