@@ -14,7 +14,7 @@ from kafka.errors import (
     TopicAuthorizationFailedError,
 )
 
-from services.common.config import Settings
+from services.common.config import ConfigError, Settings
 from services.common.kafka import client_config, ensure_topics
 from services.common.kafka_security import add_agency, revoke_agency, setup, teardown
 from tests.helpers import unique
@@ -137,5 +137,18 @@ def test_a_service_may_not_write_another_services_topic(settings: Settings):
         produce(intake, settings.topic_prefix + "intake.petitions")
         with pytest.raises(TopicAuthorizationFailedError):
             produce(intake, settings.topic_prefix + "followup.commitments")
+    finally:
+        teardown(settings, settings.topic_prefix)
+
+
+def test_a_service_may_not_create_topics_and_says_what_to_run(settings: Settings):
+    setup(settings)
+    try:
+        intake = dataclasses.replace(settings, kafka_username="intake", service="intake")
+        ensure_topics(intake, ["intake.petitions"])  # exists: nothing to create, no error
+        with pytest.raises(ConfigError) as stopped:
+            ensure_topics(intake, ["intake.archive"])
+        assert "may not create them" in str(stopped.value.code)
+        assert "services.cli kafka setup" in str(stopped.value.code)
     finally:
         teardown(settings, settings.topic_prefix)
