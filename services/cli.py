@@ -253,7 +253,7 @@ def _kafka_acls(args: argparse.Namespace) -> int:
     """The ACL set of acls.py, or what the broker holds."""
     settings = Settings.from_env()
     if args.broker:
-        from services.common.kafka_security import broker_acls, connect
+        from services.common.kafka_security import OPERATION_NAMES, broker_acls, connect
 
         client = connect(settings)
         try:
@@ -262,7 +262,8 @@ def _kafka_acls(args: argparse.Namespace) -> int:
             client.close()
         rows = sorted((a.principal.removeprefix("User:"), a.resource_pattern.resource_type.name
                        .lower(), a.resource_pattern.resource_name,
-                       a.resource_pattern.pattern_type.name.lower(), a.operation.name.title())
+                       a.resource_pattern.pattern_type.name.lower(),
+                       OPERATION_NAMES.get(a.operation, a.operation.name))
                       for a in found)
     else:
         principals = acls.service_principals(settings.topic_prefix)

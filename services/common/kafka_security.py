@@ -44,6 +44,7 @@ _PATTERNS = {acls.LITERAL: ACLResourcePatternType.LITERAL,
 _OPERATIONS = {"Read": ACLOperation.READ, "Write": ACLOperation.WRITE,
                "Create": ACLOperation.CREATE, "Describe": ACLOperation.DESCRIBE,
                "IdempotentWrite": ACLOperation.IDEMPOTENT_WRITE}
+OPERATION_NAMES = {v: k for k, v in _OPERATIONS.items()}
 
 
 def operator(settings: Settings) -> Settings:

@@ -173,6 +173,10 @@ def test_nothing_lost_or_duplicated_through_broker_worker_and_database_faults(ri
 
     def inject(name: str, kill: Callable[[], None], restart: Callable[[], None],
                down: float) -> None:
+        # Strike while work is in flight: petitions accepted and not yet acknowledged.
+        deadline = time.monotonic() + 15
+        while pending(time.time()) < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
         fault = Fault(name, at=time.time())
         kill()
         fault.in_flight = pending(fault.at)
