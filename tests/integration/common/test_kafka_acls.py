@@ -39,7 +39,10 @@ def agencies(settings: Settings) -> Iterator[dict[str, Settings]]:
 
 
 def produce(settings: Settings, topic: str, **extra: object) -> None:
-    producer = KafkaProducer(**client_config(settings), acks="all", retries=5,
+    # retries: a topic created a moment ago may not have its leader yet (NOT_LEADER is
+    # retriable); an authorisation error is not, and comes back at once
+    producer = KafkaProducer(**client_config(settings), acks="all", retries=30,
+                             retry_backoff_ms=200,
                              max_block_ms=8_000, request_timeout_ms=10_000,
                              bootstrap_timeout_ms=6_000, **extra)
     try:
@@ -112,7 +115,8 @@ def test_an_agency_writes_and_reads_only_its_own_topic(settings: Settings, agenc
 def test_a_revoked_agency_is_refused_at_once(settings: Settings, agencies, client_log):
     x = agencies["x"]
     own = f"{settings.topic_prefix}agency.{agencies['x_id']}.reports"
-    producer = KafkaProducer(**client_config(x), acks="all", retries=5, max_block_ms=15_000)
+    producer = KafkaProducer(**client_config(x), acks="all", retries=30, retry_backoff_ms=200,
+                             max_block_ms=15_000)
     try:
         producer.send(own, value=b"{}").get(timeout=20)
         had, removed = revoke_agency(settings, agencies["x_id"])
