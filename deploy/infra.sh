@@ -140,13 +140,14 @@ kafka_up() {
   # formatted otherwise (before SASL, or for another admin password) is formatted again.
   stamp=$(printf '%s' "$config" | sha1sum | cut -c1-12)
   if alive "$pidfile"; then
-    if [ -f "$kafka_dir/format.stamp" ] && [ "$(cat "$kafka_dir/format.stamp")" = "$stamp" ]; then
+    if [ -f "$kafka_dir/format.stamp" ] && [ "$(cat "$kafka_dir/format.stamp")" = "$stamp" ] \
+       && [ "$(cat "$kafka_dir/lib/.stamp" 2>/dev/null)" = "$(sha1sum "$repo/deploy/kafka/pom.xml" | cut -c1-12)" ]; then
       wait_for kafka kafka "127.0.0.1:$kafka_port" "$pidfile" "$log" 60
       kafka_setup
       say "kafka already running on 127.0.0.1:$kafka_port (reused)"
       return
     fi
-    say "kafka runs an older configuration; restarting it"
+    say "kafka runs an older configuration or build; restarting it"
     stop kafka "$pidfile"
   fi
   need java "install a JDK 17 (apt-get install openjdk-17-jre-headless)"
