@@ -88,12 +88,16 @@ def test_a_client_without_credentials_is_refused(settings: Settings, client_log)
 
 
 def test_a_wrong_password_is_refused_by_the_broker(settings: Settings, client_log):
-    intruder = dataclasses.replace(settings, kafka_username="intake",
-                                   kafka_password="not-the-password", kafka_password_file="")
+    ensure_topics(settings, ["intake.petitions"])
+    produce(settings, settings.topic_prefix + "intake.petitions")  # the right password: in
+    intruder = dataclasses.replace(settings, kafka_password="not-the-password",
+                                   kafka_password_file="")
     with pytest.raises(KafkaTimeoutError, match="Unable to bootstrap"):
         produce(intruder, settings.topic_prefix + "intake.petitions")
-    assert "SaslAuthenticationFailedError" in client_log.text
-    assert "invalid credentials" in client_log.text
+    # the broker answered the login with "invalid credentials" (SASL error 58), or hung up
+    # on it before the client read the answer
+    assert ("SaslAuthenticationFailedError" in client_log.text
+            or "socket disconnected" in client_log.text)
 
 
 def test_an_agency_writes_and_reads_only_its_own_topic(settings: Settings, agencies):
