@@ -10,7 +10,7 @@ export MONGO_PORT ?= 27017
 export KAFKA_BOOTSTRAP ?= 127.0.0.1:$(KAFKA_PORT)
 export MONGO_URL ?= mongodb://127.0.0.1:$(MONGO_PORT)/
 
-.PHONY: venv tools infra-up infra-down infra-status test test-unit test-integration test-e2e \
+.PHONY: venv tools infra-up infra-down infra-status test test-unit test-integration test-e2e test-faults \
         run demo bench lint contracts clean test-mongo-semantics
 
 venv: $(VENV)/.installed
@@ -53,6 +53,11 @@ test-e2e: venv infra-up
 # test-mongo-semantics checks that the embedded FerretDB and a real MongoDB agree.
 test-mongo-semantics: venv
 	@$(PY) -m pytest tests/integration/conformance $(PYTEST_ARGS)
+
+# A 3-broker cluster of its own, brokers, workers and FerretDB killed mid-stream; `make test`
+# runs it too (tests/faults), this target alone.
+test-faults: venv infra-up
+	@$(PY) -m pytest tests/faults $(PYTEST_ARGS)
 
 run: venv infra-up
 	@$(PY) deploy/run.py

@@ -141,10 +141,13 @@ class Bench:
                 "NOTIFY_QUIET_START": "00:00", "NOTIFY_QUIET_END": "00:00"}
 
     def settings(self, **overrides: Any):
+        """The bench's own Kafka clients are operator tooling (the admin principal); the
+        services it starts run on their own principals."""
         from services.common.config import Settings
+        from services.common.kafka_security import operator
 
-        return Settings.from_env(topic_prefix=f"{self.prefix}.", db_prefix=f"{self.prefix}_",
-                                 **overrides)
+        return operator(Settings.from_env(topic_prefix=f"{self.prefix}.",
+                                          db_prefix=f"{self.prefix}_", **overrides))
 
     def token(self, *roles: str) -> dict[str, str]:
         from services.common.auth import issue_token
@@ -156,6 +159,9 @@ class Bench:
         ports = {n: free_port() for n in ("intake", "scheduling", "followup", "notify",
                                           "smtp", "sinks")}
         log(f"starting the system (prefix {self.prefix}, logs in {self.log_dir})")
+        from services.common.kafka_security import setup
+
+        setup(self.settings())  # the services' users, ACLs and topics for the bench's prefix
         self.system = System(ports=ports, env=self.env(), log_dir=self.log_dir, web_workers=2,
                              python=str(ROOT / ".venv" / "bin" / "python"))
         self.system.start()
@@ -527,7 +533,7 @@ class Bench:
 
         from services.common.contracts import intake as intake_contract
         from services.common.events import new_event
-        from services.common.kafka import Bus, ensure_topics
+        from services.common.kafka import Bus, client_config, ensure_topics
         from services.notify import bootstrap as notify_bootstrap
         from services.notify.settings import NotifySettings
 
@@ -568,7 +574,6 @@ class Bench:
         bus.close()
         produce_s = time.perf_counter() - t0
         cap = p["consumer_cap"]
-        boot = settings.kafka_bootstrap
 
         def timed(loop) -> dict[str, Any]:
             """Events per second from the first record to the last (group join excluded),
@@ -589,7 +594,7 @@ class Bench:
                     "per_s": count / elapsed if elapsed else None}
 
         def bare_read(run: int) -> dict[str, Any]:
-            consumer = KafkaConsumer(topic, bootstrap_servers=boot,
+            consumer = KafkaConsumer(topic, **client_config(settings),
                                      group_id=f"{tprefix}bare-read-{run}",
                                      enable_auto_commit=False, auto_offset_reset="earliest",
                                      max_poll_records=200)
@@ -600,7 +605,7 @@ class Bench:
                 consumer.close(autocommit=False)
 
         def bare_write(run: int) -> dict[str, Any]:
-            consumer = KafkaConsumer(topic, bootstrap_servers=boot,
+            consumer = KafkaConsumer(topic, **client_config(settings),
                                      group_id=f"{tprefix}bare-write-{run}",
                                      enable_auto_commit=False, auto_offset_reset="earliest",
                                      max_poll_records=200)
@@ -791,7 +796,11 @@ class Bench:
         except Exception as exc:
             log(f"could not drop databases: {exc!r}")
         try:
-            admin = KafkaAdminClient(bootstrap_servers=s.kafka_bootstrap)
+            from services.common.kafka import client_config
+            from services.common.kafka_security import teardown
+
+            teardown(s, s.topic_prefix)
+            admin = KafkaAdminClient(**client_config(s))
             topics = [t for t in admin.list_topics() if t.startswith(self.prefix)]
             if topics:
                 admin.delete_topics(topics)

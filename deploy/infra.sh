@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Brings the local infrastructure up or down: Apache Kafka (KRaft, single node)
-# and FerretDB over PostgreSQL. Used by `make run`, `make test` and CI alike.
+# Brings the local infrastructure up or down: Apache Kafka (KRaft, single node, SASL
+# SCRAM-SHA-512 and ACLs; the admin's and the services' passwords are made on the first
+# run under var/kafka/users/) and FerretDB over PostgreSQL. Used by `make run`, `make test` and CI alike.
 #
 # Why PostgreSQL and not FerretDB's SQLite backend: on SQLite, FerretDB 1.24
 # evaluates every filter in Go over every document (an _id lookup took 122 ms
@@ -30,6 +31,7 @@ controller_port=${KAFKA_CONTROLLER_PORT:-9093}
 mongo_port=${MONGO_PORT:-27017}
 pg_port=${PG_PORT:-54329}
 python=${PYTHON:-$repo/.venv/bin/python}
+export DOITHOAI_VAR=$var
 kafka_heap=${KAFKA_HEAP:--Xms256m -Xmx768m}
 
 kafka_dir=$var/kafka
@@ -58,8 +60,9 @@ sys.exit(0 if s.connect_ex(("127.0.0.1", int(sys.argv[1]))) == 0 else 1)
 EOF
 }
 
-check() {  # check kafka|mongo: a real metadata request or ping
-  "$python" "$repo/deploy/probe.py" "$1" "$2" >/dev/null 2>&1
+check() {  # check kafka|mongo: a real metadata request (as admin) or ping
+  KAFKA_USERNAME=admin KAFKA_PASSWORD= KAFKA_PASSWORD_FILE="$kafka_dir/users/admin.password" \
+    "$python" "$repo/deploy/probe.py" "$1" "$2" >/dev/null 2>&1
 }
 
 wait_for() {  # wait_for NAME KIND ADDR PIDFILE LOG SECONDS
@@ -90,36 +93,85 @@ kafka_fetch() {
   echo "$stamp" >"$lib/.stamp"
 }
 
+secret() {  # secret FILE: a password kept in FILE (0600), made on first use
+  if [ ! -s "$1" ]; then
+    mkdir -p "$(dirname "$1")"
+    (umask 077 && "$python" -c 'import secrets; print(secrets.token_urlsafe(24))' >"$1")
+  fi
+  cat "$1"
+}
+
+kafka_config() {  # the broker's server.properties on stdout
+  local admin controller
+  admin=$(secret "$kafka_dir/users/admin.password")
+  controller=$(secret "$kafka_dir/users/controller.password")
+  sed -e "s|@KAFKA_PORT@|$kafka_port|g" -e "s|@CONTROLLER_PORT@|$controller_port|g" \
+      -e "s|@DATA_DIR@|$kafka_dir/data|g" -e "s|@NODE_ID@|1|g" \
+      -e "s|@VOTERS@|1@127.0.0.1:$controller_port|g" -e "s|@REPLICATION@|1|g" \
+      -e "s|@MIN_ISR@|1|g" -e "s|@ADMIN_PASSWORD@|$admin|g" \
+      -e "s|@CONTROLLER_PASSWORD@|$controller|g" \
+      "$repo/deploy/kafka/server.properties.in"
+}
+
+kafka_format() {  # a fresh log directory with the admin user bootstrapped
+  local admin
+  admin=$(cat "$kafka_dir/users/admin.password")
+  rm -rf "$kafka_dir/data" && mkdir -p "$kafka_dir/data"
+  java -cp "$kafka_dir/lib/*" -Dlog4j2.configurationFile="$repo/deploy/kafka/log4j2.properties" \
+    -Dkafka.logs.dir="$log_dir" kafka.tools.StorageTool format \
+    -t "$("$python" -c 'import base64,uuid;print(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))')" \
+    -c "$kafka_dir/server.properties" --add-scram "SCRAM-SHA-512=[name=admin,password=$admin]" \
+    >"$log_dir/kafka-format.log" 2>&1 \
+    || { cat "$log_dir/kafka-format.log" >&2; die "could not format the Kafka log directory"; }
+}
+
+kafka_setup() {  # users, ACLs and topics of the services (services/common/acls.py)
+  KAFKA_BOOTSTRAP="127.0.0.1:$kafka_port" KAFKA_USERNAME=admin KAFKA_PASSWORD= \
+    KAFKA_PASSWORD_FILE="$kafka_dir/users/admin.password" TOPIC_PREFIX= \
+    "$python" -m services.cli kafka setup >"$log_dir/kafka-setup.log" 2>&1 \
+    || { tail -n 20 "$log_dir/kafka-setup.log" >&2; die "kafka setup failed; see $log_dir/kafka-setup.log"; }
+}
+
 kafka_up() {
-  local pidfile=$run_dir/kafka.pid log=$log_dir/kafka.out
+  local pidfile=$run_dir/kafka.pid log=$log_dir/kafka.out config stamp
+  mkdir -p "$kafka_dir"
+  config=$(kafka_config)
+  # The stamp changes with the template, the ports or the passwords: a log directory
+  # formatted otherwise (before SASL, or for another admin password) is formatted again.
+  stamp=$(printf '%s' "$config" | sha1sum | cut -c1-12)
   if alive "$pidfile"; then
-    wait_for kafka kafka "127.0.0.1:$kafka_port" "$pidfile" "$log" 60
-    say "kafka already running on 127.0.0.1:$kafka_port (reused)"
-    return
+    if [ -f "$kafka_dir/format.stamp" ] && [ "$(cat "$kafka_dir/format.stamp")" = "$stamp" ] \
+       && [ "$(cat "$kafka_dir/lib/.stamp" 2>/dev/null)" = "$(sha1sum "$repo/deploy/kafka/pom.xml" | cut -c1-12)" ]; then
+      wait_for kafka kafka "127.0.0.1:$kafka_port" "$pidfile" "$log" 60
+      kafka_setup
+      say "kafka already running on 127.0.0.1:$kafka_port (reused)"
+      return
+    fi
+    say "kafka runs an older configuration or build; restarting it"
+    stop kafka "$pidfile"
   fi
   need java "install a JDK 17 (apt-get install openjdk-17-jre-headless)"
   for p in "$kafka_port" "$controller_port"; do
     port_busy "$p" && die "port $p is taken by another process; stop it or set KAFKA_PORT / KAFKA_CONTROLLER_PORT"
   done
   kafka_fetch
-  mkdir -p "$kafka_dir/data"
-  sed -e "s|@KAFKA_PORT@|$kafka_port|g" -e "s|@CONTROLLER_PORT@|$controller_port|g" \
-      -e "s|@DATA_DIR@|$kafka_dir/data|g" \
-      "$repo/deploy/kafka/server.properties.in" >"$kafka_dir/server.properties"
-  if [ ! -f "$kafka_dir/data/meta.properties" ]; then
-    java -cp "$kafka_dir/lib/*" -Dlog4j2.configurationFile="$repo/deploy/kafka/log4j2.properties" \
-      -Dkafka.logs.dir="$log_dir" kafka.tools.StorageTool format \
-      -t "$("$python" -c 'import base64,uuid;print(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))')" \
-      -c "$kafka_dir/server.properties" >"$log_dir/kafka-format.log" 2>&1 \
-      || { cat "$log_dir/kafka-format.log" >&2; die "could not format the Kafka log directory"; }
-  fi
+  (umask 077 && printf '%s\n' "$config" >"$kafka_dir/server.properties")
+  # A fresh log directory at every start of the broker process (a running one is reused).
+  # Found here: after a restart of this Kafka 4.1.1 broker over its old log, every SCRAM
+  # login failed ("invalid credentials"), the admin's and the services' alike, so nothing
+  # could repair them. The local broker's topics are scratch data; what matters lives in
+  # MongoDB and its outboxes. Agencies added locally must be added again after a restart.
+  [ -f "$kafka_dir/data/meta.properties" ] && say "formatting a fresh Kafka log directory (local topics do not survive a broker restart)"
+  kafka_format
+  echo "$stamp" >"$kafka_dir/format.stamp"
   # shellcheck disable=SC2086
   nohup java $kafka_heap -XX:+UseG1GC -Djava.awt.headless=true \
     -Dlog4j2.configurationFile="$repo/deploy/kafka/log4j2.properties" -Dkafka.logs.dir="$log_dir" \
     -cp "$kafka_dir/lib/*" kafka.Kafka "$kafka_dir/server.properties" >"$log" 2>&1 &
   echo $! >"$pidfile"
   wait_for kafka kafka "127.0.0.1:$kafka_port" "$pidfile" "$log" 90
-  say "kafka up on 127.0.0.1:$kafka_port (logs: $log_dir/kafka.log)"
+  kafka_setup
+  say "kafka up on 127.0.0.1:$kafka_port, SASL SCRAM-SHA-512 with ACLs (logs: $log_dir/kafka.log; credentials: $kafka_dir/users/)"
 }
 
 ferret_build() {

@@ -36,6 +36,8 @@ def main() -> int:
               for s in SERVICES]
     lines += [f"  SMS/email sink {system.url('sinks')}/messages   (SMTP on 127.0.0.1:"
               f"{system.ports['smtp']})",
+              f"  Kafka        {Settings.from_env().kafka_bootstrap} (SASL SCRAM-SHA-512; each "
+              "service its own principal; admin password in var/kafka/users/)",
               "", "Officer token (admin + secretariat, Ninh Bình, 24 h):", f"  {token}",
               "", "Try:  curl -H 'Authorization: Bearer <token>' "
               f"'{system.url('intake')}/api/v1/petitions?province_code=37'",

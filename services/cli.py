@@ -11,6 +11,7 @@ import urllib.request
 from collections.abc import Iterable
 from typing import Any
 
+from services.common import acls
 from services.common.auth import ROLES, issue_token
 from services.common.config import Settings, describe
 
@@ -51,8 +52,12 @@ def consumer_lag(settings: Settings) -> dict[str, dict[str, int]]:
     """Lag of every consumer group, by topic."""
     from kafka import KafkaAdminClient, KafkaConsumer
 
-    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
+    from services.common.kafka import client_config
+    from services.common.kafka_security import operator
+
+    config = client_config(operator(settings))
+    admin = KafkaAdminClient(**config)
+    consumer = KafkaConsumer(**config)
     lags: dict[str, dict[str, int]] = {}
     try:
         groups = sorted(g["group_id"] for g in admin.list_groups()
@@ -100,8 +105,10 @@ def dead_letters(settings: Settings, group: str | None = None) -> list[Any]:
     """Every record in the dead-letter topics (of one consumer group, or all)."""
     from kafka import KafkaConsumer, TopicPartition
 
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap,
-                             enable_auto_commit=False)
+    from services.common.kafka import client_config
+    from services.common.kafka_security import operator
+
+    consumer = KafkaConsumer(**client_config(operator(settings)), enable_auto_commit=False)
     try:
         prefix = f"{settings.topic_prefix}dlq."
         topics = [t for t in consumer.topics() if t.startswith(prefix)
@@ -133,7 +140,7 @@ def _dlq_list(args: argparse.Namespace) -> int:
         h = _headers(record)
         print(f"{record.topic}@{record.partition}:{record.offset}  from {h.get('dlq.topic')}"
               f"@{h.get('dlq.partition')}:{h.get('dlq.offset')}  at {h.get('dlq.time')}\n"
-              f"    error: {h.get('dlq.error')}")
+              f"    reason: {h.get('dlq.reason', '?')}  error: {h.get('dlq.error')}")
     print(f"{len(records)} dead-lettered record(s)")
     return 0
 
@@ -141,9 +148,10 @@ def _dlq_list(args: argparse.Namespace) -> int:
 def replay(settings: Settings, records: Iterable[Any], *, show: bool = True) -> int:
     """Re-publish dead-lettered records to their original topics, in their original order."""
     from services.common.kafka import Bus
+    from services.common.kafka_security import operator
 
     records = list(records)
-    bus = Bus(settings)
+    bus = Bus(operator(settings))
     try:
         for done, record in enumerate(records, 1):
             topic = _headers(record).get("dlq.topic")
@@ -192,17 +200,81 @@ def _config(_args: argparse.Namespace) -> int:
     return 0
 
 
-def _agency_add(args: argparse.Namespace) -> int:
+def _agency_id(value: str) -> str:
     from services.common.contracts.fields import AGENCY
-    from services.common.contracts.followup import agency_topic
-    from services.common.kafka import ensure_topics, topic_name
 
-    if not AGENCY.regex.match(args.agency_id):
-        print(f"invalid agency id {args.agency_id!r}: {AGENCY.error}", file=sys.stderr)
-        return 2
+    if not AGENCY.regex.match(value):
+        raise argparse.ArgumentTypeError(f"invalid agency id {value!r}: {AGENCY.error}")
+    return value
+
+
+def _agency_add(args: argparse.Namespace) -> int:
+    from services.common.kafka_security import add_agency, client_properties
+
     settings = Settings.from_env()
-    ensure_topics(settings, [agency_topic(args.agency_id)])
-    print(topic_name(settings, agency_topic(args.agency_id)))
+    user, password, topic = add_agency(settings, args.agency_id)
+    properties = client_properties(settings, user, password)
+    if args.properties:
+        with open(args.properties, "x", encoding="utf-8") as handle:
+            handle.write(properties)
+    print(f"Kafka principal for agency {args.agency_id} (shown once; keep it in a secret store):"
+          f"\n  username: {user}\n  password: {password}\n  writes:   {topic}"
+          f"\n  reads:    {settings.topic_prefix}agency.{args.agency_id}.*"
+          f"\n  groups:   {settings.topic_prefix}{args.agency_id}.*"
+          "\n\nClient properties (kafka-console-producer/consumer --command-config / "
+          f"--producer.config){' written to ' + args.properties if args.properties else ''}:"
+          f"\n{properties}")
+    return 0
+
+
+def _agency_revoke(args: argparse.Namespace) -> int:
+    from services.common.kafka_security import revoke_agency
+
+    had, removed = revoke_agency(Settings.from_env(), args.agency_id)
+    if not had and not removed:
+        print(f"agency {args.agency_id} had no Kafka credentials or ACLs", file=sys.stderr)
+        return 1
+    print(f"agency {args.agency_id}: credentials removed, {removed} ACL(s) removed; "
+          "the broker refuses it from now on")
+    return 0
+
+
+def _kafka_setup(args: argparse.Namespace) -> int:
+    from services.common.kafka_security import setup
+
+    settings = Settings.from_env()
+    topics = setup(settings, prefix=args.prefix)
+    print(f"kafka: users and ACLs of {', '.join(acls.SERVICES)} set; "
+          f"{len(topics)} topics present")
+    return 0
+
+
+def _kafka_acls(args: argparse.Namespace) -> int:
+    """The ACL set of acls.py, or what the broker holds."""
+    settings = Settings.from_env()
+    if args.broker:
+        from services.common.kafka_security import OPERATION_NAMES, broker_acls, connect
+
+        client = connect(settings)
+        try:
+            found = broker_acls(client, args.principal)
+        finally:
+            client.close()
+        rows = sorted((a.principal.removeprefix("User:"), a.resource_pattern.resource_type.name
+                       .lower(), a.resource_pattern.resource_name,
+                       a.resource_pattern.pattern_type.name.lower(),
+                       OPERATION_NAMES.get(a.operation, a.operation.name))
+                      for a in found)
+    else:
+        principals = acls.service_principals(settings.topic_prefix)
+        if args.agency:
+            principals += [acls.agency_principal(a, settings.topic_prefix) for a in args.agency]
+        rows = sorted((p.name, a.resource, a.name, a.pattern, op) for p in principals
+                      for a in p.acls for op in a.operations
+                      if not args.principal or p.name == args.principal)
+    print(f"{'principal':<22} {'resource':<8} {'name':<36} {'pattern':<9} operation")
+    for row in rows:
+        print(f"{row[0]:<22} {row[1]:<8} {row[2]:<36} {row[3]:<9} {row[4]}")
     return 0
 
 
@@ -223,10 +295,28 @@ def parser() -> argparse.ArgumentParser:
 
     agency = sub.add_parser("agency", help="agencies that report over Kafka")
     agency_sub = agency.add_subparsers(dest="agency_command", required=True)
-    add = agency_sub.add_parser("add", help="create the agency's inbound topic "
-                                            "agency.<id>.reports ahead of its first commitment")
-    add.add_argument("agency_id", help="agency id, e.g. so-tnmt-37")
+    add = agency_sub.add_parser("add", help="create the agency's Kafka credentials (printed "
+                                            "once), its ACLs and its topic agency.<id>.reports")
+    add.add_argument("agency_id", type=_agency_id, help="agency id, e.g. so-tnmt-37")
+    add.add_argument("--properties", metavar="FILE",
+                     help="also write the client properties file here (must not exist)")
     add.set_defaults(func=_agency_add)
+    revoke = agency_sub.add_parser("revoke", help="remove the agency's credentials and ACLs")
+    revoke.add_argument("agency_id", type=_agency_id)
+    revoke.set_defaults(func=_agency_revoke)
+
+    kafka = sub.add_parser("kafka", help="Kafka users, ACLs and topics (as the admin principal)")
+    kafka_sub = kafka.add_subparsers(dest="kafka_command", required=True)
+    setup = kafka_sub.add_parser("setup", help="the services' users, ACLs and topics "
+                                               "(idempotent; make infra-up runs it)")
+    setup.add_argument("--prefix", help="topic prefix (default: TOPIC_PREFIX)")
+    setup.set_defaults(func=_kafka_setup)
+    show = kafka_sub.add_parser("acls", help="the ACL set of services/common/acls.py, or "
+                                             "with --broker what the broker holds")
+    show.add_argument("--broker", action="store_true")
+    show.add_argument("--principal", help="only this principal")
+    show.add_argument("--agency", action="append", help="include this agency (repeatable)")
+    show.set_defaults(func=_kafka_acls)
 
     status = sub.add_parser("status", help="health of every service and consumer lag")
     status.add_argument("--host", default="127.0.0.1")

@@ -85,6 +85,11 @@ class System:
             "SMS_URL": f"http://127.0.0.1:{self.ports['sinks']}/sms",
             "PUBLIC_BASE_URL": self.url("intake"),
             "NOTIFY_LOOKUP_URL": f"{self.url('intake')}/tra-cuu",
+            # Each service on its own Kafka principal (services/common/acls.py), with the
+            # password `services.cli kafka setup` keeps under <DOITHOAI_VAR>/kafka/users/.
+            "KAFKA_USERNAME": service,
+            "KAFKA_PASSWORD": "",
+            "KAFKA_PASSWORD_FILE": "",
             **self.extra_env,
         }
         return env

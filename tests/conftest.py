@@ -4,6 +4,7 @@ database prefix so that tests never see each other's data."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -12,6 +13,10 @@ from services.common.config import Settings
 from services.common.kafka import kafka_ready
 from services.common.mongo import mongo_ready
 from tests.helpers import drop_prefix, unique
+
+# The tests' own Kafka clients (creating and deleting topics of unique prefixes) are
+# operator tooling: the admin principal. The services the e2e tests start run on their own.
+os.environ.setdefault("KAFKA_USERNAME", "admin")
 
 
 @pytest.fixture(scope="session")

@@ -15,7 +15,7 @@ from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from pymongo import MongoClient
 
 from services.common.config import Settings
-from services.common.kafka import Consumer
+from services.common.kafka import Consumer, client_config
 
 
 def unique(prefix: str = "t") -> str:
@@ -38,7 +38,7 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 20, interval: float 
 def read_topic(settings: Settings, topic: str, *, min_count: int = 1,
                timeout: float = 20) -> list[Any]:
     """Every record of a (physical) topic from the beginning, once at least ``min_count``."""
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap,
+    consumer = KafkaConsumer(**client_config(settings),
                              enable_auto_commit=False, consumer_timeout_ms=500)
     try:
         partitions = wait_for(lambda: consumer.partitions_for_topic(topic), timeout,
@@ -90,7 +90,7 @@ def drop_prefix(infra: Settings, prefix: str) -> None:
                 client.drop_database(name)
     client.close()
     with contextlib.suppress(Exception):
-        admin = KafkaAdminClient(bootstrap_servers=infra.kafka_bootstrap)
+        admin = KafkaAdminClient(**client_config(infra))
         topics = [t for t in admin.list_topics() if t.startswith(f"{prefix}.")]
         if topics:
             admin.delete_topics(topics)

@@ -4,9 +4,15 @@ It sends one progress report and then the resolution of a commitment, as
 structured-mode CloudEvents, on the agency's own topic ``agency.<agency_id>.reports``,
 keyed by the commitment id. See docs/agencies.md.
 
+    KAFKA_BOOTSTRAP=kafka.tinh.gov.vn:9093 KAFKA_USERNAME=agency-so-xd-37 \\
+    KAFKA_PASSWORD=... KAFKA_SSL_CAFILE=ca.pem \\
     python docs/examples/agency_producer.py --agency so-xd-37 --commitment cm-...
 
-Environment: KAFKA_BOOTSTRAP (default 127.0.0.1:9092); TOPIC_PREFIX only in tests.
+Environment: KAFKA_BOOTSTRAP (default 127.0.0.1:9092); KAFKA_USERNAME and KAFKA_PASSWORD,
+the credentials ``python -m services.cli agency add <id>`` printed once;
+KAFKA_SECURITY_PROTOCOL (default SASL_SSL, as in production; SASL_PLAINTEXT against the
+local broker); KAFKA_SSL_CAFILE, the CA that signed the brokers' certificates (SASL_SSL);
+TOPIC_PREFIX only in tests.
 """
 
 from __future__ import annotations
@@ -46,8 +52,16 @@ def main() -> None:
     args = parser.parse_args()
 
     topic = os.environ.get("TOPIC_PREFIX", "") + f"agency.{args.agency}.reports"
+    protocol = os.environ.get("KAFKA_SECURITY_PROTOCOL", "SASL_SSL")
+    tls = {"ssl_cafile": os.environ["KAFKA_SSL_CAFILE"]} if os.environ.get(
+        "KAFKA_SSL_CAFILE") else {}
     producer = KafkaProducer(
         bootstrap_servers=os.environ.get("KAFKA_BOOTSTRAP", "127.0.0.1:9092"),
+        security_protocol=protocol,       # SASL_SSL: encrypted, and the broker is verified
+        sasl_mechanism="SCRAM-SHA-512",
+        sasl_plain_username=os.environ["KAFKA_USERNAME"],  # agency-<your agency id>
+        sasl_plain_password=os.environ["KAFKA_PASSWORD"],
+        **(tls if protocol == "SASL_SSL" else {}),
         acks="all",                       # wait until the report is safely stored
         enable_idempotence=True,          # no duplicates from the producer's own retries
         key_serializer=str.encode,

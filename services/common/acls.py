@@ -52,6 +52,9 @@ class Access:
     consumes: tuple[str, ...] = ()
     consumes_prefixes: tuple[str, ...] = ()
     groups: tuple[str, ...] = ()
+    # Topics it may create, by prefix: followup creates an agency's inbox when the agency
+    # is first assigned a commitment. Every other topic is created by the operator.
+    creates_prefixes: tuple[str, ...] = ()
 
 
 AGENCY_PREFIX = "agency."
@@ -66,7 +69,8 @@ SERVICES: dict[str, Access] = {
     "followup": Access(produces=(followup.TOPIC,),
                        consumes=(scheduling.TOPIC,),
                        consumes_prefixes=(AGENCY_PREFIX,),
-                       groups=("followup", "followup-agencies")),
+                       groups=("followup", "followup-agencies"),
+                       creates_prefixes=(AGENCY_PREFIX,)),
     "notify": Access(produces=(notify.TOPIC,),
                      consumes=(intake.TOPIC, scheduling.TOPIC, followup.TOPIC),
                      groups=("notify",)),
@@ -91,6 +95,8 @@ def service_principal(service: str, prefix: str = "") -> Principal:
         acls.append(Acl(TOPIC, prefix + topic, LITERAL, CONSUME))
     for topic in access.consumes_prefixes:
         acls.append(Acl(TOPIC, prefix + topic, PREFIXED, CONSUME))
+    for topic in access.creates_prefixes:
+        acls.append(Acl(TOPIC, prefix + topic, PREFIXED, ("Create",)))
     # Idempotent producers (acks=all, enable_idempotence) need this on the cluster.
     acls.append(Acl(CLUSTER, "kafka-cluster", LITERAL, ("IdempotentWrite",)))
     return Principal(service, tuple(acls))

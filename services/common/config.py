@@ -7,6 +7,7 @@ bad value stops the process with one clear line naming the variable.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -60,6 +61,28 @@ class Settings:
     kafka_partitions: int = setting("KAFKA_PARTITIONS", 3, "partitions per topic", low=1, high=1000)
     kafka_replication: int = setting("KAFKA_REPLICATION", 1, "replication factor per topic",
                                      low=1, high=7)
+    kafka_security_protocol: str = setting(
+        "KAFKA_SECURITY_PROTOCOL", "SASL_PLAINTEXT",
+        "SASL_PLAINTEXT locally, SASL_SSL in production (PLAINTEXT only for a broker without "
+        "authentication)", choices=("SASL_PLAINTEXT", "SASL_SSL", "PLAINTEXT", "SSL"))
+    kafka_sasl_mechanism: str = setting("KAFKA_SASL_MECHANISM", "SCRAM-SHA-512",
+                                        "SASL mechanism",
+                                        choices=("SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"))
+    kafka_username: str = setting("KAFKA_USERNAME", "",
+                                  "Kafka principal; empty: the service's own (SERVICE_NAME)")
+    kafka_password: str = setting("KAFKA_PASSWORD", "",
+                                  "its password (or KAFKA_PASSWORD_FILE)")
+    kafka_password_file: str = setting(
+        "KAFKA_PASSWORD_FILE", "",
+        "file holding the password; empty: <DOITHOAI_VAR>/kafka/users/<user>.password, "
+        "written by the local set-up")
+    kafka_ssl_cafile: str = setting("KAFKA_SSL_CAFILE", "",
+                                    "CA bundle that signed the brokers' certificates (SASL_SSL)")
+    kafka_max_event_bytes: int = setting(
+        "KAFKA_MAX_EVENT_BYTES", 262_144,
+        "a consumed record larger than this is dead-lettered as oversized", low=1024,
+        high=16_777_216)
+    var_dir: str = setting("DOITHOAI_VAR", "var", "data, logs and local credentials")
     topic_prefix: str = setting("TOPIC_PREFIX", "",
                                 "prefix for every topic and group (test isolation)")
     mongo_url: str = setting("MONGO_URL", "mongodb://127.0.0.1:27017/", "MongoDB connection string")
@@ -95,12 +118,50 @@ class Settings:
                 parse_keys(value)
             except ValueError as exc:
                 raise ConfigError(f"{env}: {exc}") from None
+        kafka_check(self)
         if self.env == "production" and "dev-secret" in self.jwt_secret and not self.jwt_jwks_url:
             raise ConfigError("JWT_SECRET: set a real secret or JWT_JWKS_URL in production")
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:
         return load(cls, environ, **overrides)
+
+
+# RFC 5802 names are not escaped by kafka-python: ',' and '=' would break the exchange.
+_USERNAME = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+
+
+def kafka_check(settings: Settings) -> None:
+    """Checks of the Kafka security settings that need no file (run at load)."""
+    if settings.kafka_username and not _USERNAME.match(settings.kafka_username):
+        raise ConfigError(f"KAFKA_USERNAME={settings.kafka_username!r} may hold only letters, "
+                          "digits, '.', '_' and '-'")
+    if settings.kafka_password and settings.kafka_password_file:
+        raise ConfigError("KAFKA_PASSWORD and KAFKA_PASSWORD_FILE are both set; keep one")
+    if settings.kafka_ssl_cafile and not os.path.isfile(settings.kafka_ssl_cafile):
+        raise ConfigError(f"KAFKA_SSL_CAFILE={settings.kafka_ssl_cafile!r} is not a file")
+
+
+def kafka_credentials(settings: Settings) -> tuple[str, str]:
+    """(user, password) of this process's Kafka principal, or one clear line saying why not."""
+    user = settings.kafka_username or settings.service
+    if not _USERNAME.match(user):
+        raise ConfigError(f"KAFKA_USERNAME: {user!r} is not a usable Kafka principal name")
+    if settings.kafka_password:
+        return user, settings.kafka_password
+    path = settings.kafka_password_file or os.path.join(
+        settings.var_dir, "kafka", "users", f"{user}.password")
+    try:
+        with open(path, encoding="utf-8") as handle:
+            password = handle.read().strip()
+    except OSError as exc:
+        where = "KAFKA_PASSWORD_FILE" if settings.kafka_password_file else "KAFKA_PASSWORD"
+        raise ConfigError(
+            f"{where}: no password for Kafka user {user!r} ({path}: {exc.strerror}); set "
+            "KAFKA_PASSWORD or KAFKA_PASSWORD_FILE, or run make infra-up locally") from None
+    if not password:
+        raise ConfigError(f"KAFKA_PASSWORD_FILE: {path} is empty (Kafka user {user!r})")
+    return user, password
 
 
 def load(cls: type, environ: dict[str, str] | None = None, **overrides: Any) -> Any:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import json
 import logging
 import random
 import re
@@ -22,15 +23,24 @@ from dataclasses import dataclass
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
-from kafka.errors import CommitFailedError, KafkaError, TopicAlreadyExistsError
+from kafka.errors import (
+    ClusterAuthorizationFailedError,
+    CommitFailedError,
+    KafkaError,
+    TopicAlreadyExistsError,
+    TopicAuthorizationFailedError,
+)
 from kafka.structs import OffsetAndMetadata
 
 from services.common import logs
 from services.common.clock import utcnow
-from services.common.config import Settings
+from services.common.config import ConfigError, Settings, kafka_credentials
 from services.common.events import Event, InvalidEvent
 
 log = logging.getLogger(__name__)
+# kafka-python warns on every SASL_PLAINTEXT login that credentials go "in the clear"; SCRAM
+# never sends the password itself, and production runs SASL_SSL. The warning drowned the logs.
+logging.getLogger("kafka.net.sasl.scram").setLevel(logging.ERROR)
 
 # How long one poll may wait for a group join already under way (see Consumer._join_wait).
 JOIN_WAIT_MS = 10_000
@@ -47,6 +57,21 @@ class Rejected(Exception):
     """Raised by a handler for a valid event it must refuse for good (dead-lettered)."""
 
 
+def client_config(settings: Settings) -> dict[str, object]:
+    """Bootstrap servers and security settings every Kafka client of ours uses."""
+    config: dict[str, object] = {"bootstrap_servers": settings.kafka_bootstrap,
+                                 "security_protocol": settings.kafka_security_protocol}
+    if settings.kafka_security_protocol.startswith("SASL"):
+        user, password = kafka_credentials(settings)
+        config.update(sasl_mechanism=settings.kafka_sasl_mechanism,
+                      sasl_plain_username=user, sasl_plain_password=password)
+    if settings.kafka_security_protocol.endswith("SSL"):
+        config["ssl_check_hostname"] = True
+        if settings.kafka_ssl_cafile:
+            config["ssl_cafile"] = settings.kafka_ssl_cafile
+    return config
+
+
 def topic_name(settings: Settings, logical: str) -> str:
     return settings.topic_prefix + logical
 
@@ -61,7 +86,7 @@ class Bus:
     def __init__(self, settings: Settings, **overrides: object) -> None:
         self.settings = settings
         config = dict(
-            bootstrap_servers=settings.kafka_bootstrap,
+            **client_config(settings),
             acks="all",
             enable_idempotence=True,
             linger_ms=2,
@@ -103,12 +128,17 @@ class Bus:
 
 
 def admin(settings: Settings) -> KafkaAdminClient:
-    return KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap,
+    return KafkaAdminClient(**client_config(settings),
                             client_id=f"{settings.service}-admin", request_timeout_ms=15_000)
 
 
 def ensure_topics(settings: Settings, logical: Iterable[str]) -> None:
-    """Create the missing topics with the configured partitions and replication."""
+    """Create the missing topics with the configured partitions and replication.
+
+    Services may not create topics on a secured broker (only followup, agencies' inboxes):
+    the operator's ``services.cli kafka setup`` creates them first. A missing topic this
+    principal may not create stops the process with one line saying so.
+    """
     names = [topic_name(settings, t) for t in logical]
     client = admin(settings)
     try:
@@ -116,9 +146,15 @@ def ensure_topics(settings: Settings, logical: Iterable[str]) -> None:
         missing = [n for n in names if n not in existing]
         if not missing:
             return
-        with contextlib.suppress(TopicAlreadyExistsError):  # another process was first
-            client.create_topics([NewTopic(n, settings.kafka_partitions,
-                                           settings.kafka_replication) for n in missing])
+        try:
+            with contextlib.suppress(TopicAlreadyExistsError):  # another process was first
+                client.create_topics([NewTopic(n, settings.kafka_partitions,
+                                               settings.kafka_replication) for n in missing])
+        except (TopicAuthorizationFailedError, ClusterAuthorizationFailedError):
+            raise ConfigError(
+                f"Kafka topics {', '.join(missing)} do not exist and principal "
+                f"{client.config.get('sasl_plain_username')!r} may not create them; run "
+                "python -m services.cli kafka setup (make infra-up does) first") from None
         log.info("created topics", extra={"topics": missing})
     finally:
         client.close()
@@ -171,7 +207,7 @@ class Consumer:
         self._dlq = dlq_topic(settings, group)
         self.on_invalid = on_invalid
         config = dict(
-            bootstrap_servers=settings.kafka_bootstrap,
+            **client_config(settings),
             group_id=self.group,
             client_id=f"{settings.service}-{group}",
             enable_auto_commit=False,
@@ -275,10 +311,17 @@ class Consumer:
                 delay = min(delay * 2, 5)
 
     def _process(self, record) -> bool:
+        size = len(record.value or b"")
+        if size > self.settings.kafka_max_event_bytes:
+            # Checked before parsing: a huge record would cost the loop its time and memory.
+            self._dead_letter(record, f"oversized: {size} bytes, more than "
+                                      f"{self.settings.kafka_max_event_bytes}", "oversized")
+            return True
         try:
             event = Event.from_json(record.value)
         except InvalidEvent as exc:
-            self._dead_letter(record, str(exc))
+            kind, reason = classify(exc)
+            self._dead_letter(record, reason, kind)
             return True
         handler = self.handlers.get(event.type)
         if handler is None:
@@ -294,7 +337,7 @@ class Consumer:
                 self.stats.handled += 1
                 return True
             except Rejected as exc:
-                self._dead_letter(record, str(exc))
+                self._dead_letter(record, str(exc), "rejected")
                 return True
             except Exception as exc:
                 self.stats.retries += 1
@@ -309,9 +352,10 @@ class Consumer:
                 logs.correlation_id.set(None)
                 logs.causation_id.set(None)
 
-    def _dead_letter(self, record, reason: str) -> None:
+    def _dead_letter(self, record, reason: str, kind: str) -> None:
         headers = [
             ("dlq.error", reason[:2000].encode()),
+            ("dlq.reason", kind.encode()),
             ("dlq.topic", record.topic.encode()),
             ("dlq.partition", str(record.partition).encode()),
             ("dlq.offset", str(record.offset).encode()),
@@ -323,7 +367,8 @@ class Consumer:
         self.stats.dead_lettered += 1
         log.warning("record dead-lettered", extra={"topic": record.topic,
                                                    "partition": record.partition,
-                                                   "offset": record.offset, "error": reason})
+                                                   "offset": record.offset, "reason": kind,
+                                                   "error": reason})
         if self.on_invalid:
             self.on_invalid(reason, InvalidEvent(reason))
 
@@ -332,6 +377,19 @@ class Consumer:
             self._consumer.close(autocommit=False)
         except Exception:  # closing is best-effort; the group times us out anyway
             log.exception("consumer close failed")
+
+
+def classify(exc: InvalidEvent) -> tuple[str, str]:
+    """(kind, reason) of a record that is no valid event: not-json, not-cloudevent,
+    unknown-type (an unknown type, or a version of it we do not know) or invalid-data."""
+    message = str(exc)
+    if isinstance(exc.__cause__, json.JSONDecodeError | UnicodeDecodeError):
+        return "not-json", f"not a CloudEvent (not JSON): {exc.__cause__}"
+    if message.startswith("unknown event type") or message.startswith("unknown dataschema"):
+        return "unknown-type", message
+    if message.startswith("not a CloudEvent"):
+        return "not-cloudevent", message
+    return "invalid-data", message
 
 
 def safe_name(value: str) -> str:

@@ -24,6 +24,8 @@ from services.common.auth import issue_token
 from services.common.clock import VN_TZ, vn_datetime
 from services.common.config import Settings
 from services.common.crypto import public_key_of, seal
+from services.common.kafka import client_config
+from services.common.kafka_security import operator
 from services.common.localities import ward
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -137,7 +139,7 @@ class Demo:
                 "petitioner": self.petitioner()}, self.secretariat)
             self.progress(done, len(http_rows), "petitions over HTTP")
         intake_key = public_key_of(_intake_private_keys())
-        producer = KafkaProducer(bootstrap_servers=self.settings.kafka_bootstrap, acks="all")
+        producer = KafkaProducer(**client_config(operator(self.settings)), acks="all")
         try:
             for done, row in enumerate(kafka_rows, 1):
                 ref = f"DVC-{uuid.uuid4().hex[:10].upper()}"
@@ -224,7 +226,7 @@ class Demo:
         answer = ("Đơn vị đã kiểm tra thực địa, bố trí kinh phí và hoàn thành khắc phục; "
                   "kết quả đã được niêm yết tại trụ sở UBND xã.")
         if over_kafka:
-            producer = KafkaProducer(bootstrap_servers=self.settings.kafka_bootstrap, acks="all")
+            producer = KafkaProducer(**client_config(operator(self.settings)), acks="all")
             try:
                 envelope = _envelope("commitment.resolution_submitted", first["id"],
                                      f"urn:agency:{first['agency_id']}", {

@@ -3,6 +3,7 @@ sinks, on free loopback ports, against the real Kafka and FerretDB."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 import urllib.parse
@@ -17,6 +18,7 @@ import requests
 from services.common.auth import issue_token
 from services.common.clock import utcnow
 from services.common.config import Settings
+from services.common.kafka_security import add_agency, revoke_agency, setup, teardown
 from services.system import System, free_port
 from tests.helpers import drop_prefix, unique, wait_for
 
@@ -43,6 +45,16 @@ class Running:
         self.system = system
         self.settings = settings
         self.clock = clock
+        self.agencies: dict[str, Settings] = {}
+
+    def agency(self, agency_id: str) -> Settings:
+        """Settings of an agency's own Kafka client (``services.cli agency add``)."""
+        if agency_id not in self.agencies:
+            user, password, _ = add_agency(self.settings, agency_id)
+            self.agencies[agency_id] = dataclasses.replace(
+                self.settings, kafka_username=user, kafka_password=password,
+                kafka_password_file="")
+        return self.agencies[agency_id]
 
     def url(self, service: str, path: str) -> str:
         return self.system.url(service) + path
@@ -90,6 +102,9 @@ def system(infra: Settings, tmp_path_factory) -> Iterator[Running]:
     }
     ports = {name: free_port() for name in
              ("intake", "scheduling", "followup", "notify", "smtp", "sinks")}
+    # The services' users exist (make infra-up); their ACLs for this run's prefix and its
+    # topics are made here, as an operator would.
+    setup(dataclasses.replace(infra, kafka_partitions=2), prefix=f"{prefix}.")
     system = System(ports=ports, env=env, log_dir=base / "logs", web_workers=1)
     system.start()
     try:
@@ -97,12 +112,17 @@ def system(infra: Settings, tmp_path_factory) -> Iterator[Running]:
     except Exception:
         _dump_logs(base / "logs")
         system.stop()
+        teardown(infra, f"{prefix}.")
         raise
     settings = Settings.from_env(topic_prefix=f"{prefix}.", db_prefix=f"{prefix}_")
+    running = Running(system, settings, clock)
     try:
-        yield Running(system, settings, clock)
+        yield running
     finally:
         system.stop()
+        for agency in running.agencies:
+            revoke_agency(settings, agency)
+        teardown(infra, f"{prefix}.")
         _dump_logs(base / "logs", only_errors=True)
         drop_prefix(infra, prefix)
 

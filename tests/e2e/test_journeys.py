@@ -13,6 +13,7 @@ from datetime import timedelta
 from kafka import KafkaProducer
 
 from services.common.clock import VN_TZ
+from services.common.kafka import client_config
 from tests.e2e.conftest import Running, get, post
 from tests.helpers import wait_for
 
@@ -142,7 +143,8 @@ def agency_report(run: Running, commitment_id: str, answer: str) -> None:
                       "commitment.resolution_submitted.v1.json",
         "data": {"commitment_id": commitment_id, "agency_id": AGENCY, "answer": answer,
                  "outcome": "resolved"}}
-    producer = KafkaProducer(bootstrap_servers=run.settings.kafka_bootstrap, acks="all")
+    # as the agency's own principal: it may write this topic and no other
+    producer = KafkaProducer(**client_config(run.agency(AGENCY)), acks="all")
     try:
         producer.send(f"{run.settings.topic_prefix}agency.{AGENCY}.reports",
                       key=commitment_id.encode(), value=json.dumps(envelope).encode(),

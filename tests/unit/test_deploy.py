@@ -40,7 +40,15 @@ def test_kafka_image_matches_the_local_broker_version_and_mongo_is_a_replica_set
     pom = (ROOT / "deploy" / "kafka" / "pom.xml").read_text()
     version = re.search(r"<kafka.version>([^<]+)</kafka.version>", pom).group(1)
     assert services["kafka"]["image"] == f"apache/kafka:{version}"
-    assert services["kafka"]["environment"]["KAFKA_PROCESS_ROLES"] == "broker,controller"
+    # the broker of the compose file runs the local broker's template: SASL, ACLs, KRaft
+    assert services["kafka"]["entrypoint"] == ["/opt/doithoai/compose-start.sh"]
+    template = (ROOT / "deploy" / "kafka" / "server.properties.in").read_text()
+    assert "process.roles=broker,controller" in template
+    assert "allow.everyone.if.no.acl.found=false" in template
+    assert "--add-scram" in (ROOT / "deploy" / "kafka" / "compose-start.sh").read_text()
+    for name, service in services.items():
+        if "SERVICE_NAME" in service.get("environment", {}):
+            assert "kafka-setup" in service["depends_on"], name
     assert services["mongo"]["image"].startswith("mongo:8")
     assert "--replSet" in services["mongo"]["command"]
 

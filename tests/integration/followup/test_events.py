@@ -9,6 +9,7 @@ from kafka import KafkaAdminClient
 
 from services.common.contracts.followup import agency_topic
 from services.common.events import new_event
+from services.common.kafka import client_config
 from services.followup import domain
 from tests.helpers import events_on, read_topic, running, unique, wait_for
 from tests.integration.followup.conftest import concluded, conclusion
@@ -40,7 +41,7 @@ def test_concluded_creates_one_commitment_per_conclusion_even_when_replayed(foll
     assert assigned[0]["causationid"] == event.id
     assert assigned[0]["data"]["petition_ids"] == ["pet-1", "pet-2"]
     # the agency's inbound topic was created on its first assignment
-    admin = KafkaAdminClient(bootstrap_servers=followup.settings.kafka_bootstrap)
+    admin = KafkaAdminClient(**client_config(followup.settings))
     try:
         assert followup.settings.topic_prefix + agency_topic(agency) in admin.list_topics()
     finally:

@@ -75,9 +75,10 @@ class Harness:
     def _wait_for_topics(self) -> None:
         from kafka import KafkaConsumer
 
+        from services.common.kafka import client_config
         from services.notify.handlers import TOPICS
 
-        probe = KafkaConsumer(bootstrap_servers=self.app.settings.kafka_bootstrap)
+        probe = KafkaConsumer(**client_config(self.app.settings))
         try:
             for topic in TOPICS:
                 name = self.app.settings.topic_prefix + topic
@@ -128,7 +129,11 @@ def notify_settings(make_settings, sinks: Sinks) -> Callable[..., NotifySettings
                       kafka_partitions=2, smtp_port=sinks.smtp_port,
                       sms_url=f"{sinks.url}/sms", retry_backoff=30.0,
                       lookup_base_url="https://doithoai.ninhbinh.gov.vn/tra-cuu",
-                      sms_number="8077", hotline="0229 3871 234")
+                      sms_number="8077", hotline="0229 3871 234",
+                      # the servers and Kafka principal of this test run, not the defaults
+                      kafka_bootstrap=base.kafka_bootstrap, mongo_url=base.mongo_url,
+                      kafka_username=base.kafka_username, kafka_password=base.kafka_password,
+                      kafka_password_file=base.kafka_password_file, var_dir=base.var_dir)
         values.update(overrides)
         return NotifySettings.from_env({}, **values)
 
