@@ -1,4 +1,5 @@
-"""Writes the chart's Grafana dashboard (``files/dashboard.json``): ``python -m deploy.helm.dashboard``.
+"""Writes the chart's Grafana dashboard, ``files/dashboard.json``:
+``python -m deploy.helm.dashboard`` (``--check`` only compares).
 
 Kept as code so the panels' queries sit next to the metric names they rely on;
 ``tests/deploy`` checks that every metric a panel queries is one the services define
@@ -15,6 +16,9 @@ OUT = Path(__file__).resolve().parent / "doithoai" / "files" / "dashboard.json"
 # Metrics published by Strimzi's Kafka Exporter (Kafka.spec.kafkaExporter), not by our code.
 EXPORTER_METRICS = ("kafka_consumergroup_lag", "kafka_topic_partition_current_offset",
                     "kafka_topic_partition_oldest_offset")
+
+# The dead-letter topics, with or without a TOPIC_PREFIX.
+DLQ = '{topic=~"(.*\\\\.)?dlq\\\\..*"}'
 
 PANELS = [
     # (title, unit, [(legend, PromQL)], description)
@@ -37,13 +41,13 @@ PANELS = [
      "Records not yet consumed (Strimzi Kafka Exporter). A lag that keeps growing means the "
      "workers cannot keep up; they cannot usefully outnumber the partitions."),
     ("Dead-lettered records held (dlq.*)", "short",
-     [("{{topic}}", 'sum by (topic) (kafka_topic_partition_current_offset{topic=~"(.*\\\\.)?dlq\\\\..*"}) '
-                   '- sum by (topic) (kafka_topic_partition_oldest_offset{topic=~"(.*\\\\.)?dlq\\\\..*"})')],
+     [("{{topic}}", f"sum by (topic) (kafka_topic_partition_current_offset{DLQ}) "
+                    f"- sum by (topic) (kafka_topic_partition_oldest_offset{DLQ})")],
      "Records a consumer rejected, still within the dead-letter topics' retention "
      "(python -m services.cli dlq list|replay)."),
     ("Dead-lettered in the last hour", "short",
      [("{{topic}}", 'sum by (topic) (increase(kafka_topic_partition_current_offset'
-                   '{topic=~"(.*\\\\.)?dlq\\\\..*"}[1h]))')],
+                   f"{DLQ}[1h]))")],
      "New dead letters: any value above zero needs an operator."),
     ("Overdue commitments", "short",
      [("{{agency_id}}", 'sum by (agency_id) (followup_commitments_overdue)')],

@@ -12,6 +12,9 @@ from typing import Any
 
 import yaml
 
+# libyaml when present: the national rendering is some 20,000 lines.
+LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "deploy" / "helm" / "doithoai"
 TOOLS = Path(os.environ.get("DOITHOAI_VAR", ROOT / "var")) / "tools"
@@ -41,19 +44,29 @@ def helm(*args: str) -> str:
     return done.stdout
 
 
-def template(files: list[Path] | tuple[Path, ...] = (), sets: tuple[str, ...] = (),
-             secrets: bool = True) -> list[dict[str, Any]]:
+def template_text(files: list[Path] | tuple[Path, ...] = (), sets: tuple[str, ...] = (),
+                  secrets: bool = True) -> str:
     args = ["template", "doithoai", str(CHART), "--kube-version", KUBE_VERSION]
     for f in ([TEST_SECRETS] if secrets else []) + list(files):
         args += ["-f", str(f)]
     for s in sets:
         args += ["--set", s]
-    return [d for d in yaml.safe_load_all(helm(*args)) if d]
+    return helm(*args)
+
+
+def template(files: list[Path] | tuple[Path, ...] = (), sets: tuple[str, ...] = (),
+             secrets: bool = True) -> list[dict[str, Any]]:
+    return [d for d in yaml.load_all(template_text(files, sets, secrets), Loader=LOADER) if d]
 
 
 @functools.cache
-def rendered(name: str, sets: tuple[str, ...] = ()) -> tuple[dict[str, Any], ...]:
-    return tuple(template(VALUES[name], sets))
+def rendered_text(name: str) -> str:
+    return template_text(VALUES[name])
+
+
+@functools.cache
+def rendered(name: str) -> tuple[dict[str, Any], ...]:
+    return tuple(d for d in yaml.load_all(rendered_text(name), Loader=LOADER) if d)
 
 
 def of_kind(objects, kind: str) -> list[dict[str, Any]]:
@@ -79,7 +92,7 @@ def crd_schemas() -> dict[tuple[str, str], dict[str, Any]]:
     """(apiVersion, kind) -> openAPIV3Schema, from Strimzi's and the Prometheus Operator's CRDs."""
     found: dict[tuple[str, str], dict[str, Any]] = {}
     for path in sorted(CRDS.rglob("*.yaml")):
-        for crd in yaml.safe_load_all(path.read_text()):
+        for crd in yaml.load_all(path.read_text(), Loader=LOADER):
             if not crd or crd.get("kind") != "CustomResourceDefinition":
                 continue
             group, kind = crd["spec"]["group"], crd["spec"]["names"]["kind"]

@@ -83,7 +83,7 @@ def test_every_topic_the_services_use_has_a_kafka_topic(name):
                 needed |= {topic.replace("<agency_id>", a) for a in ids}
             else:
                 needed.add(topic)
-    for service, consumers in CONSUMERS.items():
+    for consumers in CONSUMERS.values():
         for group, consumed, _ in consumers:
             needed |= set(consumed)
             needed.add(f"dlq.{group}")

@@ -83,8 +83,9 @@ def test_every_secret_reference_resolves(variant):
 
 def test_a_dangling_secret_reference_is_caught():
     objects = list(rendered("ninhbinh"))
-    have = provided_secrets([o for o in objects
-                             if not (o["kind"] == "Secret" and o["metadata"]["name"].endswith("-pii"))])
+    without_pii = [o for o in objects
+                   if not (o["kind"] == "Secret" and o["metadata"]["name"].endswith("-pii"))]
+    have = provided_secrets(without_pii)
     assert any(name not in have for _, name, _ in secret_refs(objects))
 
 
@@ -121,7 +122,8 @@ def test_portal_is_rendered_only_when_enabled():
     kinds = {o["kind"] for o in on if "portal" in o["metadata"]["name"]}
     assert {"Deployment", "Service", "HorizontalPodAutoscaler", "PodDisruptionBudget",
             "ServiceMonitor", "NetworkPolicy", "Secret"} <= kinds
-    (portal,) = [d for d in of_kind(on, "Deployment") if d["metadata"]["name"].endswith("portal-web")]
+    (portal,) = [d for d in of_kind(on, "Deployment")
+                 if d["metadata"]["name"].endswith("portal-web")]
     c = portal["spec"]["template"]["spec"]["containers"][0]
     assert c["ports"][0]["containerPort"] == 8000
     assert c["command"][-1] == "services.portal.app:app"
@@ -135,7 +137,7 @@ EXTERNAL_MONGO = ("mongodb.external.enabled=true", "mongodb.external.cidrs[0]=10
 def test_external_mongodb_replaces_the_replica_set():
     objects = template(VALUES["ninhbinh"], EXTERNAL_MONGO)
     assert not of_kind(objects, "StatefulSet") and not of_kind(objects, "CronJob")
-    for workload, pod in pod_specs(objects):
+    for _, pod in pod_specs(objects):
         env = {e["name"]: e for e in pod["containers"][0].get("env", [])}
         if "MONGO_URL" in env:
             assert env["MONGO_URL"]["valueFrom"]["secretKeyRef"]["name"] == "doithoai-mongo-urls"
