@@ -10,8 +10,9 @@ export MONGO_PORT ?= 27017
 export KAFKA_BOOTSTRAP ?= 127.0.0.1:$(KAFKA_PORT)
 export MONGO_URL ?= mongodb://127.0.0.1:$(MONGO_PORT)/
 
-.PHONY: venv tools infra-up infra-down infra-status test test-unit test-integration test-e2e test-faults \
-        run demo bench lint contracts clean test-mongo-semantics
+.PHONY: venv tools infra-up infra-down infra-status test test-unit test-integration test-e2e \
+        test-faults run demo bench lint contracts clean test-mongo-semantics deploy-tools \
+        test-deploy
 
 venv: $(VENV)/.installed
 
@@ -37,8 +38,17 @@ infra-down:
 infra-status:
 	@deploy/infra.sh status
 
-test: venv tools infra-up
+# test also covers tests/deploy (the Helm chart, verified offline): deploy-tools builds helm
+# and the CRD schemas into var/tools once.
+test: venv tools deploy-tools infra-up
 	@$(PY) -m pytest $(PYTEST_ARGS)
+
+deploy-tools:
+	@deploy/helm/tools.sh
+
+# The Helm chart alone: lint, template per values file, schemas, Kafka/ACL/secret checks.
+test-deploy: venv deploy-tools
+	@$(PY) -m pytest tests/deploy $(PYTEST_ARGS)
 
 test-unit: venv
 	@$(PY) -m pytest tests/unit $(PYTEST_ARGS)

@@ -233,4 +233,10 @@ def _install_probes(app: Flask, settings: Settings,
             payload = generate_latest(registry)
         else:
             payload = generate_latest()
+        for collector in app.extensions.get("metrics_collectors", ()):
+            # Figures a service reads at scrape time (e.g. from its database): a fresh
+            # registry each time, so nothing is kept between scrapes.
+            extra = CollectorRegistry(auto_describe=False)
+            extra.register(collector)
+            payload += generate_latest(extra)
         return Response(payload, mimetype=CONTENT_TYPE_LATEST)

@@ -16,6 +16,7 @@ from services.common.kit import Kit
 from services.common.outbox import Outbox
 from services.followup import handlers
 from services.followup.api import blp
+from services.followup.metrics import OverdueCommitments
 from services.followup.service import Followup
 from services.followup.settings import FollowupSettings, followup_settings
 from services.followup.store import INDEXES, Store
@@ -51,7 +52,8 @@ class App:
     def web(self) -> Flask:
         self.prepare()
         return self.kit.app("Follow-up (commitments)", [blp],
-                            extensions={"followup": self.service})
+                            extensions={"followup": self.service, "metrics_collectors": [
+                                OverdueCommitments(self.store.commitments)]})
 
     def dialogue_consumer(self, **options: Any) -> Consumer:
         return self.kit.consumer(GROUP, handlers.dialogue_handlers(self.service),
