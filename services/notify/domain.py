@@ -22,12 +22,22 @@ PENDING, SENDING, SENT, FAILED, CANCELLED, DEFERRED = (
 STATES = (PENDING, SENDING, SENT, FAILED, CANCELLED, DEFERRED)
 WAITING = (PENDING, DEFERRED)
 FINAL = (SENT, FAILED, CANCELLED)
-CHANNELS = ("sms", "email")
+CHANNELS = ("sms", "email", "zalo")
+# Delivery as the provider reports it, after it accepted a message (state "sent"): no
+# report yet means accepted; e-mail never gets one.
+ACCEPTED, DELIVERED, UNDELIVERED = "accepted", "delivered", "failed"
+PREFERENCES = ("sms", "zalo", "email")
 
 # Replies to a person who just texted us: sent at once, whatever the hour or stop flag.
 REPLIES = frozenset({"sms_status_reply", "sms_stop_reply", "sms_help_reply"})
-# Worth waking someone for: a dialogue they may travel to is off.
-URGENT = REPLIES | {"dialogue_cancelled"}
+# Sent at once whatever the hour: replies to what the citizen has just done (texted us,
+# submitted a petition) and a dialogue they may travel to being called off. Quiet hours
+# are for what the citizen did not ask for at that moment (reminders, notices, answers).
+ACKNOWLEDGEMENTS = frozenset({"petition_received"})
+URGENT = REPLIES | ACKNOWLEDGEMENTS | {"dialogue_cancelled"}
+# An acknowledgement is only a reply while the submission is fresh: one replayed or
+# imported hours later waits for the morning like any other notice.
+FRESH = timedelta(hours=1)
 # Everything about a dialogue that goes stale when its time changes or it is called off.
 DIALOGUE_TEMPLATES = frozenset({"dialogue_invitation", "dialogue_agency_notice",
                                 "dialogue_reminder", "dialogue_rescheduled"})
@@ -82,20 +92,42 @@ class Address:
 
 def contact_addresses(contact: dict[str, Any], recipient: str, kind: str,
                       normalize_phone) -> list[Address]:
-    """SMS and/or e-mail from an opened contact token; bad numbers are left out."""
-    found: list[Address] = []
-    phone = contact.get("phone")
-    if phone:
+    """Where to tell a petitioner, from an opened contact token; bad numbers are left out.
+
+    With a preference (``channel``: zalo, sms or email) only that channel is used:
+    Zalo needs the phone (and falls back to SMS by itself), e-mail without an address
+    becomes SMS. Without one, as before: SMS and/or e-mail, whatever was given.
+    """
+    name = contact.get("full_name") or contact.get("name")
+    phone: str | None = None
+    if contact.get("phone"):
         try:
-            found.append(Address("sms", normalize_phone(str(phone)), recipient, kind,
-                                 contact.get("full_name") or contact.get("name")))
+            phone = normalize_phone(str(contact["phone"]))
         except ValueError:
-            pass
-    email = contact.get("email")
-    if email and "@" in str(email):
-        found.append(Address("email", str(email).strip(), recipient, kind,
-                             contact.get("full_name") or contact.get("name")))
+            phone = None
+    email = str(contact["email"]).strip() if contact.get("email") else None
+    if email and "@" not in email:
+        email = None
+    choice = contact.get("channel")
+    if choice == "zalo" and phone:
+        return [Address("zalo", phone, recipient, kind, name)]
+    if choice == "sms" and phone:
+        return [Address("sms", phone, recipient, kind, name)]
+    if choice == "email" and email:
+        return [Address("email", email, recipient, kind, name)]
+    found: list[Address] = []
+    if phone:
+        found.append(Address("sms", phone, recipient, kind, name))
+    if email:
+        found.append(Address("email", email, recipient, kind, name))
     return found
+
+
+def urgent(template: str, created_at: datetime, received_at: Any = None) -> bool:
+    """Whether a notification goes out at once, whatever the hour."""
+    if template in ACKNOWLEDGEMENTS:
+        return isinstance(received_at, datetime) and created_at - aware(received_at) <= FRESH
+    return template in URGENT
 
 
 def directory_addresses(entry: dict[str, Any], contact: dict[str, Any], recipient: str,

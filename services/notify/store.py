@@ -33,6 +33,8 @@ DIRECTORY = "directory"
 # Petitions whose petitioner asked for no more messages (inbound HUY), one document
 # each, apart from the petition read model so that the read model has one writer.
 STOPS = "stops"
+# Provider credentials (Zalo's OAuth tokens), encrypted, one document per provider.
+CREDENTIALS = "credentials"
 
 INDEXES = [
     Index(NOTIFICATIONS, asc("key"), unique=True, name="notification_key"),
@@ -41,6 +43,9 @@ INDEXES = [
     Index(NOTIFICATIONS, asc("dialogue_id", "template", "state"), name="notification_dialogue"),
     Index(NOTIFICATIONS, asc("commitment_id", "created_at"), name="notification_commitment"),
     Index(NOTIFICATIONS, asc("created_at"), name="notification_created"),
+    # Delivery reports name the provider's message id (Zalo's msg_id).
+    Index(NOTIFICATIONS, asc("provider_message_id"), name="notification_provider_id"),
+    Index(NOTIFICATIONS, asc("channel", "state", "sent_at"), name="notification_zns_wait"),
     outbox.index(NOTIFICATIONS),
     Index(PETITIONS, asc("tracking_code"), name="petition_code"),
     Index(PETITIONS, asc("phone_fp"), name="petition_phone"),

@@ -414,6 +414,8 @@ def _cut(text: str, limit: int) -> str:
     return head.rstrip(" ,.;:-–—") + "..."
 
 
+cut_at_word = _cut  # the rule ZNS parameters are cut by too
+
 _DOTS = re.compile(r"\.{4,}")
 
 

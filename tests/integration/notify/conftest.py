@@ -124,7 +124,9 @@ def notify_settings(make_settings, sinks: Sinks) -> Callable[..., NotifySettings
         values = dict(env="test", log_level="WARNING", service="notify",
                       topic_prefix=base.topic_prefix, db_prefix=base.db_prefix,
                       kafka_partitions=2, smtp_port=sinks.smtp_port,
-                      sms_url=f"{sinks.url}/sms", retry_backoff=30.0,
+                      sms_url=f"{sinks.url}/sms", esms_url=sinks.url,
+                      zalo_api_url=sinks.url, zalo_oauth_url=sinks.url,
+                      zalo_refresh_token=sinks.zalo_refresh_token(), retry_backoff=30.0,
                       lookup_base_url="https://doithoai.ninhbinh.gov.vn/tra-cuu",
                       sms_number="8077", hotline="0229 3871 234")
         values.update(overrides)
