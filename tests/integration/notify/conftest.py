@@ -169,14 +169,14 @@ def locality() -> dict[str, Any]:
 
 
 def contact(phone: str | None = PHONE, email: str | None = EMAIL,
-            consent: bool = True) -> dict[str, Any]:
+            consent: bool = True, channel: str | None = None) -> dict[str, Any]:
     from services.common.config import Settings
 
     value = {k: v for k, v in {"full_name": "Nguyễn Thị Hoa", "phone": phone,
-                                "email": email}.items() if v}
+                                "email": email, "channel": channel}.items() if v}
     return {"contact_token": seal(Settings().contact_public_key, value),
             "masked_phone": "+8491****678" if phone else None, "masked_email": None,
-            "consent_notifications": consent}
+            "consent_notifications": consent, "preferred_channel": channel}
 
 
 def received(petition_id: str | None = None, code: str = CODE, **kw: Any) -> Event:
