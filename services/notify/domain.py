@@ -13,6 +13,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from services.common.clock import VN_TZ, aware
+from services.common.contracts.codes import BadCode, code_key, parse_code
 from services.common.text import fold
 
 # States of a notification. pending/deferred wait for due_at; sending is claimed by one
@@ -123,6 +124,14 @@ def contact_addresses(contact: dict[str, Any], recipient: str, kind: str,
     return found
 
 
+def code_key_of(code: str | None) -> str | None:
+    """The prefix-free key of a tracking code, None for codes the contract cannot read."""
+    try:
+        return code_key(code) if code else None
+    except BadCode:
+        return None
+
+
 def urgent(template: str, created_at: datetime, received_at: Any = None) -> bool:
     """Whether a notification goes out at once, whatever the hour."""
     if template in ACKNOWLEDGEMENTS:
@@ -183,25 +192,46 @@ class Command:
 
 
 _CODE = re.compile(r"^[A-Z0-9][A-Z0-9-]{2,31}$")
+VERBS = ("TT", "HUY")
+
+
+def read_code(words: list[str]) -> str | None:
+    """The tracking code in what follows the verb, as people type it (lower case,
+    spaces, no dash, a province prefix): the contract's parser; failing that, the
+    first word as it stands, if it looks like a code (older or foreign codes)."""
+    if not words:
+        return None
+    try:
+        return parse_code("".join(words))
+    except BadCode:
+        return words[0] if _CODE.match(words[0]) else None
 
 
 def parse_command(text: str) -> Command:
-    """'TT NB25-4K7Q2M' -> status, 'HUY NB25-4K7Q2M' -> stop, anything else -> help.
+    """'TT 7K4M-Q2XC' -> status, 'HUY 7k4m q2xc' -> stop, anything else -> help.
 
     Phones add odd spacing and case, and people type 'Huỷ' with its accent; both fold.
+    A verb glued to its code ('TT7K4MQ2XC') is read too.
     """
     words = fold(text or "").upper().split()
     if not words:
         return Command("help")
     verb, rest = words[0], words[1:]
-    if verb in ("TT", "HUY"):
-        code = rest[0] if rest else None
-        if code is not None and not _CODE.match(code):
+    if verb not in VERBS:
+        glued = next((v for v in VERBS if verb.startswith(v) and len(verb) > len(v)), None)
+        if glued is None:
             return Command("help")
-        if verb == "TT":
-            return Command("status", code) if code else Command("help")
-        return Command("stop", code)
-    return Command("help")
+        verb, rest = glued, [verb[len(glued):], *rest]
+        try:
+            parse_code("".join(rest))
+        except BadCode:
+            return Command("help")  # "HUYEN ...", "TTHC ...": words, not commands
+    code = read_code(rest)
+    if rest and code is None:
+        return Command("help")
+    if verb == "TT":
+        return Command("status", code) if code else Command("help")
+    return Command("stop", code)
 
 
 @dataclass

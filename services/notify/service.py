@@ -249,6 +249,7 @@ class NotifyService:
         phone = self._phone_of(opened)
         self.store.upsert_petition(pid, {
             "tracking_code": d["tracking_code"].upper(), "title": d["title"],
+            "code_key": domain.code_key_of(d["tracking_code"]),
             "locality": d["locality"], "contact_token": contact.get("contact_token"),
             "consent": bool(contact.get("consent_notifications")),
             "phone_fp": self._phone_fp(phone) if phone else None,
@@ -267,7 +268,8 @@ class NotifyService:
         def handle(ev: Event) -> None:
             fields: dict[str, Any] = {"status": status, "status_at": ev.time,
                                       "locality": ev.data["locality"],
-                                      "tracking_code": ev.data["tracking_code"].upper()}
+                                      "tracking_code": ev.data["tracking_code"].upper(),
+                                      "code_key": domain.code_key_of(ev.data["tracking_code"])}
             self.store.upsert_petition(ev.data["petition_id"], fields)
         return handle
 
@@ -558,7 +560,7 @@ class NotifyService:
         if command.verb == "status":
             petition = self.store.petition_by_code(command.code or "")
             template = "sms_status_reply"
-            ctx = {**base, "tracking_code": command.code,
+            ctx = {**base, "tracking_code": (petition or {}).get("tracking_code") or command.code,
                    "lookup_url": self.settings.lookup_base_url}
             if petition and petition.get("status"):
                 ctx.update(status=petition["status"], updated_at=petition.get("status_at"))
@@ -579,15 +581,19 @@ class NotifyService:
               now: datetime) -> tuple[dict[str, Any], dict[str, Any]]:
         if command.code is None:
             self.store.stop_petitions({"phone_fp": fp}, now)
-            self.store.cancel_waiting({"petition_id": {"$in": self._petitions_of(fp)}},
+            self.store.cancel_waiting({"petition_id": {"$in": self._petitions_of(fp)},
+                                       "template": {"$nin": sorted(domain.REPLIES)}},
                                       "stopped by recipient", now)
             return {"tracking_code": None}, {}
         petition = self.store.petition_by_code(command.code)
         if petition is None or not self._same_phone(petition, phone):
             return {"tracking_code": command.code, "found": False}, {}
         self.store.stop_petitions({"_id": petition["_id"]}, now)
-        self.store.cancel_waiting({"petition_id": petition["_id"]}, "stopped by recipient", now)
-        return ({"tracking_code": command.code},
+        # Replies already written to this person (a TT just before) still go.
+        self.store.cancel_waiting({"petition_id": petition["_id"],
+                                   "template": {"$nin": sorted(domain.REPLIES)}},
+                                  "stopped by recipient", now)
+        return ({"tracking_code": petition.get("tracking_code") or command.code},
                 {"petition_id": petition["_id"], "locality": petition.get("locality")})
 
     def _petitions_of(self, fp: str) -> list[str]:

@@ -286,3 +286,41 @@ def test_night_acknowledgement_at_once_reminder_waits(notify_settings, sinks):
         assert len(sinks.messages("sms")) == 4
     finally:
         harness.close()
+
+
+def test_codes_typed_casually_at_night_get_an_answer_at_once(notify_settings, sinks):
+    """04:30: 'tt 7k4m q2xc' (no dash, lower case) is answered at once; 'huy <code>' stops
+    the petition's messages and is confirmed at once."""
+    from datetime import UTC, datetime
+
+    from services.common.clock import VN_TZ, FixedClock
+    from services.common.contracts.codes import new_code
+    from tests.integration.notify.conftest import petition_event
+
+    night = datetime(2027, 3, 10, 4, 30, tzinfo=VN_TZ).astimezone(UTC)
+    clock = FixedClock(night)
+    sinks.clear()
+    app = bootstrap.build(notify_settings(), clock)
+    app.prepare()
+    harness = Harness(app, clock, sinks)
+    try:
+        code = new_code("NB")
+        event = received(code=code, contact=contact(email=None),
+                         received_at=night - timedelta(days=2))
+        harness.service.petition_received(event)
+        harness.service.petition_status("accepted")(petition_event(
+            "petition.accepted", event.subject, code=code, accepted_at=night))
+        typed = code.split("-", 1)[1].replace("-", " ").lower()
+        assert harness.service.inbound_sms("0912345678", f"tt {typed}", "in-1") == (
+            "sms_status_reply")
+        assert harness.service.inbound_sms("0912345678", f"Huỷ {typed}", "in-2") == (
+            "sms_stop_reply")
+        harness.send()
+        status, stop = harness.sms()
+        assert code in status["body"] and "Da thu ly" in status["body"]
+        assert code in stop["body"]
+        # The acknowledgement of the two-day-old petition waited, and is now stopped.
+        [ack] = harness.notifications(petition_id=event.subject, template="petition_received")
+        assert ack["state"] == "cancelled"
+    finally:
+        harness.close()

@@ -72,3 +72,24 @@ def test_signatures():
     body = b'{"event_name":"user_received_message"}'
     expected = hashlib.sha256(b"app" + body + b"123" + b"oa-secret").hexdigest()
     assert zalo_signature("app", body, "123", "oa-secret") == f"mac={expected}"
+
+
+def test_codes_as_people_type_them():
+    from services.common.contracts.codes import check_char, code_key, parse_code
+
+    body = "7K4MQ2X"
+    code = f"{body[:4]}-{body[4:]}{check_char(body)}"
+    for typed in (code, code.lower(), code.replace("-", ""), " ".join(code.replace("-", "")),
+                  f"nb {code.lower()}", f"NB{code.replace('-', '')}"):
+        canonical = parse_code(typed)
+        assert canonical.endswith(code) and code_key(typed) == code.replace("-", "")
+    assert parse_code(f"nb {code}") == f"NB-{code}"
+    for verb, kind in (("TT", "status"), ("tt", "status"), ("Huỷ", "stop"), ("HUY", "stop")):
+        command = domain.parse_command(f"{verb} {code.lower().replace('-', ' ')}")
+        assert command == domain.Command(kind, code)
+    assert domain.parse_command(f"TT{code.replace('-', '')}") == domain.Command("status", code)
+    assert domain.parse_command("HUY") == domain.Command("stop", None)
+    assert domain.parse_command("HUYEN GIA VIEN").verb == "help"
+    assert domain.parse_command("TT").verb == "help"
+    # A code the contract cannot read is still looked up as typed (older codes).
+    assert domain.parse_command("TT NB27-4K7Q2M") == domain.Command("status", "NB27-4K7Q2M")
