@@ -42,6 +42,7 @@ from services.common.localities import UnknownLocality, ward
 from services.common.mongo import hold
 from services.common.outbox import Outbox, stage
 from services.common.ratelimit import RateLimiter
+from services.common.workdays import working_days_between
 from services.notify import domain, zns
 from services.notify.channels import PermanentError, SmsProvider, SmtpSender, TransientError
 from services.notify.domain import (
@@ -210,7 +211,8 @@ class NotifyService:
         addresses = domain.contact_addresses(opened, f"petition:{petition_id}", kind,
                                              phones.normalize)
         refs = {"petition_id": petition_id, "locality": petition.get("locality"), **(refs or {})}
-        context = {"tracking_code": petition.get("tracking_code"), **context}
+        context = {"tracking_code": petition.get("tracking_code"),
+                   "petition_kind": petition.get("kind"), **context}
         return sum(self._create(a, template, context, cause_id=cause_id, key_cause=key_cause,
                                 due_at=due_at, refs=refs) for a in addresses)
 
@@ -249,6 +251,7 @@ class NotifyService:
         phone = self._phone_of(opened)
         self.store.upsert_petition(pid, {
             "tracking_code": d["tracking_code"].upper(), "title": d["title"],
+            "kind": d.get("kind"),
             "code_key": domain.code_key_of(d["tracking_code"]),
             "locality": d["locality"], "contact_token": contact.get("contact_token"),
             "consent": bool(contact.get("consent_notifications")),
@@ -519,7 +522,8 @@ class NotifyService:
 
     def commitment_overdue(self, ev: Event) -> None:
         d = ev.data
-        late = max(1, (vn_today(ev.time) - d["deadline"]).days)
+        # Counted in working days, as the law counts deadlines and the message says.
+        late = max(1, working_days_between(d["deadline"], vn_today(ev.time)))
         ctx = {**self._commitment_context(d), "days_late": late}
         self._tell_directory(agency_entry_id(d["agency_id"]), "agency", "commitment_overdue",
                              ctx, cause_id=ev.id, refs=self._commitment_refs(d))
@@ -563,7 +567,8 @@ class NotifyService:
             ctx = {**base, "tracking_code": (petition or {}).get("tracking_code") or command.code,
                    "lookup_url": self.settings.lookup_base_url}
             if petition and petition.get("status"):
-                ctx.update(status=petition["status"], updated_at=petition.get("status_at"))
+                ctx.update(status=petition["status"], updated_at=petition.get("status_at"),
+                           petition_kind=petition.get("kind"))
                 refs = {"petition_id": petition["_id"], "locality": petition.get("locality")}
         elif command.verb == "stop":
             template = "sms_stop_reply"
@@ -593,7 +598,8 @@ class NotifyService:
         self.store.cancel_waiting({"petition_id": petition["_id"],
                                    "template": {"$nin": sorted(domain.REPLIES)}},
                                   "stopped by recipient", now)
-        return ({"tracking_code": petition.get("tracking_code") or command.code},
+        return ({"tracking_code": petition.get("tracking_code") or command.code,
+                 "petition_kind": petition.get("kind")},
                 {"petition_id": petition["_id"], "locality": petition.get("locality")})
 
     def _petitions_of(self, fp: str) -> list[str]:

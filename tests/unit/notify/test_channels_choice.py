@@ -93,3 +93,14 @@ def test_codes_as_people_type_them():
     assert domain.parse_command("TT").verb == "help"
     # A code the contract cannot read is still looked up as typed (older codes).
     assert domain.parse_command("TT NB27-4K7Q2M") == domain.Command("status", "NB27-4K7Q2M")
+
+
+def test_look_alikes_unaccent_and_fold():
+    from services.common.text import fold, strip_diacritics
+    from services.notify.sms import is_gsm7, to_sms_text
+
+    text = to_sms_text("Ðường ðê Ɖông: nước lên ±5 cm, ½ km; gọi 1\ufe0f\u20e3 hoặc 2\u20e3")
+    assert text == "Duong de Dong: nuoc len +/-5 cm, 1/2 km; goi 1 hoac 2"
+    assert is_gsm7(text)
+    assert fold("ÐƯỜNG ðê") == fold("Đường đê") == "duong de"
+    assert strip_diacritics("Ðông ɖê") == "Dong de"
