@@ -156,6 +156,10 @@ class NotifySettings(Settings):
             zns.parse(self.zns_templates or zns.DEV_TEMPLATES)
         except zns.ZnsConfigError as exc:
             raise ConfigError(f"ZNS_TEMPLATES: {exc}") from None
+        if self.env == "production" and "dev-" in (self.callback_secret + self.zalo_oa_secret):
+            raise ConfigError("NOTIFY_CALLBACK_SECRET and ZALO_OA_SECRET must be set in "
+                              "production: with the development values anyone can forge "
+                              "delivery reports")
         if self.sms_provider == "esms" and not (0 < len(self.sms_sender) <= 11):
             raise ConfigError("SMS_SENDER: an eSMS brandname has 1 to 11 characters")
         _hhmm("NOTIFY_QUIET_START", self.quiet_start)
