@@ -67,7 +67,8 @@ class NotifySettings(Settings):
                                  "eSMS SmsType: 2 customer care (brandname), 8 fixed number",
                                  choices=("2", "8"))
     esms_unicode: bool = setting("ESMS_UNICODE", False,
-                                 "send with diacritics (UCS-2, 70 characters a part)")
+                                 "IsUnicode=1, for accounts that require it (our texts stay "
+                                 "unaccented GSM-7 either way)")
     esms_sandbox: bool = setting("ESMS_SANDBOX", False, "eSMS sandbox: checked, not sent")
     callback_base_url: str = setting(
         "NOTIFY_CALLBACK_URL", "http://127.0.0.1:8004",
