@@ -7,7 +7,21 @@ One process runs:
   is accepted; STARTTLS is offered when --tls-cert/--tls-key are given;
 * an HTTP server speaking a generic SMS gateway protocol (``POST /sms``) and Twilio's
   Messages API (``POST /2010-04-01/Accounts/{sid}/Messages.json``), plus test helpers:
-  ``GET/DELETE /messages``, ``POST/GET/DELETE /faults`` and ``GET /healthz``.
+  ``GET/DELETE /messages``, ``POST/GET/DELETE /faults`` and ``GET /healthz``;
+* the eSMS.vn brandname API (``POST /MainService.svc/json/SendMultipleMessage_V4_post_json/``:
+  ApiKey/SecretKey checked, brandname and SmsType checked, ``RequestId`` deduplicated
+  with CodeResult 124) which calls the message's ``CallbackUrl`` back with a GET after
+  a delay (``SMSID, SendStatus, RequestId, TypeId, telcoid, phonenumber``; retried up to
+  5 times, like eSMS);
+* Zalo: the OA token endpoint (``POST /v4/oa/access_token``: header ``secret_key``, form
+  ``app_id, grant_type=refresh_token, refresh_token``; each refresh token works once and
+  the tokens survive a restart in ``DIR/zalo.json``) and ZNS (``POST /message/template``
+  with header ``access_token``), which posts ``user_received_message`` to the OA webhook
+  (``--zalo-webhook``), signed ``X-ZEvent-Signature: mac=sha256(app_id + body +
+  timestamp + OA secret)``. Test helpers: ``POST /zalo/refresh-tokens`` (a new valid
+  refresh token), ``POST /zalo/expire`` (every access token expires), ``GET /zalo/stats``,
+  ``GET /callbacks`` (what was called back, and the answers) and ``PUT /config``
+  (``callback_delay``, ``zalo_webhook``).
 
 Every accepted message is kept in memory and appended to ``DIR/messages.jsonl``, which is
 read back at start, so a person can see what went over the wire.
@@ -15,7 +29,12 @@ read back at start, so a person can see what went over the wire.
 Faults (``POST /faults`` with ``{"to": ..., "fail": [503, 503]}``) make the next sends to
 that recipient fail with those statuses in order. For a phone number they are HTTP
 statuses; for an e-mail address they are SMTP reply codes given at RCPT (e.g. 451, 550).
-An item may also be an object ``{"status": 400, "code": 21610, "message": "..."}``.
+An item may also be an object ``{"status": 400, "code": 21610, "message": "..."}``. For
+eSMS a 4xx status answers HTTP 200 with ``CodeResult`` = ``code`` (default 146), as eSMS
+does; ``{"report": "failed"}`` accepts the message and reports it undelivered,
+``{"report": "none"}`` accepts it and never reports. ZNS faults are set on
+``zalo:+84...``: ``{"error": -118}`` answers that ZNS error, ``{"report": "none"}``
+accepts without a delivery event.
 
 Only the standard library and aiosmtpd are used, so the stand-in does not depend on the
 code it is there to test.
@@ -28,6 +47,7 @@ import base64
 import binascii
 import email
 import email.policy
+import hashlib
 import json
 import logging
 import os
@@ -45,7 +65,8 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.request import Request, urlopen
 from zoneinfo import ZoneInfo
 
 from aiosmtpd.controller import Controller
@@ -59,6 +80,9 @@ E164 = re.compile(r"^\+[1-9]\d{7,14}$")
 VN_NUMBER = re.compile(r"^\+84[1-9]\d{8}$")
 TWILIO_PATH = re.compile(r"^/2010-04-01/Accounts/(?P<sid>[^/]+)/Messages\.json$")
 TWILIO_BODY_MAX = 1600
+ESMS_PATH = re.compile(r"^/MainService\.svc/json/SendMultipleMessage_V4_post_json/?$")
+ESMS_TYPES = {"2", "8"}  # customer care (brandname), fixed number
+CALLBACK_TRIES = 5
 
 # The segment count is repeated here rather than imported from services.notify.sms so the
 # stand-in keeps answering like a provider even when the code under test is broken.
@@ -330,6 +354,7 @@ def _phrase(status: int) -> str:
 class SinkHandler(BaseHTTPRequestHandler):
     server_version = "doithoai-sinks/1"
     store: Store  # set on the subclass made in make_http_server
+    providers: Providers
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s " + format, self.address_string(), *args)
@@ -382,8 +407,20 @@ class SinkHandler(BaseHTTPRequestHandler):
             self._send_json(200, self.store.list(channel, normalise_to(to) if to else None))
         elif url.path == "/faults":
             self._send_json(200, self.store.faults())
+        elif url.path == "/callbacks":
+            self._send_json(200, self.providers.callbacks())
+        elif url.path == "/zalo/stats":
+            self._send_json(200, self.providers.zalo_stats())
         else:
             self._send_json(404, {"error": "not_found", "path": url.path})
+
+    def do_PUT(self) -> None:
+        path = urlsplit(self.path).path
+        data = self._read_json()
+        if path == "/config" and isinstance(data, dict):
+            self._send_json(200, self.providers.configure(data))
+        else:
+            self._send_json(404, {"error": "not_found", "path": path})
 
     def do_DELETE(self) -> None:
         path = urlsplit(self.path).path
@@ -400,6 +437,19 @@ class SinkHandler(BaseHTTPRequestHandler):
         path = urlsplit(self.path).path
         if path == "/sms":
             self._generic_sms()
+        elif ESMS_PATH.match(path):
+            self._esms()
+        elif path == "/v4/oa/access_token":
+            self._zalo_token()
+        elif path == "/message/template":
+            self._zns()
+        elif path == "/zalo/refresh-tokens":
+            self._read_body()
+            self._send_json(200, {"refresh_token": self.providers.new_refresh_token()})
+        elif path == "/zalo/expire":
+            self._read_body()
+            self.providers.expire_access_tokens()
+            self._send_json(200, {"status": "expired"})
         elif path == "/faults":
             self._add_faults()
         elif match := TWILIO_PATH.match(path):
@@ -419,6 +469,8 @@ class SinkHandler(BaseHTTPRequestHandler):
         items: list[dict[str, Any]] = []
         for item in fail:
             entry = item if isinstance(item, dict) else {"status": item}
+            if "status" not in entry and ({"report", "error", "code"} & entry.keys()):
+                entry["status"] = 200
             try:
                 entry["status"] = int(entry["status"])
             except (KeyError, TypeError, ValueError):
@@ -474,6 +526,134 @@ class SinkHandler(BaseHTTPRequestHandler):
         )
         self._send_json(200, {"id": record["id"], "status": "accepted",
                               "segments": record["segments"]})
+
+    # -- eSMS
+
+    def _esms(self) -> None:
+        data = self._read_json()
+        p = self.providers
+        if not isinstance(data, dict):
+            self._send_json(400, {"CodeResult": "99", "ErrorMessage": "Body must be JSON"})
+            return
+        if (data.get("ApiKey"), data.get("SecretKey")) != (p.esms_api_key, p.esms_secret_key):
+            self._send_json(200, {"CodeResult": "101", "CountRegenerate": 0,
+                                  "ErrorMessage": "Authorize Failed"})
+            return
+        sms_type = str(data.get("SmsType", ""))
+        if sms_type not in ESMS_TYPES:
+            self._send_json(200, {"CodeResult": "118", "CountRegenerate": 0,
+                                  "ErrorMessage": "Loai tin nhan khong hop le"})
+            return
+        if sms_type == "2" and data.get("Brandname") not in p.esms_brandnames:
+            self._send_json(200, {"CodeResult": "104", "CountRegenerate": 0,
+                                  "ErrorMessage": "Brandname khong ton tai hoac da bi huy"})
+            return
+        phone, content = str(data.get("Phone", "")), data.get("Content")
+        to = "+84" + phone[1:] if phone.startswith("0") else "+" + phone
+        if not isinstance(content, str) or not content or not VN_NUMBER.match(to):
+            self._send_json(200, {"CodeResult": "99", "CountRegenerate": 0,
+                                  "ErrorMessage": "Phone or Content is invalid"})
+            return
+        request_id = str(data.get("RequestId") or "") or None
+        if self.store.find_duplicate("esms", "", request_id):
+            self._send_json(200, {"CodeResult": "124", "CountRegenerate": 0,
+                                  "ErrorMessage": "RequestId da ton tai"})
+            return
+        fault = self.store.next_fault(to)
+        report = "delivered"
+        if fault and "report" in fault:
+            report = str(fault["report"])
+        elif fault and (fault["status"] >= 500 or fault["status"] in (408, 429)):
+            self._fault_reply(fault, twilio=False)
+            return
+        elif fault:
+            self._send_json(200, {"CodeResult": str(fault.get("code") or "146"),
+                                  "CountRegenerate": 0,
+                                  "ErrorMessage": fault.get("message") or "Rejected"})
+            return
+        record, _ = self.store.add({
+            "id": uuid.uuid4().hex + "30", "channel": "sms", "provider": "esms", "to": to,
+            "from": data.get("Brandname"), "subject": None, "body": content, "html": None,
+            "segments": count_segments(content), "idempotency_key": request_id,
+            "sms_type": sms_type, "unicode": str(data.get("IsUnicode", "0")),
+            "received_at": now_vn(),
+        })
+        if data.get("CallbackUrl") and report != "none":
+            status = "5" if report == "delivered" else "4"
+            query = urlencode({"SMSID": record["id"], "SendStatus": status,
+                               "RequestId": request_id or "", "TypeId": sms_type,
+                               "telcoid": "1", "phonenumber": phone})
+            url = str(data["CallbackUrl"])
+            p.later(lambda: p.call_back("esms", url + ("&" if "?" in url else "?") + query))
+        self._send_json(200, {"CodeResult": "100", "CountRegenerate": 0, "SMSID": record["id"]})
+
+    # -- Zalo
+
+    def _zalo_token(self) -> None:
+        form = {k: v[0] for k, v in parse_qs(self._read_body().decode("utf-8", "replace")).items()}
+        p = self.providers
+        if (self.headers.get("secret_key") != p.zalo_secret_key
+                or form.get("app_id") != p.zalo_app_id):
+            self._send_json(200, {"error": -14002, "error_name": "Invalid app_id or secret_key"})
+            return
+        if form.get("grant_type") != "refresh_token":
+            self._send_json(200, {"error": -14003, "error_name": "Invalid grant_type"})
+            return
+        tokens = p.refresh(form.get("refresh_token", ""))
+        if tokens is None:
+            self._send_json(200, {"error": -14014, "error_name": "Invalid refresh token",
+                                  "error_reason": "used, expired or unknown"})
+            return
+        self._send_json(200, tokens)
+
+    def _zns(self) -> None:
+        data = self._read_json()
+        p = self.providers
+        if not p.access_valid(self.headers.get("access_token", "")):
+            self._send_json(200, {"error": -124, "message": "Access token is invalid"})
+            return
+        if not isinstance(data, dict):
+            self._send_json(200, {"error": -100, "message": "Body must be JSON"})
+            return
+        phone, template_id = str(data.get("phone", "")), str(data.get("template_id", ""))
+        values = data.get("template_data")
+        to = "+" + phone
+        if not VN_NUMBER.match(to):
+            self._send_json(200, {"error": -108, "message": "Phone number is invalid"})
+            return
+        if not template_id.isdigit():
+            self._send_json(200, {"error": -109, "message": "Template id is invalid"})
+            return
+        if (not isinstance(values, dict) or not values or any(
+                not isinstance(v, str | int | float) or not str(v).strip() or len(str(v)) > 400
+                for v in values.values())):
+            self._send_json(200, {"error": -112, "message": "Template data is invalid"})
+            return
+        fault = self.store.next_fault("zalo:" + to)
+        report = "delivered"
+        if fault and "error" in fault:
+            self._send_json(200, {"error": int(fault["error"]),
+                                  "message": fault.get("message") or "Rejected by Zalo"})
+            return
+        if fault and "report" in fault:
+            report = str(fault["report"])
+        elif fault and fault["status"] >= 300:
+            self._fault_reply(fault, twilio=False)
+            return
+        body = "; ".join(f"{k}: {v}" for k, v in values.items())
+        record, _ = self.store.add({
+            "id": uuid.uuid4().hex, "channel": "zalo", "provider": "zns", "to": to,
+            "from": p.zalo_app_id, "subject": None, "body": body, "html": None,
+            "template_id": template_id, "template_data": values,
+            "tracking_id": data.get("tracking_id"), "mode": data.get("mode"),
+            "received_at": now_vn(),
+        })
+        sent_ms = str(int(datetime.now(UTC).timestamp() * 1000))
+        if report == "delivered":
+            p.later(lambda: p.zalo_delivered(record["id"], phone))
+        self._send_json(200, {"error": 0, "message": "Success", "data": {
+            "msg_id": record["id"], "sent_time": sent_ms,
+            "quota": {"dailyQuota": "5000", "remainingQuota": "4999"}}})
 
     def _twilio_basic_auth(self) -> tuple[str, str] | None:
         header = self.headers.get("Authorization", "")
@@ -563,8 +743,130 @@ class SinkHandler(BaseHTTPRequestHandler):
         }
 
 
-def make_http_server(store: Store, host: str, port: int) -> ThreadingHTTPServer:
-    handler = type("BoundSinkHandler", (SinkHandler,), {"store": store})
+class Providers:
+    """Credentials, Zalo tokens and delivery callbacks of the eSMS and Zalo stand-ins."""
+
+    def __init__(self, data_dir: Path, args: argparse.Namespace) -> None:
+        self._lock = threading.Lock()
+        self.esms_api_key, self.esms_secret_key = args.esms_api_key, args.esms_secret_key
+        self.esms_brandnames = {b.strip() for b in args.esms_brandnames.split(",") if b.strip()}
+        self.zalo_app_id, self.zalo_secret_key = args.zalo_app_id, args.zalo_secret_key
+        self.zalo_oa_secret, self.zalo_oa_id = args.zalo_oa_secret, args.zalo_oa_id
+        self.zalo_webhook = args.zalo_webhook
+        self.delay = args.callback_delay
+        self.token_life = args.zalo_token_life
+        self._calls: list[dict[str, Any]] = []
+        self.path = data_dir / "zalo.json"
+        if self.path.exists():
+            state = json.loads(self.path.read_text(encoding="utf-8"))
+        else:
+            state = {"refresh": [args.zalo_refresh_token], "access": {}, "refreshes": 0}
+        self._refresh: set[str] = set(state["refresh"])
+        self._access: dict[str, float] = dict(state["access"])
+        self._refreshes = int(state.get("refreshes", 0))
+        self._save()
+
+    def _save(self) -> None:
+        self.path.write_text(json.dumps({"refresh": sorted(self._refresh),
+                                         "access": self._access,
+                                         "refreshes": self._refreshes}), encoding="utf-8")
+
+    def configure(self, data: dict[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            if "callback_delay" in data:
+                self.delay = float(data["callback_delay"])
+            if "zalo_webhook" in data:
+                self.zalo_webhook = data["zalo_webhook"] or None
+            return {"callback_delay": self.delay, "zalo_webhook": self.zalo_webhook}
+
+    # tokens: a refresh token works once; access tokens live token_life seconds
+    def new_refresh_token(self) -> str:
+        with self._lock:
+            token = "rt_" + uuid.uuid4().hex
+            self._refresh.add(token)
+            self._save()
+            return token
+
+    def refresh(self, refresh_token: str) -> dict[str, Any] | None:
+        with self._lock:
+            if refresh_token not in self._refresh:
+                return None
+            self._refresh.discard(refresh_token)
+            access, fresh = "at_" + uuid.uuid4().hex, "rt_" + uuid.uuid4().hex
+            self._refresh.add(fresh)
+            now = datetime.now(UTC).timestamp()
+            self._access = {k: v for k, v in self._access.items() if v > now}
+            self._access[access] = now + self.token_life
+            self._refreshes += 1
+            self._save()
+        return {"access_token": access, "refresh_token": fresh,
+                "expires_in": str(int(self.token_life))}
+
+    def access_valid(self, token: str) -> bool:
+        with self._lock:
+            return self._access.get(token, 0) > datetime.now(UTC).timestamp()
+
+    def expire_access_tokens(self) -> None:
+        with self._lock:
+            self._access.clear()
+            self._save()
+
+    def zalo_stats(self) -> dict[str, Any]:
+        with self._lock:
+            return {"refreshes": self._refreshes, "valid_refresh_tokens": len(self._refresh),
+                    "valid_access_tokens": len(self._access)}
+
+    # delivery callbacks
+    def later(self, job: Any) -> None:
+        timer = threading.Timer(self.delay, job)
+        timer.daemon = True
+        timer.start()
+
+    def callbacks(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(self._calls)
+
+    def call_back(self, provider: str, url: str, body: bytes | None = None,
+                  headers: dict[str, str] | None = None, tries: int = CALLBACK_TRIES) -> None:
+        """GET (eSMS) or POST (Zalo) one delivery report; retried like the providers do."""
+        for attempt in range(1, tries + 1):
+            try:
+                request = Request(url, data=body, headers=headers or {},
+                                  method="POST" if body is not None else "GET")
+                with urlopen(request, timeout=5) as resp:
+                    status = resp.status
+            except Exception as exc:  # refused, timeout, 4xx/5xx: all worth a retry
+                status = getattr(exc, "code", None) or repr(exc)
+            with self._lock:
+                self._calls.append({"provider": provider, "url": url.split("?")[0],
+                                    "attempt": attempt, "status": status, "at": now_vn()})
+            if status == 200:
+                return
+            threading.Event().wait(self.delay)
+
+    def zalo_delivered(self, msg_id: str, phone: str) -> None:
+        if not self.zalo_webhook:
+            return
+        now_ms = str(int(datetime.now(UTC).timestamp() * 1000))
+        user = hashlib.sha256(phone.encode()).hexdigest()[:19]
+        body = json.dumps({
+            "app_id": self.zalo_app_id, "sender": {"id": self.zalo_oa_id},
+            "user_id_by_app": user, "recipient": {"id": user},
+            "event_name": "user_received_message",
+            "message": {"delivery_time": now_ms, "msg_id": msg_id}, "timestamp": now_ms,
+        }).encode()
+        mac = hashlib.sha256(self.zalo_app_id.encode() + body + now_ms.encode()
+                             + self.zalo_oa_secret.encode()).hexdigest()
+        self.call_back("zalo", self.zalo_webhook, body,
+                       {"Content-Type": "application/json", "X-ZEvent-Signature": f"mac={mac}"})
+
+
+def make_http_server(store: Store, host: str, port: int,
+                     providers: Providers | None = None) -> ThreadingHTTPServer:
+    if providers is None:
+        providers = Providers(store.path.parent, parse_args([]))
+    handler = type("BoundSinkHandler", (SinkHandler,), {"store": store,
+                                                        "providers": providers})
     server = ThreadingHTTPServer((host, port), handler)
     server.daemon_threads = True
     return server
@@ -593,6 +895,27 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--tls-cert", default=os.environ.get("SINK_TLS_CERT"),
                         help="PEM certificate: offer STARTTLS (never required)")
     parser.add_argument("--tls-key", default=os.environ.get("SINK_TLS_KEY"))
+    env = os.environ.get
+    parser.add_argument("--callback-delay", type=float, default=float(env("SINK_CALLBACK_DELAY",
+                                                                            "2")),
+                        help="seconds before a delivery report is sent")
+    parser.add_argument("--esms-api-key", default=env("ESMS_API_KEY", "dev-esms-api-key"))
+    parser.add_argument("--esms-secret-key", default=env("ESMS_SECRET_KEY",
+                                                         "dev-esms-secret-key"))
+    parser.add_argument("--esms-brandnames", default=env("SINK_ESMS_BRANDNAMES", "DOITHOAI"),
+                        help="registered brandnames, comma-separated")
+    parser.add_argument("--zalo-app-id", default=env("ZALO_APP_ID", "dev-zalo-app"))
+    parser.add_argument("--zalo-secret-key", default=env("ZALO_SECRET_KEY",
+                                                         "dev-zalo-app-secret"))
+    parser.add_argument("--zalo-oa-secret", default=env("ZALO_OA_SECRET", "dev-zalo-oa-secret"))
+    parser.add_argument("--zalo-oa-id", default=env("SINK_ZALO_OA_ID", "1032900368522775331"))
+    parser.add_argument("--zalo-refresh-token", default=env("ZALO_REFRESH_TOKEN",
+                                                            "dev-zalo-refresh-token"),
+                        help="the refresh token valid at the first start")
+    parser.add_argument("--zalo-token-life", type=float, default=90000.0,
+                        help="seconds an access token lives (Zalo: about 25 h)")
+    parser.add_argument("--zalo-webhook", default=env("SINK_ZALO_WEBHOOK"),
+                        help="OA webhook URL that receives user_received_message")
     return parser.parse_args(argv)
 
 
@@ -621,7 +944,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, on_signal)
 
     smtp = start_smtp(store, args.host, args.smtp_port, tls_context)
-    http = make_http_server(store, args.host, args.http_port)
+    http = make_http_server(store, args.host, args.http_port, Providers(args.data, args))
     # serve_forever runs in a thread because shutdown() must be called from another
     # thread than the one serving, and the signal handler runs in the main thread.
     http_thread = threading.Thread(target=http.serve_forever, name="http", daemon=True)

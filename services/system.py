@@ -83,6 +83,9 @@ class System:
             "SMTP_HOST": "127.0.0.1",
             "SMTP_PORT": str(self.ports["smtp"]),
             "SMS_URL": f"http://127.0.0.1:{self.ports['sinks']}/sms",
+            # eSMS and Zalo stand-ins live in the sinks; reports come back to notify.
+            "ESMS_URL": self.url("sinks"), "ZALO_API_URL": self.url("sinks"),
+            "ZALO_OAUTH_URL": self.url("sinks"), "NOTIFY_CALLBACK_URL": self.url("notify"),
             "PUBLIC_BASE_URL": self.url("intake"),
             "NOTIFY_LOOKUP_URL": f"{self.url('intake')}/tra-cuu",
             # Each service on its own Kafka principal (services/common/acls.py), with the
@@ -98,6 +101,7 @@ class System:
         procs = [Proc("sinks", [self.python, str(ROOT / "deploy" / "sinks.py"),
                                 "--smtp-port", str(self.ports["smtp"]),
                                 "--http-port", str(self.ports["sinks"]),
+                                "--zalo-webhook", f"{self.url('notify')}/api/v1/callbacks/zalo",
                                 "--data", str((self.log_dir or ROOT / "var") / "sinks")],
                       {**os.environ, **self.extra_env, "PYTHONUNBUFFERED": "1"})]
         for service in SERVICES:

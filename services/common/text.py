@@ -6,6 +6,9 @@ import re
 import unicodedata
 
 _SPACES = re.compile(r"\s+")
+# Letters that look like đ/Đ but are not (Icelandic eth, African D): old fonts and
+# converted documents put them in Vietnamese text, and NFD does not fold them.
+_LOOKALIKES = str.maketrans({"Ð": "Đ", "ð": "đ", "Ɖ": "Đ", "ɖ": "đ"})
 _WORD = re.compile(r"[0-9a-z]+")
 
 
@@ -19,6 +22,7 @@ def fold(text: str) -> str:
 
     "Đường LÀNG bị ngập" and "duong lang bi ngap" fold to the same string.
     """
+    text = text.translate(_LOOKALIKES)
     lowered = unicodedata.normalize("NFD", text.lower().replace("đ", "d").replace("Đ", "d"))
     stripped = "".join(ch for ch in lowered if unicodedata.category(ch) != "Mn")
     return _SPACES.sub(" ", stripped).strip()
@@ -31,6 +35,7 @@ def words(text: str) -> list[str]:
 
 def strip_diacritics(text: str) -> str:
     """Remove diacritics but keep case, for GSM-7 SMS text ("Đã nhận" -> "Da nhan")."""
+    text = text.translate(_LOOKALIKES)
     decomposed = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
     return unicodedata.normalize(
         "NFC", "".join(ch for ch in decomposed if unicodedata.category(ch) != "Mn")

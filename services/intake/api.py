@@ -32,6 +32,7 @@ FIELD_VI = {
     "petitioner": "Người gửi", "petitioner.full_name": "Họ và tên",
     "petitioner.phone": "Số điện thoại", "petitioner.email": "Email",
     "petitioner.address": "Địa chỉ", "petitioner.consent_notifications": "Đồng ý nhận thông báo",
+    "petitioner.preferred_channel": "Nhận thông báo qua",
     "attachments": "Tệp đính kèm", "reason": "Lý do", "phone_last4": "4 số cuối điện thoại",
     "email": "Email", "answer": "Nội dung trả lời", "note": "Ghi chú",
 }

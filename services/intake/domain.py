@@ -3,7 +3,6 @@ due dates, heat and the checks every submission passes. No I/O."""
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -11,61 +10,19 @@ from typing import Any
 
 from services.common import localities, phones, workdays
 from services.common.clock import vn_today
+
+# Tracking codes: the rules live in the contract, shared with notify and agencies.
+from services.common.contracts.codes import (  # noqa: F401
+    ALPHABET,
+    BODY,
+    BadCode,
+    check_char,
+    format_code,
+    new_code,
+    parse_code,
+)
 from services.common.errors import Conflict, Invalid
 from services.common.text import fold, nfc
-
-# --- tracking codes ---------------------------------------------------------------
-# 31 symbols: digits and capitals without 0/O, 1/I/L, which are confused when read
-# aloud or handwritten. 31 is prime, so a weighted sum mod 31 with distinct non-zero
-# weights catches every single substitution (w*(a-b) != 0 mod 31) and every adjacent
-# transposition ((w_i - w_j)*(a-b) != 0 mod 31).
-ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
-_VALUE = {ch: i for i, ch in enumerate(ALPHABET)}
-_N = len(ALPHABET)
-BODY = 7  # 31**7 ≈ 2.75e10 codes: collisions are rare and retried on the unique index
-
-
-class BadCode(ValueError):
-    """Not a well-formed tracking code (wrong symbols, length or check character)."""
-
-
-def _weighted(symbols: str) -> int:
-    return sum((i + 1) * _VALUE[ch] for i, ch in enumerate(symbols)) % _N
-
-
-def check_char(body: str) -> str:
-    """The symbol that makes the weighted sum of body + check zero mod 31."""
-    weight = len(body) + 1
-    need = (-_weighted(body)) % _N
-    return ALPHABET[(need * pow(weight, -1, _N)) % _N]
-
-
-def new_code(prefix: str = "") -> str:
-    """A fresh code such as ``7K4M-Q2XC`` (or ``NB-7K4M-Q2XC`` with a prefix)."""
-    body = "".join(secrets.choice(ALPHABET) for _ in range(BODY))
-    return format_code(body + check_char(body), prefix)
-
-
-def format_code(symbols: str, prefix: str = "") -> str:
-    code = f"{symbols[:4]}-{symbols[4:]}"
-    return f"{prefix}-{code}" if prefix else code
-
-
-def parse_code(raw: str) -> str:
-    """Canonical form of a typed code, or BadCode. Case, spaces and dashes are forgiven;
-    a province prefix of letters (``NB-``) is kept."""
-    text = raw.strip().upper().replace(" ", "")
-    prefix = ""
-    if "-" in text:
-        head, _, rest = text.partition("-")
-        if head.isalpha() and len(rest.replace("-", "")) == BODY + 1:
-            prefix, text = head, rest
-    symbols = text.replace("-", "")
-    if len(symbols) != BODY + 1 or any(ch not in _VALUE for ch in symbols):
-        raise BadCode("a tracking code has 8 symbols from " + ALPHABET)
-    if _weighted(symbols) != 0:
-        raise BadCode("check character does not match: the code was mistyped")
-    return format_code(symbols, prefix)
 
 
 # --- categories ---------------------------------------------------------------------

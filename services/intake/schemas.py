@@ -31,6 +31,10 @@ class PetitionerIn(Schema):
     address = fields.String(load_default=None, allow_none=True,
                             validate=validate.Length(1, 500))
     consent_notifications = fields.Boolean(load_default=False)
+    preferred_channel = fields.String(
+        load_default=None, allow_none=True, validate=validate.OneOf(("sms", "zalo", "email")),
+        metadata={"description": "how to be told: sms (the default), zalo (SMS when Zalo "
+                                 "cannot deliver) or email"})
 
 
 class AttachmentIn(Schema):

@@ -197,10 +197,12 @@ class Intake:
             contact = {
                 "contact_token": seal(self.settings.contact_public_key,
                                       {"phone": phone, "email": email,
-                                       "name": person.get("full_name"), "tracking_code": code}),
+                                       "name": person.get("full_name"), "tracking_code": code,
+                                       "channel": person.get("preferred_channel")}),
                 "masked_phone": phones.mask(phone) if phone else None,
                 "masked_email": mask_email(email) if email else None,
                 "consent_notifications": bool(person.get("consent_notifications")),
+                "preferred_channel": person.get("preferred_channel"),
             }
             doc = {**base, "tracking_code": code, "contact": contact}
             received = self._event("petition.received", pid, {

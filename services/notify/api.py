@@ -5,15 +5,22 @@ from __future__ import annotations
 import hmac
 from typing import Any
 
-from flask import Response, current_app, request
+from flask import Flask, Response, current_app, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import ValidationError
+from prometheus_client import Counter
 
 from services.common import auth
 from services.common.auth import AuthError, require
 from services.common.errors import Invalid, NotFound
 from services.notify import schemas
+from services.notify.providers import (
+    ESMS_DELIVERED,
+    ESMS_FAILED,
+    callback_signature,
+    zalo_signature,
+)
 from services.notify.service import NotifyService, agency_entry_id, locality_entry_id
 
 READERS = ("admin", "auditor", "secretariat", "front_officer", "host")
@@ -24,6 +31,11 @@ directory = Blueprint("directory", __name__, url_prefix="/api/v1/directory",
                       description="Contacts of agencies, hosts, secretariats and the Front")
 inbound = Blueprint("sms", __name__, url_prefix="/api/v1/sms",
                     description="Webhook for SMS sent to the platform's number")
+callbacks = Blueprint("callbacks", __name__, url_prefix="/api/v1/callbacks",
+                      description="Delivery reports from eSMS and Zalo, verified")
+
+REPORTS = Counter("notify_delivery_reports_total", "Delivery reports received",
+                  ["provider", "result"])
 
 
 def svc() -> NotifyService:
@@ -231,3 +243,92 @@ class Inbound(MethodView):
             return Response('<?xml version="1.0" encoding="UTF-8"?><Response></Response>',
                             mimetype="text/xml")
         return {"status": "accepted", "reply": reply}
+
+
+# ---------------------------------------------------------------- delivery reports
+
+
+def _refuse(provider: str, why: str):
+    REPORTS.labels(provider, "refused").inc()
+    raise AuthError(f"delivery report refused: {why}")
+
+
+@callbacks.route("/esms")
+class EsmsReport(MethodView):
+    @callbacks.response(200, schemas.ReportAnswer)
+    def get(self):
+        """eSMS delivery report (GET to the CallbackUrl we gave: ``n`` and ``sig`` are ours,
+        ``SMSID, SendStatus, RequestId, telcoid, phonenumber`` are eSMS's)."""
+        settings = svc().settings
+        args = request.args
+        nid, sig = args.get("n", ""), args.get("sig", "")
+        want = callback_signature(settings.callback_secret, nid)
+        if not nid or not hmac.compare_digest(sig.encode(), want.encode()):
+            _refuse("esms", "bad signature")
+        if args.get("RequestId") and args["RequestId"] != nid:
+            _refuse("esms", "RequestId does not match the signed notification")
+        status = args.get("SendStatus", "")
+        if status not in ESMS_DELIVERED | ESMS_FAILED:
+            REPORTS.labels("esms", "progress").inc()  # 1, 2, 7: not final yet
+            return {"status": "ignored", "delivery": None}
+        detail = {"code": status, "message_id": args.get("SMSID"),
+                  "telco": args.get("telcoid")}
+        doc = svc().delivery_report("esms", delivered=status in ESMS_DELIVERED, detail=detail,
+                                    notification_id=nid)
+        if doc is None:
+            REPORTS.labels("esms", "unknown").inc()
+            return {"status": "unknown", "delivery": None}
+        REPORTS.labels("esms", "accepted").inc()
+        return {"status": "recorded", "delivery": doc.get("delivery")}
+
+
+@callbacks.route("/zalo")
+class ZaloReport(MethodView):
+    @callbacks.response(200, schemas.ReportAnswer)
+    def post(self):
+        """Zalo OA webhook, signed ``X-ZEvent-Signature: mac=sha256(app_id + body +
+        timestamp + OA secret)``; ``user_received_message`` marks a ZNS message delivered."""
+        settings = svc().settings
+        raw = request.get_data(cache=True)
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict):
+            _refuse("zalo", "not a JSON object")
+        app_id, stamp = str(body.get("app_id", "")), str(body.get("timestamp", ""))
+        want = zalo_signature(app_id, raw, stamp, settings.zalo_oa_secret)
+        given = request.headers.get("X-ZEvent-Signature", "")
+        if app_id != settings.zalo_app_id or not hmac.compare_digest(given.encode(),
+                                                                     want.encode()):
+            _refuse("zalo", "bad signature")
+        if body.get("event_name") != "user_received_message":
+            REPORTS.labels("zalo", "ignored").inc()
+            return {"status": "ignored", "delivery": None}
+        msg_id = str((body.get("message") or {}).get("msg_id") or "")
+        detail = {"message_id": msg_id,
+                  "delivery_time": (body.get("message") or {}).get("delivery_time")}
+        doc = svc().delivery_report("zalo", delivered=True, detail=detail,
+                                    message_id=msg_id or None)
+        if doc is None:
+            REPORTS.labels("zalo", "unknown").inc()
+            return {"status": "unknown", "delivery": None}
+        REPORTS.labels("zalo", "accepted").inc()
+        return {"status": "recorded", "delivery": doc.get("delivery")}
+
+
+def install_metrics(app: Flask) -> None:
+    """Add notify's delivery states to the kit's /metrics: counted from the database,
+    so every web process answers the same whichever process sent or heard what."""
+
+    @app.after_request
+    def add_counts(response: Response) -> Response:
+        if request.path != "/metrics" or response.status_code != 200:
+            return response
+        try:
+            rows = app.extensions["notify"].delivery_counts()
+        except Exception:  # the database is down: /readyz says so, /metrics still answers
+            return response
+        lines = ["# HELP notify_notifications Notifications by channel and delivery state",
+                 "# TYPE notify_notifications gauge"]
+        lines += [f'notify_notifications{{channel="{c}",delivery="{d}"}} {n}'
+                  for c, d, n in rows]
+        response.set_data(response.get_data() + ("\n".join(lines) + "\n").encode())
+        return response

@@ -16,6 +16,7 @@ from services.common.outbox import Outbox
 from services.notify import api, store
 from services.notify.channels import SmsProvider, SmtpSender, sms_provider_from_config
 from services.notify.handlers import TOPICS, event_handlers
+from services.notify.providers import EsmsSms, ZaloTokens, ZnsSender, callback_signature
 from services.notify.service import NotifyService, Senders
 from services.notify.settings import NotifySettings
 
@@ -29,7 +30,20 @@ def email_sender(settings: NotifySettings) -> SmtpSender:
                       settings.smtp_sender, timeout=settings.smtp_timeout)
 
 
+def callback_url(settings: NotifySettings, notification_id: str) -> str:
+    """Where eSMS reports on one message: signed, since eSMS itself signs nothing."""
+    base = settings.callback_base_url.rstrip("/")
+    sig = callback_signature(settings.callback_secret, notification_id)
+    return f"{base}/api/v1/callbacks/esms?n={notification_id}&sig={sig}"
+
+
 def sms_sender(settings: NotifySettings) -> SmsProvider:
+    if settings.sms_provider == "esms":
+        return EsmsSms(base_url=settings.esms_url, api_key=settings.esms_api_key,
+                       secret_key=settings.esms_secret_key, brandname=settings.sms_sender,
+                       sms_type=settings.esms_sms_type, sandbox=settings.esms_sandbox,
+                       unicode=settings.esms_unicode, timeout=settings.sms_timeout,
+                       callback_url=lambda nid: callback_url(settings, nid))
     if settings.sms_provider == "twilio":
         return sms_provider_from_config(
             "twilio", account_sid=settings.twilio_account_sid,
@@ -38,6 +52,21 @@ def sms_sender(settings: NotifySettings) -> SmsProvider:
             base_url=settings.twilio_base_url, timeout=settings.sms_timeout)
     return sms_provider_from_config("generic", url=settings.sms_url, token=settings.sms_token,
                                     sender=settings.sms_sender, timeout=settings.sms_timeout)
+
+
+def zalo_sender(settings: NotifySettings, kit: Kit) -> ZnsSender | None:
+    if not settings.zalo_zns:
+        return None
+    tokens = ZaloTokens(
+        kit.db[store.CREDENTIALS], oauth_url=settings.zalo_oauth_url,
+        app_id=settings.zalo_app_id, secret_key=settings.zalo_secret_key,
+        seed_refresh_token=settings.zalo_refresh_token,
+        seed_access_token=settings.zalo_access_token,
+        encrypt=lambda s: kit.keys.encrypt(s, "zalo-token"),
+        decrypt=lambda s: kit.keys.decrypt(s, "zalo-token"), clock=kit.clock,
+        timeout=settings.sms_timeout)
+    return ZnsSender(base_url=settings.zalo_api_url, tokens=tokens, mode=settings.zalo_mode,
+                     timeout=settings.sms_timeout)
 
 
 @dataclass
@@ -60,8 +89,10 @@ class App:
     def web(self) -> Flask:
         if self._web is None:
             self.prepare()
-            self._web = self.kit.app("Notify", [api.notifications, api.directory, api.inbound],
+            self._web = self.kit.app("Notify", [api.notifications, api.directory, api.inbound,
+                                                api.callbacks],
                                      extensions={"notify": self.service})
+            api.install_metrics(self._web)
         return self._web
 
     def consumer(self, **options) -> Consumer:
@@ -69,6 +100,9 @@ class App:
 
     def send_due(self) -> int:
         return self.service.send_due()
+
+    def zns_timeouts(self) -> int:
+        return self.service.zns_timeouts()
 
     def relay(self) -> int:
         return self.outbox.relay_once()
@@ -83,6 +117,7 @@ def build(settings: NotifySettings | None = None, clock: Clock | None = None, *,
     kit = Kit(settings, DB_NAME, clock=clock)
     st = store.Store(kit.db)
     outbox = Outbox(kit.bus, [st.notifications], clock=kit.clock)
-    senders = senders or Senders(email=email_sender(settings), sms=sms_sender(settings))
+    senders = senders or Senders(email=email_sender(settings), sms=sms_sender(settings),
+                                 zalo=zalo_sender(settings, kit))
     service = NotifyService(kit, settings, st, senders, outbox)
     return App(settings, kit, st, service, outbox)

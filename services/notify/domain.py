@@ -13,6 +13,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from services.common.clock import VN_TZ, aware
+from services.common.contracts.codes import BadCode, code_key, parse_code
 from services.common.text import fold
 
 # States of a notification. pending/deferred wait for due_at; sending is claimed by one
@@ -22,12 +23,22 @@ PENDING, SENDING, SENT, FAILED, CANCELLED, DEFERRED = (
 STATES = (PENDING, SENDING, SENT, FAILED, CANCELLED, DEFERRED)
 WAITING = (PENDING, DEFERRED)
 FINAL = (SENT, FAILED, CANCELLED)
-CHANNELS = ("sms", "email")
+CHANNELS = ("sms", "email", "zalo")
+# Delivery as the provider reports it, after it accepted a message (state "sent"): no
+# report yet means accepted; e-mail never gets one.
+ACCEPTED, DELIVERED, UNDELIVERED = "accepted", "delivered", "failed"
+PREFERENCES = ("sms", "zalo", "email")
 
 # Replies to a person who just texted us: sent at once, whatever the hour or stop flag.
 REPLIES = frozenset({"sms_status_reply", "sms_stop_reply", "sms_help_reply"})
-# Worth waking someone for: a dialogue they may travel to is off.
-URGENT = REPLIES | {"dialogue_cancelled"}
+# Sent at once whatever the hour: replies to what the citizen has just done (texted us,
+# submitted a petition) and a dialogue they may travel to being called off. Quiet hours
+# are for what the citizen did not ask for at that moment (reminders, notices, answers).
+ACKNOWLEDGEMENTS = frozenset({"petition_received"})
+URGENT = REPLIES | ACKNOWLEDGEMENTS | {"dialogue_cancelled"}
+# An acknowledgement is only a reply while the submission is fresh: one replayed or
+# imported hours later waits for the morning like any other notice.
+FRESH = timedelta(hours=1)
 # Everything about a dialogue that goes stale when its time changes or it is called off.
 DIALOGUE_TEMPLATES = frozenset({"dialogue_invitation", "dialogue_agency_notice",
                                 "dialogue_reminder", "dialogue_rescheduled"})
@@ -82,20 +93,50 @@ class Address:
 
 def contact_addresses(contact: dict[str, Any], recipient: str, kind: str,
                       normalize_phone) -> list[Address]:
-    """SMS and/or e-mail from an opened contact token; bad numbers are left out."""
-    found: list[Address] = []
-    phone = contact.get("phone")
-    if phone:
+    """Where to tell a petitioner, from an opened contact token; bad numbers are left out.
+
+    With a preference (``channel``: zalo, sms or email) only that channel is used:
+    Zalo needs the phone (and falls back to SMS by itself), e-mail without an address
+    becomes SMS. Without one, as before: SMS and/or e-mail, whatever was given.
+    """
+    name = contact.get("full_name") or contact.get("name")
+    phone: str | None = None
+    if contact.get("phone"):
         try:
-            found.append(Address("sms", normalize_phone(str(phone)), recipient, kind,
-                                 contact.get("full_name") or contact.get("name")))
+            phone = normalize_phone(str(contact["phone"]))
         except ValueError:
-            pass
-    email = contact.get("email")
-    if email and "@" in str(email):
-        found.append(Address("email", str(email).strip(), recipient, kind,
-                             contact.get("full_name") or contact.get("name")))
+            phone = None
+    email = str(contact["email"]).strip() if contact.get("email") else None
+    if email and "@" not in email:
+        email = None
+    choice = contact.get("channel")
+    if choice == "zalo" and phone:
+        return [Address("zalo", phone, recipient, kind, name)]
+    if choice == "sms" and phone:
+        return [Address("sms", phone, recipient, kind, name)]
+    if choice == "email" and email:
+        return [Address("email", email, recipient, kind, name)]
+    found: list[Address] = []
+    if phone:
+        found.append(Address("sms", phone, recipient, kind, name))
+    if email:
+        found.append(Address("email", email, recipient, kind, name))
     return found
+
+
+def code_key_of(code: str | None) -> str | None:
+    """The prefix-free key of a tracking code, None for codes the contract cannot read."""
+    try:
+        return code_key(code) if code else None
+    except BadCode:
+        return None
+
+
+def urgent(template: str, created_at: datetime, received_at: Any = None) -> bool:
+    """Whether a notification goes out at once, whatever the hour."""
+    if template in ACKNOWLEDGEMENTS:
+        return isinstance(received_at, datetime) and created_at - aware(received_at) <= FRESH
+    return template in URGENT
 
 
 def directory_addresses(entry: dict[str, Any], contact: dict[str, Any], recipient: str,
@@ -151,25 +192,46 @@ class Command:
 
 
 _CODE = re.compile(r"^[A-Z0-9][A-Z0-9-]{2,31}$")
+VERBS = ("TT", "HUY")
+
+
+def read_code(words: list[str]) -> str | None:
+    """The tracking code in what follows the verb, as people type it (lower case,
+    spaces, no dash, a province prefix): the contract's parser; failing that, the
+    first word as it stands, if it looks like a code (older or foreign codes)."""
+    if not words:
+        return None
+    try:
+        return parse_code("".join(words))
+    except BadCode:
+        return words[0] if _CODE.match(words[0]) else None
 
 
 def parse_command(text: str) -> Command:
-    """'TT NB25-4K7Q2M' -> status, 'HUY NB25-4K7Q2M' -> stop, anything else -> help.
+    """'TT 7K4M-Q2XC' -> status, 'HUY 7k4m q2xc' -> stop, anything else -> help.
 
     Phones add odd spacing and case, and people type 'Huỷ' with its accent; both fold.
+    A verb glued to its code ('TT7K4MQ2XC') is read too.
     """
     words = fold(text or "").upper().split()
     if not words:
         return Command("help")
     verb, rest = words[0], words[1:]
-    if verb in ("TT", "HUY"):
-        code = rest[0] if rest else None
-        if code is not None and not _CODE.match(code):
+    if verb not in VERBS:
+        glued = next((v for v in VERBS if verb.startswith(v) and len(verb) > len(v)), None)
+        if glued is None:
             return Command("help")
-        if verb == "TT":
-            return Command("status", code) if code else Command("help")
-        return Command("stop", code)
-    return Command("help")
+        verb, rest = glued, [verb[len(glued):], *rest]
+        try:
+            parse_code("".join(rest))
+        except BadCode:
+            return Command("help")  # "HUYEN ...", "TTHC ...": words, not commands
+    code = read_code(rest)
+    if rest and code is None:
+        return Command("help")
+    if verb == "TT":
+        return Command("status", code) if code else Command("help")
+    return Command("stop", code)
 
 
 @dataclass

@@ -54,10 +54,39 @@ class Notification(Schema):
     attempt_count = fields.Integer()
     subject = fields.String(allow_none=True)
     text = fields.String(allow_none=True)
+    delivery_status = fields.Method("_delivery", metadata={
+        "description": "accepted (by the provider), delivered or failed; null before"})
+    delivered_at = fields.DateTime(allow_none=True)
+    provider = fields.String(allow_none=True)
+    fallback_of = fields.String(allow_none=True,
+                                metadata={"description": "the Zalo message this SMS replaces"})
+    fallback_id = fields.String(allow_none=True,
+                                metadata={"description": "the SMS that replaced this one"})
+
+    def _delivery(self, doc: dict) -> str | None:
+        if doc.get("delivery"):
+            return doc["delivery"]
+        return "accepted" if doc.get("state") == "sent" else None
+
+
+class ReportAnswer(Schema):
+    status = fields.String(metadata={"description": "recorded, ignored or unknown"})
+    delivery = fields.String(allow_none=True)
+
+
+class Report(Schema):
+    at = fields.DateTime()
+    provider = fields.String()
+    outcome = fields.String(metadata={"description": "delivered or failed"})
+    code = fields.String(allow_none=True)
+    message_id = fields.String(allow_none=True)
+    reason = fields.String(allow_none=True)
 
 
 class NotificationDetail(Notification):
     attempts = fields.List(fields.Nested(Attempt))
+    reports = fields.List(fields.Nested(Report), dump_default=[],
+                          metadata={"description": "delivery reports, first to last"})
     html = fields.String(allow_none=True)
 
 

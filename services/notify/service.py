@@ -41,17 +41,21 @@ from services.common.kit import Kit
 from services.common.localities import UnknownLocality, ward
 from services.common.outbox import Outbox, stage
 from services.common.ratelimit import RateLimiter
-from services.notify import domain
+from services.common.workdays import working_days_between
+from services.notify import domain, zns
 from services.notify.channels import PermanentError, SmsProvider, SmtpSender, TransientError
 from services.notify.domain import (
     CANCELLED,
     DEFERRED,
+    DELIVERED,
     FAILED,
     PENDING,
     SENT,
+    UNDELIVERED,
     Address,
     Command,
 )
+from services.notify.providers import ZnsSender
 from services.notify.settings import NotifySettings
 from services.notify.store import Store
 from services.notify.templates import TemplateError, render
@@ -65,11 +69,12 @@ ROLES = ("host", "secretariat", "front")
 class Senders:
     email: SmtpSender
     sms: SmsProvider
+    zalo: ZnsSender | None = None
 
 
 def mask(address: Address | str, channel: str) -> str:
     to = address.to if isinstance(address, Address) else address
-    return phones.mask(to) if channel == "sms" else mask_email(to)
+    return mask_email(to) if channel == "email" else phones.mask(to)
 
 
 def agency_entry_id(agency_id: str) -> str:
@@ -98,7 +103,9 @@ class NotifyService:
         self.limiters = {
             "sms": RateLimiter(kit.db, settings.sms_rate_per_minute, 60, kit.clock),
             "email": RateLimiter(kit.db, settings.email_rate_per_minute, 60, kit.clock),
+            "zalo": RateLimiter(kit.db, settings.sms_rate_per_minute, 60, kit.clock),
         }
+        self.zns_map = settings.zns_map
 
     # ================================================================ contacts
 
@@ -130,6 +137,13 @@ class NotifyService:
                 refs: dict[str, Any] | None = None, hold_until: datetime | None = None) -> bool:
         """One notification for one address; False when its key already exists."""
         now = self.clock()
+        zns_part: dict[str, Any] | None = None
+        if address.channel == "zalo":
+            zns_part = self._zns_part(template, {"platform_name": self.settings.platform_name,
+                                                 **context})
+            if zns_part is None:  # no ZNS form for this message, or Zalo is off: SMS
+                address = Address("sms", address.to, address.recipient, address.kind,
+                                  address.name)
         key = domain.notification_key(key_cause or cause_id,
                                       f"{address.recipient}/{address.channel}", template)
         doc_id = domain.notification_id(key)
@@ -143,13 +157,17 @@ class NotifyService:
             "to_enc": self.kit.keys.encrypt(address.to, doc_id),
             "to_masked": mask(address, address.channel),
             "petition_id": None, "dialogue_id": None, "commitment_id": None, "locality": None,
-            "urgent": template in domain.URGENT, "attempts": [], "attempt_count": 0,
+            "urgent": domain.urgent(template, now, context.get("received_at")),
+            "attempts": [], "attempt_count": 0,
             "attempt_base": 0, "due_at": due_at or now, "created_at": now, "updated_at": now,
             "reason": None, "sent_at": None, **(refs or {}),
         }
         events: list[Event] = []
         try:
-            rendered = render(template, address.channel, context)
+            # A Zalo message keeps the SMS text it falls back to.
+            rendered = render(template, "sms" if zns_part else address.channel, context)
+            if zns_part:
+                doc["zns"] = zns_part
             doc.update(state=PENDING, subject=rendered.subject, text=rendered.text,
                        html=rendered.html, segments=rendered.segments,
                        recipient_name=context.get("recipient_name"))
@@ -166,6 +184,13 @@ class NotifyService:
         if created and events:
             self.outbox.flush(self.store.notifications, doc_id)
         return created
+
+    def _zns_part(self, template: str, context: dict[str, Any]) -> dict[str, Any] | None:
+        spec = self.zns_map.get(template)
+        if not (self.settings.zalo_zns and self.senders.zalo and spec):
+            return None
+        data = zns.template_data(spec, context)
+        return None if data is None else {"template_id": spec.template_id, "data": data}
 
     def _tell_petitioner(self, petition_id: str, template: str, context: dict[str, Any], *,
                          cause_id: str, key_cause: str | None = None,
@@ -185,7 +210,8 @@ class NotifyService:
         addresses = domain.contact_addresses(opened, f"petition:{petition_id}", kind,
                                              phones.normalize)
         refs = {"petition_id": petition_id, "locality": petition.get("locality"), **(refs or {})}
-        context = {"tracking_code": petition.get("tracking_code"), **context}
+        context = {"tracking_code": petition.get("tracking_code"),
+                   "petition_kind": petition.get("kind"), **context}
         return sum(self._create(a, template, context, cause_id=cause_id, key_cause=key_cause,
                                 due_at=due_at, refs=refs) for a in addresses)
 
@@ -224,6 +250,8 @@ class NotifyService:
         phone = self._phone_of(opened)
         self.store.upsert_petition(pid, {
             "tracking_code": d["tracking_code"].upper(), "title": d["title"],
+            "kind": d.get("kind"),
+            "code_key": domain.code_key_of(d["tracking_code"]),
             "locality": d["locality"], "contact_token": contact.get("contact_token"),
             "consent": bool(contact.get("consent_notifications")),
             "phone_fp": self._phone_fp(phone) if phone else None,
@@ -242,7 +270,8 @@ class NotifyService:
         def handle(ev: Event) -> None:
             fields: dict[str, Any] = {"status": status, "status_at": ev.time,
                                       "locality": ev.data["locality"],
-                                      "tracking_code": ev.data["tracking_code"].upper()}
+                                      "tracking_code": ev.data["tracking_code"].upper(),
+                                      "code_key": domain.code_key_of(ev.data["tracking_code"])}
             self.store.upsert_petition(ev.data["petition_id"], fields)
         return handle
 
@@ -492,7 +521,8 @@ class NotifyService:
 
     def commitment_overdue(self, ev: Event) -> None:
         d = ev.data
-        late = max(1, (vn_today(ev.time) - d["deadline"]).days)
+        # Counted in working days, as the law counts deadlines and the message says.
+        late = max(1, working_days_between(d["deadline"], vn_today(ev.time)))
         ctx = {**self._commitment_context(d), "days_late": late}
         self._tell_directory(agency_entry_id(d["agency_id"]), "agency", "commitment_overdue",
                              ctx, cause_id=ev.id, refs=self._commitment_refs(d))
@@ -533,10 +563,11 @@ class NotifyService:
         if command.verb == "status":
             petition = self.store.petition_by_code(command.code or "")
             template = "sms_status_reply"
-            ctx = {**base, "tracking_code": command.code,
+            ctx = {**base, "tracking_code": (petition or {}).get("tracking_code") or command.code,
                    "lookup_url": self.settings.lookup_base_url}
             if petition and petition.get("status"):
-                ctx.update(status=petition["status"], updated_at=petition.get("status_at"))
+                ctx.update(status=petition["status"], updated_at=petition.get("status_at"),
+                           petition_kind=petition.get("kind"))
                 refs = {"petition_id": petition["_id"], "locality": petition.get("locality")}
         elif command.verb == "stop":
             template = "sms_stop_reply"
@@ -554,15 +585,20 @@ class NotifyService:
               now: datetime) -> tuple[dict[str, Any], dict[str, Any]]:
         if command.code is None:
             self.store.stop_petitions({"phone_fp": fp}, now)
-            self.store.cancel_waiting({"petition_id": {"$in": self._petitions_of(fp)}},
+            self.store.cancel_waiting({"petition_id": {"$in": self._petitions_of(fp)},
+                                       "template": {"$nin": sorted(domain.REPLIES)}},
                                       "stopped by recipient", now)
             return {"tracking_code": None}, {}
         petition = self.store.petition_by_code(command.code)
         if petition is None or not self._same_phone(petition, phone):
             return {"tracking_code": command.code, "found": False}, {}
         self.store.stop_petitions({"_id": petition["_id"]}, now)
-        self.store.cancel_waiting({"petition_id": petition["_id"]}, "stopped by recipient", now)
-        return ({"tracking_code": command.code},
+        # Replies already written to this person (a TT just before) still go.
+        self.store.cancel_waiting({"petition_id": petition["_id"],
+                                   "template": {"$nin": sorted(domain.REPLIES)}},
+                                  "stopped by recipient", now)
+        return ({"tracking_code": petition.get("tracking_code") or command.code,
+                 "petition_kind": petition.get("kind")},
                 {"petition_id": petition["_id"], "locality": petition.get("locality")})
 
     def _petitions_of(self, fp: str) -> list[str]:
@@ -590,17 +626,23 @@ class NotifyService:
                 if doc is None:
                     continue  # another sender took it
                 claimed += 1
+                fallback = None
                 try:
-                    self._deliver(doc, token, notes)
+                    fallback = self._deliver(doc, token, notes)
                 except Exception:
                     # Left in "sending": the lease runs out and another pass retries.
                     log.exception("delivery crashed", extra={"notification": doc["_id"]})
                 handled += 1
+                if fallback:
+                    self._fallback(*fallback)
             if not claimed:
                 break
         return handled
 
-    def _deliver(self, doc: dict[str, Any], token: str, notes: Any) -> None:
+    def _deliver(self, doc: dict[str, Any], token: str,
+                 notes: Any) -> tuple[dict[str, Any], str] | None:
+        """Send one claimed notification; returns (Zalo message, reason) when it failed
+        for good and its SMS fallback is due."""
         now = self.clock()
         channel, template = doc["channel"], doc["template"]
         if (template not in domain.REPLIES and doc.get("petition_id")
@@ -612,11 +654,12 @@ class NotifyService:
             self._finish(doc, token, notes, {"state": CANCELLED, "reason": "reminder too late"})
             return
         quiet = self.settings.quiet_hours
-        if channel == "sms" and not doc.get("urgent") and domain.in_quiet_hours(now, *quiet):
+        if channel != "email" and not doc.get("urgent") and domain.in_quiet_hours(now, *quiet):
             self._finish(doc, token, notes, {"state": DEFERRED, "reason": "quiet hours",
                                       "due_at": domain.quiet_hours_end(now, *quiet)})
             return
-        provider = self.senders.sms.name if channel == "sms" else self.senders.email.provider
+        provider = {"sms": self.senders.sms.name, "email": self.senders.email.provider,
+                    "zalo": self.senders.zalo.name if self.senders.zalo else "zns"}[channel]
         if not self.limiters[channel].allow(f"{channel}:{provider}"):
             window = (int(now.timestamp()) // 60 + 1) * 60
             self._finish(doc, token, notes, {"state": DEFERRED, "reason": "rate limit",
@@ -628,6 +671,11 @@ class NotifyService:
         try:
             if channel == "sms":
                 result = self.senders.sms.send(to, doc["text"], doc["_id"])
+            elif channel == "zalo":
+                if self.senders.zalo is None:
+                    raise PermanentError("Zalo ZNS is not configured", provider="zns")
+                result = self.senders.zalo.send(to, doc["zns"]["template_id"],
+                                                doc["zns"]["data"], doc["_id"])
             else:
                 result = self.senders.email.send(to, doc["subject"], doc["text"], doc["html"],
                                                  idempotency_key=doc["_id"])
@@ -645,7 +693,9 @@ class NotifyService:
             if outcome.due_at:
                 fields["due_at"] = outcome.due_at
             self._finish(doc, token, notes, fields, attempt=attempt, event=outcome.event)
-            return
+            if channel == "zalo" and outcome.state == FAILED:
+                return doc, f"Zalo: {exc}"
+            return None
         attempt.update(outcome="sent", message_id=result.message_id, status=result.status)
         self._finish(doc, token, notes, {"state": SENT, "sent_at": now, "reason": None,
                                   "provider_message_id": result.message_id},
@@ -688,6 +738,96 @@ class NotifyService:
                          event_id=str(uuid.uuid5(uuid.UUID(doc["_id"]),
                                                  f"{type_}/{doc.get('attempt_count', 0)}")),
                          time=now)
+
+    # ================================================================ delivery reports
+
+    def delivery_report(self, provider: str, *, delivered: bool, detail: dict[str, Any],
+                        notification_id: str | None = None,
+                        message_id: str | None = None) -> dict[str, Any] | None:
+        """Record what a provider says became of a message it accepted; None when the
+        message is not ours. Reports are repeated (eSMS retries up to 5 times): only the
+        first moves the state, the others are kept in the history."""
+        query: dict[str, Any] = ({"_id": notification_id} if notification_id
+                                 else {"provider_message_id": message_id})
+        doc = self.store.notifications.find_one(query)
+        if doc is None or not (notification_id or message_id):
+            return None
+        now = self.clock()
+        outcome = DELIVERED if delivered else UNDELIVERED
+        report = {"at": now, "provider": provider, "outcome": outcome, **detail}
+        fields: dict[str, Any] = {"delivery": outcome, "delivery_at": now, "updated_at": now}
+        if delivered:
+            fields["delivered_at"] = now
+        moved = self.store.notifications.update_one(
+            {"_id": doc["_id"], "delivery": None},
+            {"$set": fields, "$push": {"reports": report}}).modified_count == 1
+        if not moved:
+            self.store.notifications.update_one({"_id": doc["_id"]},
+                                                {"$push": {"reports": report}})
+        elif doc["channel"] == "zalo" and not delivered:
+            self._fallback(doc, "Zalo reported the message undelivered")
+        return self.store.get_notification(doc["_id"])
+
+    def zns_timeouts(self, limit: int = 200) -> int:
+        """ZNS messages with no delivery report in time go by SMS (once)."""
+        now = self.clock()
+        cutoff = now - timedelta(seconds=self.settings.zns_fallback_seconds)
+        count = 0
+        for doc in self.store.notifications.find(
+                {"channel": "zalo", "state": SENT, "delivery": None,
+                 "sent_at": {"$lte": cutoff}}).limit(limit):
+            reason = f"no delivery report within {self.settings.zns_fallback_seconds} s"
+            moved = self.store.notifications.update_one(
+                {"_id": doc["_id"], "delivery": None},
+                {"$set": {"delivery": UNDELIVERED, "delivery_at": now, "updated_at": now},
+                 "$push": {"reports": {"at": now, "provider": "notify", "outcome": UNDELIVERED,
+                                       "reason": reason}}}).modified_count == 1
+            if moved:
+                count += self._fallback(doc, reason)
+        return count
+
+    def _fallback(self, doc: dict[str, Any], reason: str) -> bool:
+        """The SMS that replaces a Zalo message. Its key is derived from the Zalo
+        message's id, so a failure, a timeout and a late report cannot make two."""
+        if doc.get("text") is None:
+            return False
+        now = self.clock()
+        key = domain.notification_key(f"fallback:{doc['_id']}", f"{doc['recipient']}/sms",
+                                      doc["template"])
+        sms_id = domain.notification_id(key)
+        to = self.kit.keys.decrypt(doc["to_enc"], doc["_id"])
+        keep = ("cause_event_id", "template", "recipient", "recipient_kind", "to_masked",
+                "petition_id", "dialogue_id", "commitment_id", "locality", "urgent", "text",
+                "segments", "recipient_name", "starts_at", "hours_before")
+        fresh: dict[str, Any] = {
+            **{k: doc.get(k) for k in keep if k in doc},
+            "_id": sms_id, "key": key, "channel": "sms",
+            "to_enc": self.kit.keys.encrypt(to, sms_id), "subject": None, "html": None,
+            "state": PENDING, "attempts": [], "attempt_count": 0, "attempt_base": 0,
+            "due_at": now, "created_at": now, "updated_at": now, "sent_at": None,
+            "reason": None, "fallback_of": doc["_id"], "fallback_reason": reason,
+        }
+        created = self.store.insert_notification(fresh)
+        if created:
+            self.store.notifications.update_one({"_id": doc["_id"]},
+                                                {"$set": {"fallback_id": sms_id}})
+            log.info("zalo message falls back to SMS",
+                     extra={"notification": doc["_id"], "fallback": sms_id})
+        return created
+
+    def delivery_counts(self) -> list[tuple[str, str, int]]:
+        """(channel, delivery state, count) over every notification, for /metrics."""
+        rows = self.store.notifications.aggregate([
+            {"$group": {"_id": {"channel": "$channel", "state": "$state",
+                                "delivery": "$delivery"}, "n": {"$sum": 1}}}])
+        totals: dict[tuple[str, str], int] = {}
+        for row in rows:
+            key = row["_id"]
+            status = key.get("delivery") or (domain.ACCEPTED if key.get("state") == SENT
+                                             else key.get("state"))
+            pair = (key.get("channel") or "?", status or "?")
+            totals[pair] = totals.get(pair, 0) + row["n"]
+        return [(c, s, n) for (c, s), n in sorted(totals.items())]
 
     # ================================================================ officers
 

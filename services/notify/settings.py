@@ -45,8 +45,9 @@ class NotifySettings(Settings):
     smtp_timeout: float = setting("SMTP_TIMEOUT", 10.0, "seconds per SMTP conversation")
 
     # SMS
-    sms_provider: str = setting("SMS_PROVIDER", "generic", "generic or twilio",
-                                choices=("generic", "twilio"))
+    sms_provider: str = setting("SMS_PROVIDER", "esms",
+                                "esms (eSMS.vn brandname), generic or twilio",
+                                choices=("esms", "generic", "twilio"))
     sms_url: str = setting("SMS_URL", "http://127.0.0.1:8025/sms", "generic gateway URL")
     sms_token: str = setting("SMS_TOKEN", "dev-sms-token", "generic gateway bearer token")
     sms_sender: str = setting("SMS_SENDER", "DOITHOAI", "brandname / sender id")
@@ -58,6 +59,49 @@ class NotifySettings(Settings):
     twilio_from: str = setting("TWILIO_FROM", "", "Twilio sender number")
     twilio_messaging_service_sid: str = setting("TWILIO_MESSAGING_SERVICE_SID", "",
                                                 "Twilio messaging service (instead of From)")
+    esms_url: str = setting("ESMS_URL", "http://127.0.0.1:8025",
+                            "eSMS API base (https://rest.esms.vn; the stand-in locally)")
+    esms_api_key: str = setting("ESMS_API_KEY", "dev-esms-api-key", "eSMS ApiKey")
+    esms_secret_key: str = setting("ESMS_SECRET_KEY", "dev-esms-secret-key", "eSMS SecretKey")
+    esms_sms_type: str = setting("ESMS_SMS_TYPE", "2",
+                                 "eSMS SmsType: 2 customer care (brandname), 8 fixed number",
+                                 choices=("2", "8"))
+    esms_unicode: bool = setting("ESMS_UNICODE", False,
+                                 "IsUnicode=1, for accounts that require it (our texts stay "
+                                 "unaccented GSM-7 either way)")
+    esms_sandbox: bool = setting("ESMS_SANDBOX", False, "eSMS sandbox: checked, not sent")
+    callback_base_url: str = setting(
+        "NOTIFY_CALLBACK_URL", "http://127.0.0.1:8004",
+        "public base URL of notify that providers send delivery reports to")
+    callback_secret: str = setting(
+        "NOTIFY_CALLBACK_SECRET", "dev-callback-secret-change-me",
+        "HMAC key signing the per-message delivery report URLs given to eSMS")
+
+    # Zalo ZNS, with SMS as the fallback
+    zalo_zns: bool = setting("ZALO_ZNS", True,
+                             "send over Zalo ZNS to citizens who chose Zalo (else SMS)")
+    zalo_api_url: str = setting("ZALO_API_URL", "http://127.0.0.1:8025",
+                                "ZNS API base (https://business.openapi.zalo.me)")
+    zalo_oauth_url: str = setting("ZALO_OAUTH_URL", "http://127.0.0.1:8025",
+                                  "Zalo OAuth base (https://oauth.zaloapp.com)")
+    zalo_app_id: str = setting("ZALO_APP_ID", "dev-zalo-app", "Zalo app id")
+    zalo_secret_key: str = setting("ZALO_SECRET_KEY", "dev-zalo-app-secret",
+                                   "Zalo app secret key (token refresh)")
+    zalo_oa_secret: str = setting("ZALO_OA_SECRET", "dev-zalo-oa-secret",
+                                  "OA secret key verifying X-ZEvent-Signature of webhooks")
+    zalo_refresh_token: str = setting(
+        "ZALO_REFRESH_TOKEN", "dev-zalo-refresh-token",
+        "first refresh token; later ones are kept (encrypted) in notify's database")
+    zalo_access_token: str = setting("ZALO_ACCESS_TOKEN", "",
+                                     "first access token (empty: refresh at first use)")
+    zalo_mode: str = setting("ZALO_ZNS_MODE", "", "empty, or development (admins only)",
+                             choices=("", "development"))
+    zns_templates: str = setting("ZNS_TEMPLATES", "",
+                                 "JSON: our template -> {template_id, params}; empty: the "
+                                 "stand-in's ids (see services/notify/zns.py)")
+    zns_fallback_seconds: int = setting(
+        "ZNS_FALLBACK_SECONDS", 900,
+        "a ZNS message not reported delivered within this goes by SMS", low=5, high=86400)
     sms_inbound_secret: str = setting(
         "SMS_INBOUND_SECRET", "", "shared secret the gateway sends in X-Webhook-Secret "
         "on inbound SMS (empty: not checked)")
@@ -107,6 +151,18 @@ class NotifySettings(Settings):
         except ValueError as exc:
             raise ConfigError(f"CONTACT_PRIVATE_KEYS: {exc}") from None
         _hours(self.reminder_hours)
+        from services.notify import zns
+
+        try:
+            zns.parse(self.zns_templates or zns.DEV_TEMPLATES)
+        except zns.ZnsConfigError as exc:
+            raise ConfigError(f"ZNS_TEMPLATES: {exc}") from None
+        if self.env == "production" and "dev-" in (self.callback_secret + self.zalo_oa_secret):
+            raise ConfigError("NOTIFY_CALLBACK_SECRET and ZALO_OA_SECRET must be set in "
+                              "production: with the development values anyone can forge "
+                              "delivery reports")
+        if self.sms_provider == "esms" and not (0 < len(self.sms_sender) <= 11):
+            raise ConfigError("SMS_SENDER: an eSMS brandname has 1 to 11 characters")
         _hhmm("NOTIFY_QUIET_START", self.quiet_start)
         _hhmm("NOTIFY_QUIET_END", self.quiet_end)
         if self.sms_provider == "twilio" and not (
@@ -118,6 +174,12 @@ class NotifySettings(Settings):
     @property
     def reminder_offsets(self) -> tuple[int, ...]:
         return _hours(self.reminder_hours)
+
+    @property
+    def zns_map(self):
+        from services.notify import zns
+
+        return zns.parse(self.zns_templates or zns.DEV_TEMPLATES)
 
     @property
     def quiet_hours(self) -> tuple[tuple[int, int], tuple[int, int]]:

@@ -39,6 +39,11 @@ _REPLACEMENTS = {
     "\u20ab": "d",  # đồng sign; "50.000đ" already becomes "50.000d"
     "\u00d7": "x", "\u00f7": "/", "\u2192": "->", "\u2190": "<-", "\u00b0": " do ",
     "\u2116": "So ", "\u00ba": "o", "\u00aa": "a",
+    # Look-alikes of đ/Đ that strip_diacritics already turned into d/D are gone by now;
+    # these come from elsewhere: plus-minus, vulgar fractions, keycap digits ("1️⃣"
+    # is 1 + VS16 + the combining keycap, which would otherwise become "1?").
+    "\u00b1": "+/-", "\u00bd": "1/2", "\u00bc": "1/4", "\u00be": "3/4",
+    "\u20e3": "", "\ufe0f": "", "\ufe0e": "",
 }
 _HSPACE = re.compile(r"[^\S\n]+")
 _BLANK_LINES = re.compile(r"\n{2,}")

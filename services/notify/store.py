@@ -24,7 +24,7 @@ from services.common import outbox
 from services.common.events import Event
 from services.common.mongo import Index, asc
 from services.common.ratelimit import INDEXES as RATE_INDEXES
-from services.notify.domain import CANCELLED, SENDING, WAITING
+from services.notify.domain import CANCELLED, SENDING, WAITING, code_key_of
 
 NOTIFICATIONS = "notifications"
 PETITIONS = "petitions"
@@ -33,6 +33,8 @@ DIRECTORY = "directory"
 # Petitions whose petitioner asked for no more messages (inbound HUY), one document
 # each, apart from the petition read model so that the read model has one writer.
 STOPS = "stops"
+# Provider credentials (Zalo's OAuth tokens), encrypted, one document per provider.
+CREDENTIALS = "credentials"
 
 INDEXES = [
     Index(NOTIFICATIONS, asc("key"), unique=True, name="notification_key"),
@@ -41,8 +43,12 @@ INDEXES = [
     Index(NOTIFICATIONS, asc("dialogue_id", "template", "state"), name="notification_dialogue"),
     Index(NOTIFICATIONS, asc("commitment_id", "created_at"), name="notification_commitment"),
     Index(NOTIFICATIONS, asc("created_at"), name="notification_created"),
+    # Delivery reports name the provider's message id (Zalo's msg_id).
+    Index(NOTIFICATIONS, asc("provider_message_id"), name="notification_provider_id"),
+    Index(NOTIFICATIONS, asc("channel", "state", "sent_at"), name="notification_zns_wait"),
     outbox.index(NOTIFICATIONS),
     Index(PETITIONS, asc("tracking_code"), name="petition_code"),
+    Index(PETITIONS, asc("code_key"), name="petition_code_key"),
     Index(PETITIONS, asc("phone_fp"), name="petition_phone"),
     Index(DIALOGUES, asc("petition_ids"), name="dialogue_petitions"),
     Index(DIRECTORY, asc("kind", "province_code", "ward_code", "role"), name="directory_place"),
@@ -137,7 +143,10 @@ class Store:
         return self.petitions.find_one({"_id": petition_id})
 
     def petition_by_code(self, code: str) -> dict[str, Any] | None:
-        return self.petitions.find_one({"tracking_code": code.upper()})
+        """By the code as typed: its 8 symbols whatever prefix was typed, else as is."""
+        key = code_key_of(code)
+        found = self.petitions.find_one({"code_key": key}) if key else None
+        return found or self.petitions.find_one({"tracking_code": code.upper()})
 
     def upsert_petition(self, petition_id: str, fields: dict[str, Any],
                         on_insert: dict[str, Any] | None = None) -> None:

@@ -239,7 +239,7 @@ def test_late_commitment_is_escalated_to_agency_host_and_front_once_each(system:
                                      "Nhà văn hóa thôn Đại Hoàng", "Sửa cầu qua kênh Đại Hoàng")
     run.clock.advance(days=7, hours=1, minutes=5)
     hold_and_conclude(run, officer, dialogue_id, [], deadline_days=10, agency=agency)
-    run.wait_messages("email", emails["agency"], containing="Giao thực hiện")
+    run.wait_messages("email", emails["agency"], containing="Giao nhiệm vụ")
 
     # Time runs on: the deadline passes, then five working days more.
     run.clock.advance(days=20)
@@ -292,7 +292,7 @@ def test_reschedule_renotifies_and_replaces_reminders_and_cancel_silences(system
         "venue": "Hội trường UBND xã", "reason": "Trùng lịch tiếp công dân của tỉnh"}, officer)
     post(run.url("scheduling", f"/api/v1/dialogues/{dropped}/cancel"),
          {"reason": "Các hộ đã tự nguyện trả lại mặt bằng"}, officer)
-    run.wait_messages("sms", citizen, containing="doi tu")
+    run.wait_messages("sms", citizen, containing="duoc chuyen tu")
     run.wait_messages("sms", other, containing="da bi huy")
 
     # Past the old reminder times (day 8 and 9): nothing may come for the old schedule
@@ -303,7 +303,7 @@ def test_reschedule_renotifies_and_replaces_reminders_and_cancel_silences(system
     new_local = new_start.astimezone(VN_TZ).strftime("%d/%m/%Y")
     assert len(reminder) == 1 and new_local in reminder[0]["body"], reminder
     assert not [m for m in run.messages("sms", other) if "Nhac lich" in m["body"]]
-    assert len([m for m in run.messages("sms", citizen) if "doi tu" in m["body"]]) == 1
+    assert len([m for m in run.messages("sms", citizen) if "duoc chuyen tu" in m["body"]]) == 1
 
 
 def test_worker_killed_mid_journey_loses_nothing_and_sends_nothing_twice(system: Running):

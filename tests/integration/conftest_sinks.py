@@ -57,6 +57,23 @@ class Sinks:
         resp = requests.post(f"{self.url}/faults", json={"to": to, "fail": fail}, timeout=5)
         resp.raise_for_status()
 
+    def configure(self, **values: Any) -> dict[str, Any]:
+        resp = requests.put(f"{self.url}/config", json=values, timeout=5)
+        resp.raise_for_status()
+        return resp.json()
+
+    def zalo_refresh_token(self) -> str:
+        """A refresh token the Zalo stand-in accepts once (each test gets its own)."""
+        resp = requests.post(f"{self.url}/zalo/refresh-tokens", timeout=5)
+        resp.raise_for_status()
+        return resp.json()["refresh_token"]
+
+    def zalo_stats(self) -> dict[str, Any]:
+        return requests.get(f"{self.url}/zalo/stats", timeout=5).json()
+
+    def callbacks(self) -> list[dict[str, Any]]:
+        return requests.get(f"{self.url}/callbacks", timeout=5).json()
+
     def log(self) -> str:
         return self.log_path.read_text(encoding="utf-8", errors="replace")
 
@@ -100,7 +117,7 @@ def running_sinks(
     smtp_port, http_port = free_port(host), free_port(host)
     args = [
         sys.executable, str(SINKS), "--host", host, "--smtp-port", str(smtp_port),
-        "--http-port", str(http_port), "--data", str(data_dir),
+        "--http-port", str(http_port), "--data", str(data_dir), "--callback-delay", "0.2",
     ]
     if tls_cert and tls_key:
         args += ["--tls-cert", str(tls_cert), "--tls-key", str(tls_key)]

@@ -283,7 +283,7 @@ def test_petition_answered_email_carries_the_whole_answer() -> None:
     assert out.subject == f"Kiến nghị {CODE} đã có trả lời"
     assert f"đã có trả lời của {AGENCY} ngày 22/09/2025" in out.text
     assert ANSWER in out.text  # paragraphs kept
-    assert "mở lại kiến nghị" in out.text
+    assert "đề nghị xem xét lại kiến nghị" in out.text
     assert "4,2 tỷ đồng" in out.html and "<br>" in out.html
 
 
@@ -374,7 +374,9 @@ def test_dialogue_rescheduled() -> None:
     assert "Thời gian cũ: 08:30 ngày 15/08/2025" in out.text
     assert "Trùng lịch tiếp công dân của Tỉnh ủy." in out.text
     text = sms("dialogue_rescheduled").text
-    assert "doi tu 08:30 ngay 15/08/2025 sang 14:00 ngay 22/08/2025" in text
+    # "doi" would read as both "đổi" and "đối" next to "doi thoai": not used.
+    assert "duoc chuyen tu 08:30 ngay 15/08/2025 sang 14:00 ngay 22/08/2025" in text
+    assert " doi tu " not in text
     assert "Ly do: Trung lich tiep cong dan cua Tinh uy." in text
 
 
@@ -405,7 +407,8 @@ def test_dialogue_reminder() -> None:
 
 def test_commitment_assigned() -> None:
     out = email("commitment_assigned")
-    assert out.subject == "Giao thực hiện kết luận đối thoại ngày 15/08/2025 – hạn 31/12/2025"
+    assert out.subject == ("Giao nhiệm vụ theo kết luận đối thoại ngày 15/08/2025 "
+                           "– hạn 31/12/2025")
     assert out.text.startswith(f"Kính gửi: {AGENCY}\n")
     assert "Theo Thông báo kết luận số 15-TB/ĐU" in out.text
     assert "“Ngập úng và giao thông nông thôn”" in out.text
@@ -427,31 +430,32 @@ def test_deadline_given_as_datetime_is_shown_as_the_vietnamese_day() -> None:
 def test_commitment_deadline_approaching() -> None:
     out = email("commitment_deadline_approaching")
     assert "còn 7 ngày" in out.subject and "31/12/2025" in out.subject
-    assert "còn 7 ngày nữa là đến hạn (31/12/2025)" in out.text
+    assert "còn 7 ngày làm việc nữa là đến hạn (31/12/2025)" in out.text
     assert "Tiến độ đã báo cáo: 60%" in out.text
     text = sms("commitment_deadline_approaching").text
-    assert "con 7 ngay (han 31/12/2025)" in text
+    assert "con 7 ngay lam viec (han 31/12/2025)" in text
     assert "So Xay dung tinh Ninh Binh" in text
 
 
 def test_commitment_overdue() -> None:
     out = email("commitment_overdue")
-    assert out.subject == f"Quá hạn 12 ngày: kết luận đối thoại giao {AGENCY}"
-    assert "đã quá hạn 12 ngày (hạn 31/12/2025)" in out.text
+    assert out.subject == (f"Quá hạn 12 ngày làm việc: nhiệm vụ theo kết luận đối thoại "
+                           f"giao {AGENCY}")
+    assert "đã quá hạn 12 ngày làm việc (hạn 31/12/2025)" in out.text
     assert "Mặt trận Tổ quốc" in out.text
-    assert sms("commitment_overdue").text.startswith("Qua han 12 ngay (han 31/12/2025)")
+    assert sms("commitment_overdue").text.startswith("Qua han 12 ngay lam viec (han 31/12/2025)")
 
 
 def test_commitment_escalated() -> None:
     out = email("commitment_escalated")
-    assert out.subject == f"Chuyển cấp 2: kết luận giao {AGENCY} quá hạn 30 ngày"
+    assert out.subject == f"Chuyển cấp 2: nhiệm vụ giao {AGENCY} quá hạn 30 ngày làm việc"
     assert out.text.startswith("Kính gửi: Chủ tịch UBND tỉnh Ninh Bình\n")
     assert "được chuyển lên Chủ tịch UBND tỉnh Ninh Bình" in out.text
     assert "Cấp xử lý: Cấp 2 – Chủ tịch UBND tỉnh Ninh Bình" in out.text
-    assert "Số ngày quá hạn: 30" in out.text
+    assert "Số ngày làm việc quá hạn: 30" in out.text
     text = sms("commitment_escalated").text
     assert text.startswith("Chuyen cap 2 (Chu tich UBND tinh Ninh Binh)")
-    assert "qua han 30 ngay (han 31/12/2025)" in text
+    assert "qua han 30 ngay lam viec (han 31/12/2025)" in text
 
 
 # ---------------------------------------------------------------- compliance
@@ -485,11 +489,11 @@ def test_status_names() -> None:
         "accepted": "Đã thụ lý",
         "assigned": "Đang giải quyết",
         "on_agenda": "Đưa vào chương trình đối thoại",
-        "answered": "Đã có trả lời",
+        "answered": "Đã trả lời",
         "closed": "Đã kết thúc",
         "rejected": "Không thụ lý",
         "withdrawn": "Đã rút",
-        "reopened": "Mở lại",
+        "reopened": "Đã yêu cầu xem xét lại",
     }
 
 
@@ -504,7 +508,8 @@ def test_sms_status_reply() -> None:
 @pytest.mark.parametrize(
     ("status", "shown"),
     [("received", "Da tiep nhan"), ("assigned", "Dang giai quyet"), ("rejected", "Khong thu ly"),
-     ("answered", "Da co tra loi"), ("withdrawn", "Da rut"), ("reopened", "Mo lai")],
+     ("answered", "Da tra loi"), ("withdrawn", "Da rut"),
+     ("reopened", "Da yeu cau xem xet lai")],
 )
 def test_sms_status_reply_names_each_status(status: str, shown: str) -> None:
     out = sms("sms_status_reply", status=status, dialogue_starts_at=None)
@@ -522,7 +527,7 @@ def test_sms_status_reply_for_an_unknown_code() -> None:
 def test_sms_status_reply_cuts_a_long_note() -> None:
     out = sms("sms_status_reply", status="answered", dialogue_starts_at=None, note=ANSWER)
     assert out.segments <= 2
-    assert "Da co tra loi" in out.text and out.text.endswith(f"... Chi tiet: {LOOKUP}")
+    assert "Da tra loi" in out.text and out.text.endswith(f"... Chi tiet: {LOOKUP}")
 
 
 def test_sms_stop_reply() -> None:
@@ -598,3 +603,42 @@ def test_unknown_template_channel_or_status() -> None:
         render("sms_help_reply", "email", CONTEXTS["sms_help_reply"])
     with pytest.raises(TemplateError):
         sms("sms_status_reply", status="lost")
+
+
+def test_complaints_and_denunciations_are_named_by_their_kind() -> None:
+    for kind, word, plain in (("complaint", "Đơn khiếu nại", "Don khieu nai"),
+                              ("denunciation", "Đơn tố cáo", "Don to cao"),
+                              ("feedback", "Kiến nghị", "Kien nghi")):
+        context = {**CONTEXTS["petition_received"], "petition_kind": kind}
+        mail = render("petition_received", "email", context)
+        assert mail.subject.startswith(f"Đã tiếp nhận {word.lower()} của Ông/Bà")
+        assert f"{word} của Ông/Bà đã được tiếp nhận" in mail.text
+        text = render("petition_received", "sms", context).text
+        assert text.startswith(f"{plain} cua Ong/Ba da duoc tiep nhan")
+        reply = render("sms_status_reply", "sms", {**CONTEXTS["sms_status_reply"],
+                                                   "petition_kind": kind}).text
+        assert reply.startswith(f"{plain} {CODE}:")
+    rejected = render("petition_rejected", "email", {**CONTEXTS["petition_rejected"],
+                                                     "petition_kind": "complaint"})
+    assert "kiến nghị" not in rejected.text.lower()
+
+
+def test_citizens_are_addressed_as_ong_ba_and_quotes_are_vietnamese() -> None:
+    for name in TEMPLATE_NAMES:
+        for channel in channels_for(name):
+            out = render(name, channel, CONTEXTS[name])
+            for text in (out.subject or "", out.text, out.html or ""):
+                assert "Bạn" not in text and " bạn " not in text
+                assert "«" not in text and "»" not in text
+
+
+def test_every_template_renders_with_only_its_required_keys() -> None:
+    """Optional values left out entirely (not None) must not break a template."""
+    from services.notify.templates import PLACED, REQUIRED
+
+    for name in TEMPLATE_NAMES:
+        keys = set(REQUIRED[name]) | ({"venue"} if name in PLACED else set())
+        keys |= {"status"} if name == "sms_status_reply" else set()
+        context = {k: v for k, v in CONTEXTS[name].items() if k in keys}
+        for channel in channels_for(name):
+            assert render(name, channel, context).text

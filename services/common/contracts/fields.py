@@ -43,3 +43,7 @@ class Contact(EventSchema):
                                  metadata={"example": "+8491****678"})
     masked_email = fields.String(load_default=None, allow_none=True)
     consent_notifications = fields.Boolean(load_default=False)
+    preferred_channel = fields.String(
+        load_default=None, allow_none=True, validate=validate.OneOf(("sms", "zalo", "email")),
+        metadata={"description": "how the petitioner chose to be told (none given: SMS, "
+                                 "and e-mail when there is an address)"})

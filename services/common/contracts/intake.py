@@ -159,6 +159,8 @@ class SubmissionPetitioner(EventSchema):
     email = fields.String(load_default=None, allow_none=True)
     address = fields.String(load_default=None, allow_none=True)
     consent_notifications = fields.Boolean(load_default=False)
+    preferred_channel = fields.String(load_default=None, allow_none=True,
+                                      validate=validate.OneOf(("sms", "zalo", "email")))
 
 
 @event("petition.submitted", topic=SUBMISSIONS)

@@ -13,7 +13,7 @@ RECIPIENT_KINDS = ("petitioner", "agency", "host", "front", "secretariat", "invi
 class Delivery(EventSchema):
     notification_id = fields.String(required=True)
     template = fields.String(required=True)
-    channel = fields.String(required=True, validate=validate.OneOf(("sms", "email")))
+    channel = fields.String(required=True, validate=validate.OneOf(("sms", "email", "zalo")))
     recipient = fields.String(required=True, metadata={"description": "masked phone or email"})
     recipient_kind = fields.String(required=True, validate=validate.OneOf(RECIPIENT_KINDS))
     cause_event_id = fields.String(required=True)

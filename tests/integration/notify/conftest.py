@@ -127,7 +127,9 @@ def notify_settings(make_settings, sinks: Sinks) -> Callable[..., NotifySettings
                       # the servers the tests were given, not the defaults ({} is no env)
                       mongo_url=base.mongo_url, kafka_bootstrap=base.kafka_bootstrap,
                       kafka_partitions=2, smtp_port=sinks.smtp_port,
-                      sms_url=f"{sinks.url}/sms", retry_backoff=30.0,
+                      sms_url=f"{sinks.url}/sms", esms_url=sinks.url,
+                      zalo_api_url=sinks.url, zalo_oauth_url=sinks.url,
+                      zalo_refresh_token=sinks.zalo_refresh_token(), retry_backoff=30.0,
                       lookup_base_url="https://doithoai.ninhbinh.gov.vn/tra-cuu",
                       sms_number="8077", hotline="0229 3871 234",
                       # the servers and Kafka principal of this test run, not the defaults
@@ -174,14 +176,14 @@ def locality() -> dict[str, Any]:
 
 
 def contact(phone: str | None = PHONE, email: str | None = EMAIL,
-            consent: bool = True) -> dict[str, Any]:
+            consent: bool = True, channel: str | None = None) -> dict[str, Any]:
     from services.common.config import Settings
 
     value = {k: v for k, v in {"full_name": "Nguyễn Thị Hoa", "phone": phone,
-                                "email": email}.items() if v}
+                                "email": email, "channel": channel}.items() if v}
     return {"contact_token": seal(Settings().contact_public_key, value),
             "masked_phone": "+8491****678" if phone else None, "masked_email": None,
-            "consent_notifications": consent}
+            "consent_notifications": consent, "preferred_channel": channel}
 
 
 def received(petition_id: str | None = None, code: str = CODE, **kw: Any) -> Event:

@@ -45,8 +45,10 @@ def test_deadline_overdue_and_escalation(harness, directory):
     )
     assert harness.send() == 4
     approaching, overdue = harness.emails(directory["so-xd-37"])
-    assert "còn 3 ngày" in approaching["subject"] and "31/03/2027" in approaching["subject"]
-    assert "Quá hạn 5 ngày" in overdue["subject"]  # 04/03 → 09/03
+    assert "còn 3 ngày làm việc" in approaching["subject"]
+    assert "31/03/2027" in approaching["subject"]
+    # Working days, as the message says: Thu 04/03 → Tue 09/03 is Fri, Mon, Tue.
+    assert "Quá hạn 3 ngày làm việc" in overdue["subject"]
     [host] = harness.emails(directory["host"])
     [front] = harness.emails(directory["front"])
     assert "Chủ tịch UBND xã Lê Văn Nam" in host["body"]

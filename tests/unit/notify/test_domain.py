@@ -125,8 +125,9 @@ def test_directory_prefers_email():
 
 def test_settings_defaults_and_checks():
     settings = NotifySettings.from_env({})
-    assert settings.smtp_port == 2525 and settings.sms_provider == "generic"
-    assert settings.sms_url == "http://127.0.0.1:8025/sms"
+    assert settings.smtp_port == 2525 and settings.sms_provider == "esms"
+    assert settings.esms_url == "http://127.0.0.1:8025" and settings.zalo_zns
+    assert settings.zns_map["petition_received"].template_id == "100001"
     assert settings.reminder_offsets == (48, 24)
     assert settings.quiet_hours == QUIET
     assert NotifySettings.from_env({"NOTIFY_REMINDER_HOURS": "2, 72,24"}).reminder_offsets == (
@@ -139,3 +140,7 @@ def test_settings_defaults_and_checks():
         NotifySettings.from_env({"SMS_PROVIDER": "twilio"})
     with pytest.raises(ConfigError):
         NotifySettings.from_env({"CONTACT_PRIVATE_KEYS": "nope"})
+    with pytest.raises(ConfigError):
+        NotifySettings.from_env({"ZNS_TEMPLATES": '{"petition_received": {"params": {}}}'})
+    with pytest.raises(ConfigError):
+        NotifySettings.from_env({"SMS_SENDER": "UBND TINH NINH BINH"})  # > 11 characters
