@@ -28,7 +28,8 @@ from docx.table import _Cell
 HERE = Path(__file__).with_name("templates")
 FONT = "Times New Roman"
 LEFT_COL, RIGHT_COL = Cm(7.0), Cm(9.5)  # 16.5 cm of text width on A4 with 30/15 mm margins
-CENTER, JUSTIFY, LEFT = WD_ALIGN_PARAGRAPH.CENTER, WD_ALIGN_PARAGRAPH.JUSTIFY, WD_ALIGN_PARAGRAPH.LEFT
+CENTER, JUSTIFY = WD_ALIGN_PARAGRAPH.CENTER, WD_ALIGN_PARAGRAPH.JUSTIFY
+LEFT = WD_ALIGN_PARAGRAPH.LEFT
 
 
 def _font(run, size: float, bold=False, italic=False, underline=False) -> None:

@@ -95,7 +95,8 @@ def _head(doc: dict[str, Any], locality: dict[str, Any], party: bool, number: st
     form = f.form(locality, party)
     where = f.place(locality)
     return ({"party": form.party, "superior": form.superior, "body_lines": form.body_lines,
-             "number_line": form.number_line(number, kind), "date_line": form.date_line(day)},
+             "number_line": form.number_line(number, kind), "date_line": form.date_line(day),
+             "issuer": form.body},
             form, where)
 
 
@@ -259,7 +260,7 @@ def programme(doc: dict[str, Any]) -> dict[str, Any]:
         blocks.append({"heading": f"Quý {f.ROMAN[q]}", "items": lines})
     title = f.squash(doc.get("title") or "")
     summary = ([title] if title else
-               [f"Đối thoại trực tiếp giữa người đứng đầu cấp ủy, chính quyền",
+               ["Đối thoại trực tiếp giữa người đứng đầu cấp ủy, chính quyền",
                 f"với Nhân dân năm {doc['year']}"])
     intro = [f"{form.body} ban hành Chương trình đối thoại trực tiếp với Nhân dân năm "
              f"{doc['year']} gồm {n} cuộc đối thoại, cụ thể như sau:"]

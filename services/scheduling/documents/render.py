@@ -48,8 +48,8 @@ class ConverterMissing(RuntimeError):
 def soffice() -> str:
     found = os.environ.get("SOFFICE") or shutil.which("soffice") or shutil.which("libreoffice")
     if not found:
-        raise ConverterMissing("LibreOffice (soffice) is not installed; "
-                               "run deploy/doc-tools.sh or apt-get install libreoffice-writer-nogui")
+        raise ConverterMissing("LibreOffice (soffice) is not installed; run deploy/doc-tools.sh "
+                               "or apt-get install libreoffice-writer-nogui")
     return found
 
 
