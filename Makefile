@@ -10,7 +10,7 @@ export MONGO_PORT ?= 27017
 export KAFKA_BOOTSTRAP ?= 127.0.0.1:$(KAFKA_PORT)
 export MONGO_URL ?= mongodb://127.0.0.1:$(MONGO_PORT)/
 
-.PHONY: venv tools infra-up infra-down infra-status test test-unit test-integration test-e2e \
+.PHONY: venv tools doc-tools infra-up infra-down infra-status test test-unit test-integration test-e2e \
         run demo bench lint contracts clean
 
 venv: $(VENV)/.installed
@@ -28,6 +28,10 @@ deploy/asyncapi/node_modules/.installed: deploy/asyncapi/package.json
 	@cd deploy/asyncapi && npm install --no-audit --no-fund --silent
 	@touch $@
 
+# LibreOffice, fonts and poppler from Debian, for the documents scheduling makes.
+doc-tools:
+	@deploy/doc-tools.sh
+
 infra-up: venv
 	@deploy/infra.sh up
 
@@ -37,19 +41,19 @@ infra-down:
 infra-status:
 	@deploy/infra.sh status
 
-test: venv tools infra-up
+test: venv tools doc-tools infra-up
 	@$(PY) -m pytest $(PYTEST_ARGS)
 
 test-unit: venv
 	@$(PY) -m pytest tests/unit $(PYTEST_ARGS)
 
-test-integration: venv tools infra-up
+test-integration: venv tools doc-tools infra-up
 	@$(PY) -m pytest tests/integration $(PYTEST_ARGS)
 
-test-e2e: venv infra-up
+test-e2e: venv doc-tools infra-up
 	@$(PY) -m pytest tests/e2e $(PYTEST_ARGS)
 
-run: venv infra-up
+run: venv doc-tools infra-up
 	@$(PY) deploy/run.py
 
 demo: venv

@@ -108,7 +108,7 @@ def pdf(docx_bytes: bytes, when: datetime, title: str, author: str,
 
 def _profile_dir() -> Path:
     """A LibreOffice profile per process (two processes cannot share one)."""
-    root = Path(os.environ.get("DOITHOAI_VAR", "var")).resolve() / "libreoffice"
+    root = Path(os.environ.get("DOITHOAI_VAR") or tempfile.gettempdir()).resolve() / "libreoffice"
     profile = root / f"profile-{os.getpid()}"
     profile.mkdir(parents=True, exist_ok=True)
     return profile
