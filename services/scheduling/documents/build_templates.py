@@ -245,7 +245,7 @@ def programme() -> Document:
     body(doc, "intro")
     tag(doc, "{%p for q in quarters %}")
     para(doc, "{{ q.heading }}", bold=True, align=JUSTIFY, indent=1.0, after=3, before=6)
-    tag(doc, "{%p for item in q.items %}")
+    tag(doc, "{%p for item in q.lines %}")
     para(doc, "{{ item }}", align=JUSTIFY, indent=1.0, after=3)
     tag(doc, "{%p endfor %}")
     tag(doc, "{%p endfor %}")

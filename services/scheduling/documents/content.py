@@ -257,7 +257,7 @@ def programme(doc: dict[str, Any]) -> dict[str, Any]:
             n += 1
             lines.append(f"{n}. {f.period_words(item['period'])}: đối thoại "
                          f"{f.KINDS_VI[item['kind']]} về {f.squash(item['topic'])}.")
-        blocks.append({"heading": f"Quý {f.ROMAN[q]}", "items": lines})
+        blocks.append({"heading": f"Quý {f.ROMAN[q]}", "lines": lines})
     title = f.squash(doc.get("title") or "")
     summary = ([title] if title else
                ["Đối thoại trực tiếp giữa người đứng đầu cấp ủy, chính quyền",

@@ -23,7 +23,7 @@ import subprocess
 import tempfile
 import threading
 import zipfile
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -59,8 +59,10 @@ def docx(template: str, context: dict[str, Any], when: datetime, title: str,
     tpl = DocxTemplate(TEMPLATES / f"{template}.docx")
     tpl.render(context, autoescape=True)
     core = tpl.docx.core_properties
-    stamp = when.astimezone(VN_TZ).replace(tzinfo=None, microsecond=0)
-    core.created = core.modified = core.last_printed = stamp
+    stamp = when.astimezone(VN_TZ).replace(tzinfo=None, microsecond=0)  # zip times are local
+    # python-docx writes these as UTC ('Z'): give it UTC
+    core.created = core.modified = core.last_printed = when.astimezone(UTC).replace(
+        tzinfo=None, microsecond=0)
     core.title, core.subject, core.author = title, title, author
     core.last_modified_by = author
     core.revision = 1
