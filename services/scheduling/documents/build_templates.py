@@ -143,7 +143,7 @@ def header(doc) -> None:
     para(left, "{{ number_line }}", size=13, before=6)
     tag(right, "{%p if party %}")
     para(right, "ĐẢNG CỘNG SẢN VIỆT NAM", size=15, bold=True)
-    rule(right, 0.9)
+    rule(right, 1.25)
     tag(right, "{%p else %}")
     para(right, "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", size=12, bold=True)
     para(right, "Độc lập - Tự do - Hạnh phúc", size=13, bold=True)

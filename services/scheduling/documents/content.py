@@ -135,7 +135,8 @@ def notice(doc: dict[str, Any], names: Names) -> dict[str, Any]:
     with_whom = []
     if doc.get("co_chairs"):
         with_whom.append("đồng chủ trì: " + _join(
-            [f"đồng chí {f.squash(c['name'])}, {f.expand(c['title'])}" for c in doc["co_chairs"]]))
+            [f"đồng chí {f.squash(c['name'])}, {f.full_title(c['title'], where)}"
+             for c in doc["co_chairs"]]))
     with_whom.append(f"cơ quan chủ trì chuẩn bị: {lead}")
     if coordinating:
         with_whom.append(f"cơ quan phối hợp: {_join(coordinating)}")
@@ -188,7 +189,8 @@ def minutes(doc: dict[str, Any], names: Names) -> dict[str, Any]:
         f"Hình thức: đối thoại {f.KINDS_VI[doc['kind']]}."]
     people = [f"Chủ trì: {_host_phrase(doc, where)}."]
     for c in doc.get("co_chairs", []):
-        people.append(f"Đồng chủ trì: đồng chí {f.squash(c['name'])}, {f.expand(c['title'])}.")
+        people.append(f"Đồng chủ trì: đồng chí {f.squash(c['name'])}, "
+                      f"{f.full_title(c['title'], where)}.")
     people.append(f"Cơ quan chủ trì chuẩn bị: {lead}.")
     if coordinating:
         people.append(f"Cơ quan phối hợp: {_join(coordinating)}.")
