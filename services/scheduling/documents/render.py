@@ -15,9 +15,11 @@ derived from its content (qpdf's deterministic id).
 
 from __future__ import annotations
 
+import fcntl
 import io
 import os
 import shutil
+import signal
 import struct
 import subprocess
 import tempfile
@@ -38,7 +40,7 @@ PDF_TYPE = "application/pdf"
 # PDF/A-2b: LibreOffice's SelectPdfVersion 2 (JSON filter options, LibreOffice 7.4+).
 _FILTER = ('pdf:writer_pdf_Export:{"SelectPdfVersion":{"type":"long","value":"2"},'
            '"UseTaggedPDF":{"type":"boolean","value":"true"}}')
-_lock = threading.Lock()  # one LibreOffice at a time per process: it keeps a profile lock
+_lock = threading.Lock()  # with the file lock below: one conversion at a time
 
 
 class ConverterMissing(RuntimeError):
@@ -90,30 +92,36 @@ def pdf(docx_bytes: bytes, when: datetime, title: str, author: str,
         timeout: float = 120.0) -> bytes:
     """PDF/A-2b of the DOCX, with its dates and ids derived from ``when`` and its content."""
     binary = soffice()
-    with _lock, tempfile.TemporaryDirectory(prefix="doithoai-doc-") as tmp:
+    root = Path(os.environ.get("DOITHOAI_VAR") or tempfile.gettempdir()).resolve() / "libreoffice"
+    root.mkdir(parents=True, exist_ok=True)
+    # One conversion at a time on this machine: a LibreOffice profile cannot be shared by
+    # two running instances, and reusing one warm profile saves seconds per document.
+    with _lock, open(root / "lock", "w") as held, \
+            tempfile.TemporaryDirectory(prefix="doithoai-doc-") as tmp:
+        fcntl.flock(held, fcntl.LOCK_EX)
         work = Path(tmp)
         source = work / "document.docx"
         source.write_bytes(docx_bytes)
-        profile = _profile_dir()
-        result = subprocess.run(
-            [binary, f"-env:UserInstallation={profile.as_uri()}", "--headless", "--norestore",
-             "--nolockcheck", "--nodefault", "--convert-to", _FILTER, "--outdir", str(work),
-             str(source)],
-            capture_output=True, timeout=timeout, check=False,
-            env={**os.environ, "HOME": str(profile), "SAL_USE_VCLPLUGIN": "svp"})
+        profile = root / "profile"
+        command = [binary, f"-env:UserInstallation={profile.as_uri()}", "--headless",
+                   "--norestore", "--nolockcheck", "--nodefault", "--convert-to", _FILTER,
+                   "--outdir", str(work), str(source)]
+        # Its own process group, so that a hung conversion is killed with its children.
+        child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                 start_new_session=True,
+                                 env={**os.environ, "HOME": str(root), "SAL_USE_VCLPLUGIN": "svp"})
+        try:
+            out, err = child.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(child.pid, signal.SIGKILL)
+            child.communicate()
+            raise RuntimeError(
+                f"LibreOffice did not convert the document in {timeout:.0f} s") from None
         made = work / "document.pdf"
-        if result.returncode != 0 or not made.exists():
+        if child.returncode != 0 or not made.exists():
             raise RuntimeError("LibreOffice could not convert the document: "
-                               + (result.stderr or result.stdout).decode(errors="replace")[-500:])
+                               + (err or out).decode(errors="replace")[-500:])
         return _stable_pdf(made.read_bytes(), when, title, author)
-
-
-def _profile_dir() -> Path:
-    """A LibreOffice profile per process (two processes cannot share one)."""
-    root = Path(os.environ.get("DOITHOAI_VAR") or tempfile.gettempdir()).resolve() / "libreoffice"
-    profile = root / f"profile-{os.getpid()}"
-    profile.mkdir(parents=True, exist_ok=True)
-    return profile
 
 
 def _pdf_date(moment: datetime) -> str:
