@@ -173,8 +173,21 @@ def notice(doc: dict[str, Any], names: Names) -> dict[str, Any]:
             "signer": f.squash(notice_.get("signed_by") or "")}
 
 
-def minutes(doc: dict[str, Any], names: Names) -> dict[str, Any]:
-    """The context of the minutes; Conflict unless the dialogue was held."""
+def issue_ref(issue_id: str, title: str | None, item_title: str) -> str:
+    """'vấn đề mã 3f2a9c1e' (the first 8 characters of its id), with its title if it differs."""
+    code = issue_id[:8] if len(issue_id) > 12 else issue_id
+    if title and f.squash(title).casefold() != f.squash(item_title).casefold():
+        return f"vấn đề «{f.squash(title)}», mã {code}"
+    return f"vấn đề mã {code}"
+
+
+def minutes(doc: dict[str, Any], names: Names,
+            issues: dict[str, str] | None = None) -> dict[str, Any]:
+    """The context of the minutes; Conflict unless the dialogue was held.
+
+    ``issues`` gives the titles of the agenda's issues (scheduling's read model), so
+    that each question is linked to the issue the petitions were grouped into.
+    """
     _need(doc, ("held", "concluded"), "minutes")
     party = f.is_party(doc["host"]["title"])
     held = vn_today(doc["held_at"])
@@ -204,7 +217,8 @@ def minutes(doc: dict[str, Any], names: Names) -> dict[str, Any]:
     for n, item in enumerate(doc.get("agenda", []), 1):
         source = []
         if item.get("issue_id"):
-            source.append(f"vấn đề số {item['issue_id']}")
+            source.append(issue_ref(item["issue_id"], (issues or {}).get(item["issue_id"]),
+                                    item["title"]))
         if item.get("petition_ids"):
             source.append(f"{len(item['petition_ids'])} kiến nghị của người dân")
         line = f"{n}. {f.squash(item['title'])}"

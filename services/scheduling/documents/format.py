@@ -1,20 +1,28 @@
 """The prescribed form of a document's header, date line and signature. No I/O.
 
-State documents follow Nghị định 30/2020/NĐ-CP, Phụ lục I ("Thể thức, kỹ thuật
-trình bày văn bản hành chính"): the national title "CỘNG HÒA XÃ HỘI CHỦ NGHĨA
-VIỆT NAM" over the motto "Độc lập - Tự do - Hạnh phúc", the issuing body on the
-left ("ỦY BAN NHÂN DÂN" over "XÃ GIA VIỄN"), "Số: 12/TB-UBND", the place and
-date in italics ("Gia Viễn, ngày 28 tháng 11 năm 2026": the place is the
-commune's or province's name; days below 10 and the months 1 and 2 take a
-leading zero), "TM. ỦY BAN NHÂN DÂN" over the signer's position, and
-"Nơi nhận:" ending with "- Lưu: VT".
+Sources (looked up for this module; the layout itself is in ``build_templates.py``):
 
-Party documents follow Hướng dẫn 36-HD/VPTW (Văn phòng Trung ương Đảng,
-03/4/2018, "thể thức và kỹ thuật trình bày văn bản của Đảng"): the heading
-"ĐẢNG CỘNG SẢN VIỆT NAM" on the right, the directly superior body over the
-issuing one on the left ("ĐẢNG BỘ TỈNH NINH BÌNH" over "ĐẢNG ỦY XÃ GIA VIỄN",
-then "*"), "Số 12-TB/ĐU" (no colon), "T/M ĐẢNG ỦY" over "BÍ THƯ", and
-"- Lưu Văn phòng Đảng ủy."
+- State bodies: Nghị định 30/2020/NĐ-CP ngày 05/3/2020 của Chính phủ về công tác văn
+  thư, Phụ lục I "Thể thức, kỹ thuật trình bày văn bản hành chính và bản sao văn bản":
+  A4; margins top and bottom 20-25 mm, left 30-35 mm, right 15-20 mm; Times New Roman
+  (TCVN 6909:2001 Unicode); the national title "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM"
+  (capitals, 12-13 pt, bold) over the motto "Độc lập - Tự do - Hạnh phúc" (13-14 pt,
+  bold, a solid line under it as long as the motto); the issuing body on the left
+  ("ỦY BAN NHÂN DÂN" over "XÃ GIA VIỄN", bold, a short line under it); "Số: 12/TB-UBND";
+  the place and date in italics ("Gia Viễn, ngày 28 tháng 11 năm 2026": the place is the
+  commune's or the province's name; days below 10 and the months 1 and 2 take a leading
+  zero); the document type and summary, bold and centred; the authority and position
+  above the signature ("TM. ỦY BAN NHÂN DÂN" over "CHỦ TỊCH", "KT. CHỦ TỊCH" over "PHÓ
+  CHỦ TỊCH"); "Nơi nhận:" (12 pt, bold italic, items 11 pt) ending with "- Lưu: VT";
+  page numbers centred in the top margin, none on the first page.
+- Party bodies: Hướng dẫn 36-HD/VPTW ngày 03/4/2018 của Văn phòng Trung ương Đảng về thể
+  thức và kỹ thuật trình bày văn bản của Đảng: the heading "ĐẢNG CỘNG SẢN VIỆT NAM"
+  (15 pt, bold) top right with a line under it as long as the heading; on the left the
+  directly superior body (14 pt) over the issuing one (14 pt, bold), then "*"
+  ("ĐẢNG BỘ TỈNH NINH BÌNH" over "ĐẢNG ỦY XÃ GIA VIỄN"); "Số 12-TB/ĐU" (no colon); the
+  place and date in italics as above ("Hạ Long, ngày 20 tháng 02 năm 2018" in its
+  examples); "T/M ĐẢNG ỦY" (or "T/M BAN THƯỜNG VỤ") over "BÍ THƯ"; "Nơi nhận:"
+  underlined, ending with "- Lưu Văn phòng Đảng ủy."
 """
 
 from __future__ import annotations

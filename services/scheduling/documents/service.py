@@ -155,7 +155,12 @@ class Documents:
             when = doc["notice"]["issued_at"]
             label = doc["notice"]["number"]
         else:
-            context = content.minutes(doc, self.names)
+            issues = {}
+            for item in doc.get("agenda", []):
+                found = self.store.issue(item["issue_id"]) if item.get("issue_id") else None
+                if found and found.get("title"):
+                    issues[item["issue_id"]] = found["title"]
+            context = content.minutes(doc, self.names, issues)
             when = doc["held_at"]
             label = vn_today(doc["held_at"]).isoformat()
         where = f.place(doc["locality"])

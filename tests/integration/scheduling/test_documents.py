@@ -162,7 +162,7 @@ def test_minutes_in_the_party_format_record_the_dialogue(api, clock):
                      "Địa điểm: Hội trường UBND xã Gia Viễn",
                      "Chủ trì: đồng chí Nguyễn Văn An, Bí thư Đảng ủy xã Gia Viễn",
                      "Số người tham dự: 120 người, trong đó có 90 người dân",
-                     "1. Bồi thường đất nông nghiệp (vấn đề số iss-1, 2 kiến nghị của người dân)",
+                     "1. Bồi thường đất nông nghiệp (vấn đề mã iss-1, 2 kiến nghị của người dân)",
                      "Trả lời, tiếp thu: Hoàn thành chi trả bồi thường",
                      "2. Ngập úng thôn Đông (1 kiến nghị của người dân)",
                      "Trả lời, tiếp thu: Nạo vét kênh thoát nước thôn Đông",
@@ -191,6 +191,9 @@ def test_a_long_notice_runs_across_pages_with_every_conclusion(api, clock):
     for n in range(1, 41):
         assert f"{n}. Nội dung kết luận số {n}:" in whole, n
     assert "Nội dung kết luận số 40" not in pages[0]
+    # numbered from the second page on, in the top margin (NĐ 30/2020, Phụ lục I)
+    assert [p.split(" ", 1)[0] for p in pages[1:3]] == ["2", "3"]
+    assert not pages[0].startswith("1 ")
     assert EVERY_DIACRITIC in pages[-1] and "Nơi nhận:" in " ".join(pages[-2:])
 
 

@@ -168,13 +168,24 @@ def test_minutes_record_time_venue_host_attendance_questions_and_answers():
                      "Địa điểm: Hội trường UBND xã Gia Viễn.",
                      "Chủ trì: đồng chí Nguyễn Văn An, Chủ tịch Ủy ban nhân dân xã Gia Viễn.",
                      "Số người tham dự: 140 người, trong đó có 110 người dân",
-                     "1. Ngập úng đường liên thôn (vấn đề số iss-1, 2 kiến nghị của người dân).",
+                     "1. Ngập úng đường liên thôn (vấn đề mã iss-1, 2 kiến nghị của người dân).",
                      "Trả lời, tiếp thu: Nạo vét kênh tiêu thôn Đông (giao Sở Nông nghiệp và Môi "
                      "trường tỉnh Ninh Bình chủ trì thực hiện).",
                      "2. Bãi rác tạm: không được đưa ra thảo luận tại buổi đối thoại.",
                      "Lãnh đạo xã trả lời, tiếp thu.",
                      "Thông báo số 12/TB-UBND ngày 28 tháng 11 năm 2026", "CHỦ TRÌ"):
         assert expected in text, expected
+
+
+def test_questions_link_to_their_issue_by_short_code_and_title():
+    uid = "3f2a9c1e-58a4-4b7e-9f0c-5a2c3e7d9b41"
+    doc = dialogue(agenda=[{"item_id": "i-1", "title": "Ngập úng", "issue_id": uid,
+                            "petition_ids": ["p-1"]}])
+    text = "\n".join(line for s in content.minutes(doc, NAMES, {uid: "Ngập úng thôn Đông"})[
+        "sections"] for line in s["lines"])
+    assert "1. Ngập úng (vấn đề «Ngập úng thôn Đông», mã 3f2a9c1e, 1 kiến nghị" in text
+    same = content.minutes(doc, NAMES, {uid: "ngập úng"})["sections"][2]["lines"][0]
+    assert same.startswith("1. Ngập úng (vấn đề mã 3f2a9c1e, 1 kiến nghị")
 
 
 def test_programme_lists_its_dialogues_by_quarter():
