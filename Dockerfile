@@ -2,6 +2,9 @@
 FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /app
+# LibreOffice and Times-compatible fonts: scheduling turns its documents into PDF/A.
+RUN apt-get update && apt-get install -y --no-install-recommends libreoffice-writer-nogui \
+    fonts-liberation2 && rm -rf /var/lib/apt/lists/*
 COPY pyproject.toml README.md ./
 COPY services ./services
 COPY deploy/gunicorn.conf.py deploy/sinks.py ./deploy/

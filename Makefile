@@ -12,7 +12,7 @@ export MONGO_URL ?= mongodb://127.0.0.1:$(MONGO_PORT)/
 
 .PHONY: venv tools infra-up infra-down infra-status test test-unit test-integration test-e2e \
         test-faults run demo bench lint contracts clean test-mongo-semantics deploy-tools \
-        test-deploy
+        test-deploy doc-tools
 
 venv: $(VENV)/.installed
 
@@ -29,6 +29,10 @@ deploy/asyncapi/node_modules/.installed: deploy/asyncapi/package.json
 	@cd deploy/asyncapi && npm install --no-audit --no-fund --silent
 	@touch $@
 
+# LibreOffice, fonts and poppler from Debian, for the documents scheduling makes.
+doc-tools:
+	@deploy/doc-tools.sh
+
 infra-up: venv
 	@deploy/infra.sh up
 
@@ -40,7 +44,7 @@ infra-status:
 
 # test also covers tests/deploy (the Helm chart, verified offline): deploy-tools builds helm
 # and the CRD schemas into var/tools once.
-test: venv tools deploy-tools infra-up
+test: venv tools deploy-tools doc-tools infra-up
 	@$(PY) -m pytest $(PYTEST_ARGS)
 
 deploy-tools:
@@ -53,10 +57,10 @@ test-deploy: venv deploy-tools
 test-unit: venv
 	@$(PY) -m pytest tests/unit $(PYTEST_ARGS)
 
-test-integration: venv tools infra-up
+test-integration: venv tools doc-tools infra-up
 	@$(PY) -m pytest tests/integration $(PYTEST_ARGS)
 
-test-e2e: venv infra-up
+test-e2e: venv doc-tools infra-up
 	@$(PY) -m pytest tests/e2e $(PYTEST_ARGS)
 
 # The conformance suite alone, against any server: MONGO_URL=mongodb://host:27017/ make
@@ -69,7 +73,7 @@ test-mongo-semantics: venv
 test-faults: venv infra-up
 	@$(PY) -m pytest tests/faults $(PYTEST_ARGS)
 
-run: venv infra-up
+run: venv doc-tools infra-up
 	@$(PY) deploy/run.py
 
 demo: venv

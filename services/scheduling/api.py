@@ -10,6 +10,7 @@ from flask_smorest import Blueprint
 
 from services.common import auth
 from services.scheduling import schemas as s
+from services.scheduling.documents.api import documents
 from services.scheduling.service import EDITORS, VIEWERS, Scheduling
 
 dialogues = Blueprint("dialogues", __name__, url_prefix="/api/v1",
@@ -21,7 +22,7 @@ requests_ = Blueprint("dialogue_requests", __name__, url_prefix="/api/v1",
 oversight = Blueprint("oversight", __name__, url_prefix="/api/v1",
                       description="Agenda candidates, compliance and reports")
 
-BLUEPRINTS = [dialogues, programmes, requests_, oversight]
+BLUEPRINTS = [dialogues, programmes, requests_, oversight, documents]
 
 
 def svc() -> Scheduling:

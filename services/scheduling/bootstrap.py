@@ -18,6 +18,7 @@ from services.common.kit import Kit
 from services.common.outbox import Outbox
 from services.scheduling import store as store_module
 from services.scheduling.api import BLUEPRINTS
+from services.scheduling.documents.service import Documents
 from services.scheduling.handlers import event_handlers
 from services.scheduling.service import Scheduling
 from services.scheduling.settings import SchedulingSettings, scheduling_settings
@@ -36,6 +37,7 @@ class App:
     outbox: Outbox
     service: Scheduling
     handlers: dict[str, Callable[[Event], None]] = field(default_factory=dict)
+    documents: Documents | None = None
 
     def prepare(self) -> None:
         self.kit.prepare(store_module.INDEXES, [*PUBLISHES, *CONSUMES])
@@ -43,7 +45,8 @@ class App:
     def web(self) -> Flask:
         self.prepare()
         return self.kit.app("Scheduling: dialogues between leaders and citizens", BLUEPRINTS,
-                            extensions={"scheduling": self.service})
+                            extensions={"scheduling": self.service,
+                                        "documents": self.documents})
 
     def consumer(self, **options: object) -> Consumer:
         return self.kit.consumer(GROUP, self.handlers, topics=CONSUMES, **options)
@@ -67,4 +70,5 @@ def build(settings: Settings | None = None, clock: Clock | None = None) -> App:
     outbox = Outbox(_LazyBus(kit), store.outbox_collections(),  # type: ignore[arg-type]
                     clock=kit.clock)
     service = Scheduling(kit, store, outbox, settings)
-    return App(settings, kit, store, outbox, service, event_handlers(service))
+    return App(settings, kit, store, outbox, service, event_handlers(service),
+               Documents(service, settings.agency_names_file))

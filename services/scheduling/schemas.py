@@ -354,6 +354,8 @@ class ComplianceRow(Schema):
     annual_minimum_met = fields.Boolean()
     required_outstanding = fields.Integer()
     late_notices = fields.Integer()
+    late_notices_url = fields.String(metadata={"description": "the public register of this "
+                                                              "unit's late notices"})
 
 
 class ComplianceOut(Schema):

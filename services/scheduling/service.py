@@ -593,7 +593,9 @@ class Scheduling:
             rows.append({"ward_code": unit.code, "name": unit.name, "kind": unit.kind,
                          "dialogues_held": count, "annual_minimum_met": count >= 1,
                          "required_outstanding": outstanding.get(unit.code, 0),
-                         "late_notices": late.get(unit.code, 0)})
+                         "late_notices": late.get(unit.code, 0),
+                         "late_notices_url": f"/api/v1/notices?province_code={province_code}"
+                                             f"&ward_code={unit.code}&year={year}&late=true"})
         return {"province_code": province_code, "year": year, "total": len(rows),
                 "units_below_minimum": sum(1 for r in rows if not r["annual_minimum_met"]),
                 "items": rows}

@@ -9,6 +9,7 @@ from typing import Any
 from services.common.config import Settings, setting
 
 DEFAULT_VOTERS_FILE = str(Path(__file__).with_name("voters.yaml"))
+DEFAULT_AGENCY_NAMES_FILE = str(Path(__file__).parent / "documents" / "agencies.yaml")
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,8 @@ class SchedulingSettings(Settings):
                                "YAML registry of voter counts per commune (10% request rule)")
     suggest_limit: int = setting("AGENDA_SUGGEST_LIMIT", 5,
                                  "how many hot issues suggest-agenda proposes", low=1, high=50)
+    agency_names_file: str = setting("AGENCY_NAMES_FILE", DEFAULT_AGENCY_NAMES_FILE,
+                                     "YAML of agency names printed in documents (id -> name)")
 
 
 def scheduling_settings(base: Settings | None = None, **overrides: Any) -> SchedulingSettings:
