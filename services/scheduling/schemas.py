@@ -7,6 +7,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from services.common.clock import vn_datetime
 from services.common.contracts.fields import AGENCY, PROVINCE, WARD
 from services.common.contracts.scheduling import DIALOGUE_KINDS, FORMATS, LEVELS
+from services.scheduling.domain import BODIES, FORMS
 
 STATES = ("draft", "announced", "held", "concluded", "cancelled")
 TEXT = validate.Length(1, 500)
@@ -32,6 +33,9 @@ class LocalityIn(Schema):
 class PersonIn(Schema):
     name = fields.String(required=True, validate=validate.Length(1, 200))
     title = fields.String(required=True, validate=validate.Length(1, 200))
+    body = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(BODIES),
+                         metadata={"description": "body represented; read from the title "
+                                                  "when absent"})
 
 
 class PageArgs(Schema):
@@ -43,6 +47,10 @@ class PageArgs(Schema):
 
 class DialogueIn(Schema):
     kind = fields.String(required=True, validate=validate.OneOf(DIALOGUE_KINDS))
+    form = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(FORMS),
+                         metadata={"description": "conference (art. 43, counted; the Front and "
+                                   "the council co-chair), party_head (QĐ 11), voter_meeting "
+                                   "(not a dialogue), other; read from the co-chairs if absent"})
     level = fields.String(required=True, validate=validate.OneOf(LEVELS))
     locality = fields.Nested(LocalityIn, required=True)
     host = fields.Nested(PersonIn, required=True)
@@ -63,6 +71,7 @@ class DialogueArgs(PageArgs):
     ward_code = fields.String(validate=WARD)
     state = fields.String(validate=validate.OneOf(STATES))
     kind = fields.String(validate=validate.OneOf(DIALOGUE_KINDS))
+    form = fields.String(validate=validate.OneOf(FORMS))
     level = fields.String(validate=validate.OneOf(LEVELS))
     from_ = fields.Date(data_key="from")
     to = fields.Date()
@@ -115,8 +124,12 @@ class ConclusionIn(Schema):
 
 
 class ConcludeIn(Schema):
-    notice_number = fields.String(required=True, validate=validate.Length(1, 50))
+    notice_number = fields.String(required=True, validate=validate.Length(1, 50),
+                                  metadata={"example": "15/TB-UBND or 15-TB/ĐU"})
     issued_at = fields.AwareDateTime(required=True)
+    issued_reason = fields.String(load_default=None, allow_none=True, validate=TEXT,
+                                  metadata={"description": "why issued_at is before the day "
+                                                           "the notice is entered"})
     signed_by = fields.String(required=True, validate=validate.Length(1, 200))
     conclusions = fields.List(fields.Nested(ConclusionIn), required=True,
                               validate=validate.Length(1, 200))
@@ -141,6 +154,7 @@ class SuggestIn(Schema):
 class Person(Schema):
     name = fields.String()
     title = fields.String()
+    body = fields.String(allow_none=True)
 
 
 class Locality(Schema):
@@ -178,12 +192,22 @@ class Notice(Schema):
     number = fields.String()
     issued_at = fields.AwareDateTime()
     signed_by = fields.String()
+    format = fields.String(allow_none=True, metadata={"description": "state or party"})
+    recorded_at = fields.AwareDateTime(allow_none=True,
+                                       metadata={"description": "when the server got it"})
+    issued_at_basis = fields.String(allow_none=True, metadata={
+        "description": "recorded (proven) or declared (dated before it was entered)"})
+    issued_reason = fields.String(allow_none=True)
+    late_declared = fields.Boolean(allow_none=True)
 
 
 class DialogueOut(Schema):
     id = fields.String(attribute="_id")
     state = fields.String()
     kind = fields.String()
+    form = fields.String(allow_none=True)
+    results_overdue = fields.Boolean(allow_none=True, metadata={
+        "description": "held, no conclusion notice after 10 days"})
     level = fields.String()
     locality = fields.Nested(Locality)
     host = fields.Nested(Person)
@@ -354,6 +378,10 @@ class ComplianceRow(Schema):
     annual_minimum_met = fields.Boolean()
     required_outstanding = fields.Integer()
     late_notices = fields.Integer()
+    results_overdue = fields.Integer(metadata={"description": "held over 10 days ago, not "
+                                                              "concluded"})
+    party_dialogues_held = fields.Integer(metadata={"description": "QĐ 11 dialogues; not "
+                                                                   "counted for art. 43"})
 
 
 class ComplianceOut(Schema):

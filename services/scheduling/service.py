@@ -104,16 +104,19 @@ class Scheduling:
         domain.check_level(data["level"], locality["ward_code"])
         domain.check_times(data["starts_at"], data["ends_at"])
         domain.check_place(data["format"], data.get("venue"), data.get("online_url"))
+        co_chairs = [{"name": nfc(c["name"]), "title": nfc(c["title"]),
+                      "body": domain.body_of(c)} for c in data.get("co_chairs", [])]
+        form = data.get("form") or domain.infer_form(data["level"], data["host"], co_chairs)
+        domain.check_form(form, data["level"], co_chairs)
         now = self.now
         host = {"name": nfc(data["host"]["name"]), "title": nfc(data["host"]["title"])}
         venue = nfc(data["venue"]) if data.get("venue") else None
         doc = {
             "_id": str(uuid.uuid4()), "state": domain.DRAFT, "version": 1,
-            "kind": data["kind"], "level": data["level"], "locality": locality,
+            "kind": data["kind"], "form": form, "level": data["level"], "locality": locality,
             "unit_code": locality["ward_code"] or locality["province_code"],
             "host": host, "host_key": domain.host_key(host),
-            "co_chairs": [{"name": nfc(c["name"]), "title": nfc(c["title"])}
-                          for c in data.get("co_chairs", [])],
+            "co_chairs": co_chairs,
             "lead_agency_id": data["lead_agency_id"],
             "coordinating_agency_ids": list(dict.fromkeys(data.get("coordinating_agency_ids",
                                                                    []))),
@@ -137,6 +140,11 @@ class Scheduling:
             raise NotFound(f"no dialogue {dialogue_id}",
                            detail_vi="Không tìm thấy cuộc đối thoại.")
         who.require_scope(doc["locality"]["province_code"], doc["locality"].get("ward_code"))
+        return self._with_overdue(doc)
+
+    def _with_overdue(self, doc: dict[str, Any]) -> dict[str, Any]:
+        if doc.get("state") == domain.HELD and doc.get("held_at"):
+            doc["results_overdue"] = domain.results_overdue(aware(doc["held_at"]), self.now)
         return doc
 
     def list_dialogues(self, who: Principal, args: dict[str, Any]) -> tuple[list, int]:
@@ -150,7 +158,7 @@ class Scheduling:
             if "locality.ward_code" in query and query["locality.ward_code"] != args["ward_code"]:
                 raise Forbidden("outside your locality scope")
             query["locality.ward_code"] = args["ward_code"]
-        for name in ("state", "kind", "level"):
+        for name in ("state", "kind", "form", "level"):
             if args.get(name):
                 query[name] = args[name]
         window: dict[str, Any] = {}
@@ -325,13 +333,16 @@ class Scheduling:
     def conclude(self, who: Principal, dialogue_id: str, data: dict[str, Any]) -> dict[str, Any]:
         doc = self.dialogue(who, dialogue_id)
         domain.check_transition("conclude", doc["state"])
-        number = domain.check_notice_number(data["notice_number"])
+        parsed = domain.parse_notice_number(data["notice_number"])
+        number = parsed["number"]
         issued_at = aware(data["issued_at"])
-        domain.check_issued(doc["held_at"], issued_at, self.now)
-        late = domain.is_late(doc["held_at"], issued_at)
+        record = domain.issued_record(aware(doc["held_at"]), issued_at, self.now,
+                                      data.get("issued_reason"))
+        late = record["late"]
         conclusions = []
         for index, item in enumerate(data["conclusions"]):
             domain.check_conclusion(index, item)
+            domain.check_commitment_deadline(index, item.get("deadline"), issued_at)
             conclusions.append({
                 "conclusion_id": domain.conclusion_id(doc["_id"], index),
                 "text": nfc(item["text"]),
@@ -348,11 +359,25 @@ class Scheduling:
             "conclusions": conclusions})
         stored = [{**c, "deadline": c["deadline"].isoformat() if c["deadline"] else None}
                   for c in conclusions]  # BSON has no date type
-        return self._apply(who, doc, "conclude", {"$set": {
-            "state": domain.CONCLUDED, "late": late, "conclusions": stored,
-            "notice": {"number": number, "issued_at": issued_at,
-                       "signed_by": nfc(data["signed_by"])}}},
-            [event], {"notice_number": number, "late": late, "conclusions": len(stored)})
+        key = domain.notice_key(doc["unit_code"], parsed, issued_at)
+        if not self.store.claim_notice_number(key, doc["_id"], self.now):
+            raise Conflict(f"notice number {number} is already used by this body this year",
+                           detail_vi=f"Số thông báo {number} đã được cơ quan này dùng "
+                                     "trong năm.", notice_number=number)
+        try:
+            return self._apply(who, doc, "conclude", {"$set": {
+                "state": domain.CONCLUDED, "late": late, "conclusions": stored,
+                "notice": {"number": number, "issued_at": issued_at,
+                           "signed_by": nfc(data["signed_by"]), "format": parsed["format"],
+                           "key": key, "recorded_at": record["recorded_at"],
+                           "issued_at_basis": record["issued_at_basis"],
+                           "issued_reason": record["issued_reason"],
+                           "late_declared": record["late_declared"]}}},
+                [event], {"notice_number": number, "late": late, "conclusions": len(stored),
+                          "issued_at_basis": record["issued_at_basis"]})
+        except Exception:
+            self.store.release_notice_number(key, doc["_id"])  # the number stays free
+            raise
 
     # --- agenda --------------------------------------------------------------
 
@@ -579,8 +604,10 @@ class Scheduling:
         _locality({"province_code": province_code})
         if not who.covers(province_code, who.ward_code):
             raise Forbidden("outside your locality scope")
-        held = self.store.held_per_ward(province_code, year)
+        held = self.store.held_per_ward(province_code, year, domain.NOT_COUNTED_FORMS)
+        party = self.store.held_per_ward(province_code, year, None, (domain.PARTY_HEAD,))
         late = self.store.late_per_ward(province_code, year)
+        overdue = self.store.unconcluded_per_ward(province_code, year, self.now)
         outstanding: dict[str, int] = {}
         for tally in self.store.required_tallies(province_code, year):
             if not self.store.held_since(tally["ward_code"], tally["required_at"]):
@@ -593,7 +620,9 @@ class Scheduling:
             rows.append({"ward_code": unit.code, "name": unit.name, "kind": unit.kind,
                          "dialogues_held": count, "annual_minimum_met": count >= 1,
                          "required_outstanding": outstanding.get(unit.code, 0),
-                         "late_notices": late.get(unit.code, 0)})
+                         "late_notices": late.get(unit.code, 0),
+                         "results_overdue": overdue.get(unit.code, 0),
+                         "party_dialogues_held": party.get(unit.code, 0)})
         return {"province_code": province_code, "year": year, "total": len(rows),
                 "units_below_minimum": sum(1 for r in rows if not r["annual_minimum_met"]),
                 "items": rows}

@@ -22,6 +22,7 @@ from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
 from services.common import outbox
+from services.common.clock import from_mongo
 from services.common.mongo import Index, asc
 from services.common.ratelimit import INDEXES as RATE_INDEXES
 
@@ -31,6 +32,7 @@ REQUESTS = "dialogue_requests"
 TALLIES = "request_tallies"
 ISSUES = "issues"
 PETITIONS = "petitions"
+NOTICE_NUMBERS = "notice_numbers"  # _id "<unit>|<body>|<year>|<serial>": one number, once
 
 INDEXES = [
     Index(DIALOGUES, asc("locality.province_code", "locality.ward_code", "starts_at"),
@@ -66,6 +68,7 @@ class Store:
         self.tallies: Collection = db[TALLIES]
         self.issues: Collection = db[ISSUES]
         self.petitions: Collection = db[PETITIONS]
+        self.notice_numbers: Collection = db[NOTICE_NUMBERS]
 
     def outbox_collections(self) -> list[Collection]:
         return [self.db[name] for name in OUTBOX_COLLECTIONS]
@@ -163,10 +166,19 @@ class Store:
 
     # --- compliance and reports ---------------------------------------------
 
-    def held_per_ward(self, province_code: str, year: int) -> dict[str, int]:
+    def held_per_ward(self, province_code: str, year: int,
+                      excluded: Iterable[str] | None = None,
+                      only: Iterable[str] | None = None) -> dict[str, int]:
+        """Held commune dialogues per commune; ``excluded``/``only`` filter by form
+        (dialogues stored before forms existed are art. 43 conferences)."""
+        match: dict[str, Any] = {"locality.province_code": province_code, "held_year": year,
+                                 "level": "commune", "state": {"$in": ["held", "concluded"]}}
+        if excluded:
+            match["form"] = {"$nin": list(excluded)}
+        if only:
+            match["form"] = {"$in": list(only)}
         rows = self.dialogues.aggregate([
-            {"$match": {"locality.province_code": province_code, "held_year": year,
-                        "level": "commune", "state": {"$in": ["held", "concluded"]}}},
+            {"$match": match},
             {"$group": {"_id": "$locality.ward_code", "n": {"$sum": 1}}},
         ])
         return {r["_id"]: r["n"] for r in rows}
@@ -178,6 +190,34 @@ class Store:
             {"$group": {"_id": "$locality.ward_code", "n": {"$sum": 1}}},
         ])
         return {r["_id"]: r["n"] for r in rows}
+
+    def unconcluded_per_ward(self, province_code: str, year: int,
+                             now: datetime) -> dict[str, int]:
+        """Held dialogues with no conclusion notice 10 days on: late already."""
+        from services.scheduling.domain import results_overdue
+
+        found: dict[str, int] = {}
+        for doc in self.dialogues.find({"locality.province_code": province_code,
+                                        "held_year": year, "level": "commune",
+                                        "state": "held"},
+                                       {"locality.ward_code": 1, "held_at": 1}):
+            if results_overdue(from_mongo(doc["held_at"]), now):
+                ward_code = doc["locality"]["ward_code"]
+                found[ward_code] = found.get(ward_code, 0) + 1
+        return found
+
+    def claim_notice_number(self, key: str, dialogue_id: str, now: datetime) -> bool:
+        """Take a notice number for a dialogue; False if another dialogue holds it."""
+        try:
+            self.notice_numbers.insert_one({"_id": key, "dialogue_id": dialogue_id,
+                                            "at": now})
+            return True
+        except DuplicateKeyError:
+            held = self.notice_numbers.find_one({"_id": key}) or {}
+            return held.get("dialogue_id") == dialogue_id
+
+    def release_notice_number(self, key: str, dialogue_id: str) -> None:
+        self.notice_numbers.delete_one({"_id": key, "dialogue_id": dialogue_id})
 
     def required_tallies(self, province_code: str, year: int) -> list[dict[str, Any]]:
         return list(self.tallies.find({"province_code": province_code, "year": year,

@@ -136,8 +136,11 @@ def test_compliance_and_reports(small, clock):
     assert r.json["total"] == 129 and len(rows) == 129
     assert rows["14464"] == {"ward_code": "14464", "name": "Xã Gia Viễn", "kind": "xã",
                              "dialogues_held": 1, "annual_minimum_met": True,
-                             "required_outstanding": 0, "late_notices": 1}
+                             "required_outstanding": 0, "late_notices": 1,
+                             "results_overdue": 0, "party_dialogues_held": 0}
     assert rows["14482"]["dialogues_held"] == 1 and rows["14482"]["required_outstanding"] == 0
+    # held 12 days ago and still without a conclusion notice: late already
+    assert rows["14482"]["results_overdue"] == 1
     assert rows["14428"]["annual_minimum_met"] is False
     assert r.json["units_below_minimum"] == 127
     mine = api.get("/api/v1/compliance?province_code=37&year=2026", ward="14482")

@@ -1,0 +1,50 @@
+"""Operator commands for the legal rules: days declared off, voter counts, historic
+petitions. Registered into ``python -m services.cli``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import date
+
+from services.common import workdays
+
+
+def _day_off_add(args: argparse.Namespace) -> int:
+    try:
+        day = date.fromisoformat(args.date)
+    except ValueError:
+        print(f"invalid date {args.date!r}: expected YYYY-MM-DD", file=sys.stderr)
+        return 2
+    path = args.file or workdays.days_off_file()
+    added = workdays.add_override(path, day, args.province, args.reason, worked=args.worked)
+    what = "working day" if args.worked else "day off"
+    where = f"province {args.province}" if args.province else "nationwide"
+    print(f"{day.isoformat()} {what} ({where}): " + ("added" if added else "already listed")
+          + f" in {path}")
+    return 0
+
+
+def _day_off_list(args: argparse.Namespace) -> int:
+    path = args.file or workdays.days_off_file()
+    for province, entry in sorted(workdays.read_overrides(path).items()):
+        for key in ("off", "work"):
+            for item in entry.get(key) or []:
+                print(f"{province}\t{key}\t{item['date']}\t{item.get('reason', '')}")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    day_off = sub.add_parser("day-off", help="days declared off (or worked) after the "
+                                             "holidays package was released")
+    day_sub = day_off.add_subparsers(dest="day_off_command", required=True)
+    add = day_sub.add_parser("add", help="declare a day off (or, with --worked, a working day)")
+    add.add_argument("date", help="YYYY-MM-DD")
+    add.add_argument("--province", help="province code, e.g. 37; default nationwide")
+    add.add_argument("--reason", required=True, help="the decision that declared it")
+    add.add_argument("--worked", action="store_true", help="a make-up working day instead")
+    add.add_argument("--file", help="override file; default DOITHOAI_DAYS_OFF_FILE")
+    add.set_defaults(func=_day_off_add)
+    show = day_sub.add_parser("list", help="the declared days")
+    show.add_argument("--file", help="override file; default DOITHOAI_DAYS_OFF_FILE")
+    show.set_defaults(func=_day_off_list)
