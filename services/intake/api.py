@@ -235,3 +235,25 @@ def merge(body: dict[str, Any], issue_id: str):
 def split(body: dict[str, Any], issue_id: str):
     """Move the given petitions into a new issue."""
     return service().split(issue_id, body["petition_ids"], auth.current())
+
+
+@petitions.route("/<ref>/kind", methods=["POST"])
+@auth.require(*DECIDING, write=True)
+@petitions.arguments(s.CorrectKindIn)
+@petitions.response(200, s.PetitionDeadline)
+def correct_kind(body: dict[str, Any], ref: str):
+    """Correct the kind (and a complaint's instance, complexity, area); the deadline follows."""
+    from services.intake import corrections
+
+    return corrections.correct_kind(service(), ref, auth.current(), body)
+
+
+@petitions.route("/<ref>/extend", methods=["POST"])
+@auth.require(*DECIDING, write=True)
+@petitions.arguments(s.ExtendIn)
+@petitions.response(200, s.PetitionDeadline)
+def extend(body: dict[str, Any], ref: str):
+    """Extend a denunciation's deadline by 30 days (at most twice), with a reason."""
+    from services.intake import corrections
+
+    return corrections.extend(service(), ref, auth.current(), body["reason"])

@@ -147,9 +147,12 @@ def check_reopen(answered_at: datetime | None, now: datetime, window_days: int) 
 
 
 # --- due dates ----------------------------------------------------------------------
-def due_date(start: datetime, days: int, working: bool) -> date:
-    """Statutory deadline counted from the Vietnamese calendar day of ``start``."""
-    return workdays.add_days(vn_today(start), days, working=working)
+def due_date(start: datetime, days: int, working: bool, province: str | None = None) -> date:
+    """Statutory deadline counted from the Vietnamese calendar day of ``start``; a
+    calendar-day period ending on a day off ends on the next working day (Bộ luật Dân
+    sự 2015, Điều 148 khoản 5)."""
+    return workdays.add_days(vn_today(start), days, working=working, province=province,
+                             carry_over=True)
 
 
 # --- heat ---------------------------------------------------------------------------
