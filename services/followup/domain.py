@@ -125,8 +125,8 @@ class Commitment:
     def _require_active(self, action: str) -> None:
         if self.status not in ACTIVE:
             raise Conflict(f"cannot {action} a commitment that is {self.status}",
-                           detail_vi="Cam kết đã được giải quyết, không thể thực hiện "
-                                     "thao tác này.")
+                           detail_vi="Nhiệm vụ theo Thông báo kết luận đã được giải "
+                                     "quyết, không thể thực hiện thao tác này.")
 
     # -- commands -----------------------------------------------------------------
 
@@ -210,7 +210,7 @@ class Commitment:
         """The Front's judgement of a resolution; unsatisfactory reopens it."""
         if self.status != RESOLVED:
             raise Conflict(f"only a resolved commitment can be assessed (it is {self.status})",
-                           detail_vi="Chỉ đánh giá được cam kết đã giải quyết.")
+                           detail_vi="Chỉ đánh giá được nhiệm vụ đã giải quyết.")
         if self.assessment:
             raise Conflict("this resolution was already assessed",
                            detail_vi="Kết quả giải quyết này đã được đánh giá.")

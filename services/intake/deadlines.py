@@ -59,8 +59,6 @@ LAW: dict[str, Figure] = {
     "feedback": Figure(15, True, "quy định của tỉnh"),
 }
 MAX_EXTENSIONS = 2  # Luật Tố cáo 2018, Điều 30 khoản 1
-KIND_VI = {"feedback": "phản ánh, kiến nghị", "complaint": "khiếu nại",
-           "denunciation": "tố cáo", "voters_petition": "kiến nghị cử tri"}
 
 
 def deadlines_file() -> str:

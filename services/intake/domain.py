@@ -11,6 +11,7 @@ from typing import Any
 
 from services.common import localities, phones, workdays
 from services.common.clock import vn_today
+from services.common.contracts.intake import PETITION_STATUS_VI
 from services.common.errors import Conflict, Invalid
 from services.common.text import fold, nfc
 
@@ -120,11 +121,8 @@ TRANSITIONS: dict[str, tuple[tuple[str, ...], str]] = {
     "reclassify": (IN_PROGRESS, ""),  # "" keeps the status
 }
 
-STATUS_VI = {
-    RECEIVED: "Đã tiếp nhận", ACCEPTED: "Đã thụ lý", ASSIGNED: "Đang giải quyết",
-    ANSWERED: "Đã trả lời", CLOSED: "Đã kết thúc", REJECTED: "Không thụ lý",
-    WITHDRAWN: "Đã rút", REOPENED: "Đã yêu cầu xem xét lại",
-}
+# The shared vocabulary (notify words statuses the same way).
+STATUS_VI = {status: PETITION_STATUS_VI[status] for status in STATUSES}
 
 
 def transition(status: str, action: str) -> tuple[tuple[str, ...], str]:
@@ -134,7 +132,7 @@ def transition(status: str, action: str) -> tuple[tuple[str, ...], str]:
     allowed, target = TRANSITIONS[action]
     if status not in allowed:
         raise Conflict(f"cannot {action} a petition that is {status}",
-                       detail_vi=f"Không thể thực hiện thao tác khi kiến nghị ở trạng thái "
+                       detail_vi=f"Không thể thực hiện thao tác khi đơn ở trạng thái "
                                  f"“{STATUS_VI.get(status, status)}”.")
     return allowed, target or status
 

@@ -165,9 +165,9 @@ def check_notice(kind: str, starts_at: datetime, now: datetime, reason: str | No
         if reason and reason.strip():
             return
         raise Conflict(f"an ad hoc dialogue less than {NOTICE_DAYS} days ahead needs a reason",
-                       detail_vi="Đối thoại đột xuất thông báo dưới 7 ngày phải nêu lý do.")
+                       detail_vi="Đối thoại đột xuất thông báo trước dưới 7 ngày phải nêu lý do.")
     raise Conflict(f"a {kind} dialogue must be announced at least {NOTICE_DAYS} days ahead",
-                   detail_vi="Phải thông báo trước ít nhất 7 ngày.")
+                   detail_vi="Phải thông báo trước ít nhất 7 ngày (tính theo ngày lịch).")
 
 
 def check_hold(starts_at: datetime, now: datetime) -> None:

@@ -78,3 +78,14 @@ def test_province_overrides_the_law(tmp_path, monkeypatch):
     assert deadlines.due("complaint", start, province="37") == date(2027, 3, 26)
     assert deadlines.due("feedback", start, province="37") == date(2027, 3, 15)
     assert deadlines.figure("feedback", "37").source == "QĐ 12/2026/QĐ-UBND"
+
+
+def test_one_status_vocabulary_and_no_kien_nghi_for_complaints():
+    from services.common.contracts.intake import KIND_VI, PETITION_STATUS_VI
+    from services.common.errors import Conflict
+
+    assert domain.STATUS_VI == {s: PETITION_STATUS_VI[s] for s in domain.STATUSES}
+    assert KIND_VI["complaint"] == "Khiếu nại" and KIND_VI["denunciation"] == "Tố cáo"
+    with pytest.raises(Conflict) as info:
+        domain.transition("closed", "accept")
+    assert "kiến nghị" not in info.value.detail_vi and "đơn" in info.value.detail_vi
