@@ -34,7 +34,46 @@ def _day_off_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def import_voters(db, path: str, source: str, as_of: date, now) -> tuple[int, list[str]]:
+    """Read a CSV of ``ward_code,voters`` and store each count with its source and date."""
+    from services.scheduling import voters
+
+    with open(path, encoding="utf-8") as handle:
+        rows, errors = voters.parse_csv(handle.read())
+    return voters.import_counts(db, rows, source, as_of, now), errors
+
+
+def _voters_import(args: argparse.Namespace) -> int:
+    from services.common.clock import utcnow
+    from services.scheduling.bootstrap import DB_NAME
+    from services.scheduling.settings import scheduling_settings
+
+    try:
+        as_of = date.fromisoformat(args.date)
+    except ValueError:
+        print(f"invalid date {args.date!r}: expected YYYY-MM-DD", file=sys.stderr)
+        return 2
+    from services.common.mongo import database
+
+    db = database(scheduling_settings(), DB_NAME)
+    stored, errors = import_voters(db, args.csv, args.source, as_of, utcnow())
+    for line in errors:
+        print(line, file=sys.stderr)
+    print(f"{stored} communes' voter counts imported ({args.source}, {as_of.isoformat()}); "
+          f"{len(errors)} rows refused")
+    return 1 if errors and not stored else 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:
+    voters = sub.add_parser("voters", help="voter counts per commune (10 %% request rule)")
+    voters_sub = voters.add_subparsers(dest="voters_command", required=True)
+    load = voters_sub.add_parser("import", help="import a CSV with columns ward_code,voters")
+    load.add_argument("csv", help="path of the CSV file")
+    load.add_argument("--source", required=True,
+                      help="where the figures come from, e.g. the electoral roll")
+    load.add_argument("--date", required=True, help="date of the figures, YYYY-MM-DD")
+    load.set_defaults(func=_voters_import)
+
     day_off = sub.add_parser("day-off", help="days declared off (or worked) after the "
                                              "holidays package was released")
     day_sub = day_off.add_subparsers(dest="day_off_command", required=True)

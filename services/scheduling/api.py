@@ -181,6 +181,15 @@ def request_dialogue(data: dict[str, Any]):
     return svc().request_dialogue(who, data, client.split(",")[0].strip())
 
 
+@requests_.post("/dialogue-requests/<request_id>/confirm")
+@requests_.arguments(s.ConfirmIn)
+@requests_.response(200, s.DialogueRequestOut)
+def confirm_request(data: dict[str, Any], request_id: str):
+    """Public: the code sent to the requester's phone; only confirmed requesters count."""
+    client = request.headers.get("X-Forwarded-For", request.remote_addr or "")
+    return svc().confirm_request(request_id, data["code"], client.split(",")[0].strip())
+
+
 # --- oversight ---------------------------------------------------------------
 
 @oversight.get("/agenda-candidates")

@@ -167,7 +167,7 @@ def check_notice(kind: str, starts_at: datetime, now: datetime, reason: str | No
         raise Conflict(f"an ad hoc dialogue less than {NOTICE_DAYS} days ahead needs a reason",
                        detail_vi="Đối thoại đột xuất thông báo trước dưới 7 ngày phải nêu lý do.")
     raise Conflict(f"a {kind} dialogue must be announced at least {NOTICE_DAYS} days ahead",
-                   detail_vi="Phải thông báo trước ít nhất 7 ngày (tính theo ngày lịch).")
+                   detail_vi="Phải thông báo trước ít nhất 7 ngày.")
 
 
 def check_hold(starts_at: datetime, now: datetime) -> None:

@@ -358,9 +358,19 @@ class DialogueRequestOut(Schema):
     counted = fields.Boolean(metadata={"description": "false when this person already asked "
                                                       "this year"})
     requester_count = fields.Integer()
-    voter_count = fields.Integer()
-    threshold = fields.Integer()
+    voter_count = fields.Integer(allow_none=True)
+    threshold = fields.Integer(allow_none=True)
     dialogue_required = fields.Boolean()
+    confirmation_required = fields.Boolean(metadata={
+        "description": "true until the code sent to the phone is confirmed; only "
+                       "confirmed requesters count"})
+    voter_count_missing = fields.Boolean(metadata={
+        "description": "no voter count is recorded for this commune: no threshold"})
+
+
+class ConfirmIn(Schema):
+    code = fields.String(required=True, validate=validate.Regexp(r"^\s*\d{6}\s*$",
+                                                                 error="6 digits"))
 
 
 # --- compliance and reports --------------------------------------------------
@@ -380,6 +390,10 @@ class ComplianceRow(Schema):
     late_notices = fields.Integer()
     results_overdue = fields.Integer(metadata={"description": "held over 10 days ago, not "
                                                               "concluded"})
+    voter_count = fields.Integer(allow_none=True)
+    voter_count_source = fields.String(allow_none=True)
+    voter_count_as_of = fields.String(allow_none=True)
+    voter_count_missing = fields.Boolean()
     party_dialogues_held = fields.Integer(metadata={"description": "QĐ 11 dialogues; not "
                                                                    "counted for art. 43"})
 
@@ -389,6 +403,8 @@ class ComplianceOut(Schema):
     year = fields.Integer()
     total = fields.Integer()
     units_below_minimum = fields.Integer()
+    voter_counts_missing = fields.Integer(metadata={
+        "description": "communes without a voter count: their 10 % cannot be judged"})
     items = fields.List(fields.Nested(ComplianceRow))
 
 

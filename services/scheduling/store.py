@@ -47,6 +47,7 @@ INDEXES = [
     outbox.index(PROGRAMMES),
     Index(REQUESTS, asc("ward_code", "year", "fingerprint"), unique=True,
           name="request_distinct"),
+    outbox.index(REQUESTS),
     Index(TALLIES, asc("province_code", "year"), name="tally_province"),
     outbox.index(TALLIES),
     Index(ISSUES, asc("locality.province_code", "locality.ward_code", "heat"),
@@ -56,7 +57,7 @@ INDEXES = [
     *RATE_INDEXES,
 ]
 
-OUTBOX_COLLECTIONS = (DIALOGUES, PROGRAMMES, TALLIES)
+OUTBOX_COLLECTIONS = (DIALOGUES, PROGRAMMES, TALLIES, REQUESTS)
 
 
 class Store:
@@ -127,21 +128,44 @@ class Store:
 
     # --- dialogue requests ---------------------------------------------------
 
-    def insert_request(self, doc: dict[str, Any]) -> dict[str, Any] | None:
-        """Insert; on a requester already counted this year, return their earlier request."""
+    def insert_request(self, doc: dict[str, Any], events: list | None = None,
+                       now: datetime | None = None) -> dict[str, Any] | None:
+        """Insert (with the code's event staged); on a requester who already asked this
+        year, return their earlier request."""
         try:
-            self.requests.insert_one(doc)
+            self.requests.insert_one(outbox.new_document(doc, events or [], now or
+                                                         doc["created_at"]))
             return None
         except DuplicateKeyError:
             return self.requests.find_one({"ward_code": doc["ward_code"], "year": doc["year"],
                                            "fingerprint": doc["fingerprint"]})
 
+    def request(self, request_id: str) -> dict[str, Any] | None:
+        return self.requests.find_one({"_id": request_id}, {outbox.FIELD: 0})
+
+    def renew_code(self, request_id: str, code: dict[str, Any], events: list,
+                   now: datetime) -> None:
+        self.requests.update_one({"_id": request_id, "confirmed": False},
+                                 outbox.stage({"$set": {"code": code}}, events, now))
+
+    def count_attempt(self, request_id: str) -> None:
+        self.requests.update_one({"_id": request_id}, {"$inc": {"code.attempts": 1}})
+
+    def confirm_request(self, request_id: str, code_hash: str, now: datetime) -> bool:
+        return bool(self.requests.update_one(
+            {"_id": request_id, "confirmed": False, "code.hash": code_hash},
+            {"$set": {"confirmed": True, "confirmed_at": now}, "$unset": {"code": ""}}
+        ).matched_count)
+
     def count_requesters(self, ward_code: str, year: int) -> int:
-        return self.requests.count_documents({"ward_code": ward_code, "year": year})
+        """Confirmed requesters only (requests stored before confirmation existed count)."""
+        return self.requests.count_documents({"ward_code": ward_code, "year": year,
+                                              "confirmed": {"$ne": False}})
 
     def request_topics(self, ward_code: str, year: int, limit: int = 20) -> list[str]:
         topics: list[str] = []
-        for doc in self.requests.find({"ward_code": ward_code, "year": year},
+        for doc in self.requests.find({"ward_code": ward_code, "year": year,
+                                       "confirmed": {"$ne": False}},
                                       {"topic": 1}).sort("created_at", 1).limit(200):
             if doc["topic"] not in topics:
                 topics.append(doc["topic"])

@@ -84,7 +84,7 @@ def test_one_status_vocabulary_and_no_kien_nghi_for_complaints():
     from services.common.contracts.intake import KIND_VI, PETITION_STATUS_VI
     from services.common.errors import Conflict
 
-    assert domain.STATUS_VI == {s: PETITION_STATUS_VI[s] for s in domain.STATUSES}
+    assert {s: PETITION_STATUS_VI[s] for s in domain.STATUSES} == domain.STATUS_VI
     assert KIND_VI["complaint"] == "Khiếu nại" and KIND_VI["denunciation"] == "Tố cáo"
     with pytest.raises(Conflict) as info:
         domain.transition("closed", "accept")
