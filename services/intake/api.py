@@ -11,6 +11,7 @@ from services.common import auth
 from services.common.auth import OFFICERS, Forbidden
 from services.common.errors import Invalid, TooManyRequests
 from services.common.web import _field_errors, problem
+from services.intake import confidential
 from services.intake import schemas as s
 from services.intake.service import Intake, _day
 
@@ -112,7 +113,11 @@ def submit(body: dict[str, Any]):
 @petitions.response(200, s.PetitionPage)
 def list_petitions(args: dict[str, Any]):
     """Petitions in the officer's scope, filtered; ``q`` ignores case and diacritics."""
-    return service().list_petitions(args, auth.current())
+    principal = auth.current()
+    found = service().list_petitions(args, principal)
+    # a denouncer's identity only for the roles that handle denunciations
+    found["items"] = [confidential.redact(i, principal) for i in found["items"]]
+    return found
 
 
 @petitions.route("/<ref>", methods=["GET"])
@@ -126,7 +131,7 @@ def get_petition(factor: dict[str, Any], ref: str):
         principal = auth.bearer()
         if not principal.has(*OFFICERS):
             raise Forbidden("needs an officer role")
-        full = service().officer_view(ref, principal)
+        full = confidential.redact(service().officer_view(ref, principal), principal)
         return jsonify(s.PetitionFull().dump(full))
     intake = service()
     if not intake.lookup_limiter.allow(f"lookup|{_client()}"):

@@ -110,6 +110,8 @@ class PetitionerOut(Schema):
     email = fields.String(allow_none=True)
     address = fields.String(allow_none=True)
     consent_notifications = fields.Boolean()
+    confidential = fields.Boolean(metadata={
+        "description": "a denouncer's identity, hidden from this role (Luật Tố cáo 2018)"})
 
 
 class SubmittedBy(Schema):

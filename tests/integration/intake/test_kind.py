@@ -57,3 +57,23 @@ def test_denunciation_extended_twice_with_reasons(client, token, clock):
     third = client.post(f"{BASE}/{ref}/extend", json={"reason": "Lần ba"}, headers=officer)
     assert third.status_code == 422 and "hai lần" in third.json["detail_vi"]
     assert client.post(f"{BASE}/{ref}/extend", json={}, headers=officer).status_code == 422
+
+
+def test_denouncer_hidden_from_officers_without_the_role(client, token):
+    created = client.post(BASE, json=petition(kind="denunciation",
+                                              title="Tố cáo cán bộ địa chính nhận tiền",
+                                              content="Cán bộ địa chính xã nhận tiền để "
+                                                      "làm nhanh hồ sơ cấp giấy chứng nhận."))
+    assert created.status_code == 201, created.json
+    ref = created.json["id"]
+    seen = client.get(f"{BASE}/{ref}", headers=token("secretariat")).json
+    assert seen["petitioner"]["full_name"] == "Phạm Văn Hùng"
+    for role in ("front_officer", "host", "agency_officer"):
+        hidden = client.get(f"{BASE}/{ref}", headers=token(role))
+        assert hidden.status_code == 200, hidden.json
+        assert hidden.json["petitioner"] == {"confidential": True}
+        assert hidden.json["masked_phone"] is None and "Hùng" not in str(hidden.json)
+        listed = client.get(f"{BASE}?kind=denunciation", headers=token(role)).json
+        assert [i["masked_phone"] for i in listed["items"]] == [None]
+    listed = client.get(f"{BASE}?kind=denunciation", headers=token("auditor")).json
+    assert listed["items"][0]["masked_phone"]
