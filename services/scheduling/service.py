@@ -32,6 +32,7 @@ from services.common.outbox import Outbox
 from services.common.ratelimit import RateLimiter
 from services.common.text import nfc
 from services.scheduling import domain
+from services.scheduling.receptions import Receptions
 from services.scheduling.settings import SchedulingSettings
 from services.scheduling.store import Store
 from services.scheduling.voters import CODE_ATTEMPTS, CODE_TTL, Voters, code_hash, code_matches
@@ -73,6 +74,7 @@ class Scheduling:
         self.outbox = outbox
         self.settings = settings
         self.voters = Voters(settings.voters_file, kit.db)
+        self.receptions = Receptions(kit.db, kit.clock, kit.audit)
         self.limiter = RateLimiter(kit.db, settings.public_rate_limit, clock=kit.clock)
 
     @property

@@ -25,6 +25,7 @@ from services.common import outbox
 from services.common.clock import from_mongo
 from services.common.mongo import Index, asc
 from services.common.ratelimit import INDEXES as RATE_INDEXES
+from services.scheduling.receptions import INDEXES as RECEPTION_INDEXES
 
 DIALOGUES = "dialogues"
 PROGRAMMES = "programmes"
@@ -55,6 +56,7 @@ INDEXES = [
     Index(ISSUES, asc("petition_ids"), name="issue_petitions"),
     Index(ISSUES, asc("open_petition_ids"), name="issue_open_petitions"),
     *RATE_INDEXES,
+    *RECEPTION_INDEXES,
 ]
 
 OUTBOX_COLLECTIONS = (DIALOGUES, PROGRAMMES, TALLIES, REQUESTS)
