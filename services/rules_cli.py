@@ -64,7 +64,41 @@ def _voters_import(args: argparse.Namespace) -> int:
     return 1 if errors and not stored else 0
 
 
+def _import_historic(args: argparse.Namespace) -> int:
+    import json
+
+    from services.intake import bootstrap, historic
+
+    mapping = historic.csv_mapping(args.mapping) if args.mapping else \
+        historic.package_mapping()
+    if mapping is None:
+        print("vietnam-provinces as installed ships no pre-2025 conversion table: give the "
+              "GSO table with --mapping old_new.csv (columns old_ward_code,new_ward_code)",
+              file=sys.stderr)
+        return 2
+    app = bootstrap.build()
+    app.prepare()
+    try:
+        report = historic.import_records(app.intake, historic.read_jsonl(args.jsonl), mapping)
+    finally:
+        app.kit.close()
+    for item in report["unmapped"] + report["refused"]:
+        print(json.dumps(item, ensure_ascii=False), file=sys.stderr)
+    print(f"{report['imported']} imported, {len(report['unmapped'])} not mapped to a 2025 "
+          f"commune, {len(report['refused'])} refused")
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:
+    petitions = sub.add_parser("petitions", help="petition data imports")
+    petitions_sub = petitions.add_subparsers(dest="petitions_command", required=True)
+    old = petitions_sub.add_parser("import-historic", help="import petitions carrying pre-2025 "
+                                   "locality codes, mapped to the 2025 communes")
+    old.add_argument("jsonl", help="one petition per line, with legacy_locality.ward_code")
+    old.add_argument("--mapping", help="CSV old_ward_code,new_ward_code; default the "
+                                       "package's own table when it ships one")
+    old.set_defaults(func=_import_historic)
+
     voters = sub.add_parser("voters", help="voter counts per commune (10 %% request rule)")
     voters_sub = voters.add_subparsers(dest="voters_command", required=True)
     load = voters_sub.add_parser("import", help="import a CSV with columns ward_code,voters")
