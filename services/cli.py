@@ -336,7 +336,7 @@ def parser() -> argparse.ArgumentParser:
     config = sub.add_parser("config", help="every configuration variable with its default")
     config.set_defaults(func=_config)
 
-    for extension in ("services.followup.cli", "services.devtools.demo"):
+    for extension in ("services.followup.cli", "services.devtools.demo", "services.rules_cli"):
         try:
             module = importlib.import_module(extension)
         except ImportError:

@@ -208,7 +208,7 @@ class Demo:
             self.secretariat)
         deadline = (datetime.now(UTC).astimezone(VN_TZ) + timedelta(days=30)).date()
         self.call("POST", "scheduling", f"/api/v1/dialogues/{dialogue_id}/conclude", {
-            "notice_number": f"{10 + n}-TB/UBND", "issued_at": datetime.now(UTC).isoformat(),
+            "notice_number": f"{10 + n}/TB-UBND", "issued_at": datetime.now(UTC).isoformat(),
             "signed_by": f"Chủ tịch UBND {ward(code).name}",
             "conclusions": [
                 {"text": f"Giải quyết dứt điểm: {issue['title']}",

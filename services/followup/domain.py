@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
+from services.common import workdays
 from services.common.clock import VN_TZ, end_of_vn_day, vn_today
 from services.common.errors import Conflict, Invalid
 from services.common.localities import top_level
@@ -124,8 +125,8 @@ class Commitment:
     def _require_active(self, action: str) -> None:
         if self.status not in ACTIVE:
             raise Conflict(f"cannot {action} a commitment that is {self.status}",
-                           detail_vi="Cam kết đã được giải quyết, không thể thực hiện "
-                                     "thao tác này.")
+                           detail_vi="Nhiệm vụ theo Thông báo kết luận đã được giải "
+                                     "quyết, không thể thực hiện thao tác này.")
 
     # -- commands -----------------------------------------------------------------
 
@@ -154,7 +155,7 @@ class Commitment:
         if outcome != "resolved" and not (reason and reason.strip()):
             raise Invalid("reason", f"a {outcome} outcome needs a reason",
                           detail_vi="Cần nêu lý do khi chưa giải quyết dứt điểm.")
-        on_time = now <= end_of_vn_day(self.deadline)
+        on_time = workdays.on_time(now, self.deadline)  # 23:59:59.5 on the day counts
         resolution = {"answer": answer, "outcome": outcome, "reason": reason,
                       "resolved_at": now, "on_time": on_time, "by": by}
         changes: dict[str, Any] = {"status": RESOLVED, "resolution": resolution,
@@ -209,7 +210,7 @@ class Commitment:
         """The Front's judgement of a resolution; unsatisfactory reopens it."""
         if self.status != RESOLVED:
             raise Conflict(f"only a resolved commitment can be assessed (it is {self.status})",
-                           detail_vi="Chỉ đánh giá được cam kết đã giải quyết.")
+                           detail_vi="Chỉ đánh giá được nhiệm vụ đã giải quyết.")
         if self.assessment:
             raise Conflict("this resolution was already assessed",
                            detail_vi="Kết quả giải quyết này đã được đánh giá.")
@@ -247,7 +248,7 @@ class Commitment:
 
     def overdue_now(self, now: datetime) -> Change | None:
         """Overdue, once, after the end of the deadline day in Vietnam."""
-        if self.status not in ACTIVE or self.overdue or now <= end_of_vn_day(self.deadline):
+        if self.status not in ACTIVE or self.overdue or workdays.on_time(now, self.deadline):
             return None
         return Change(set={"overdue": True, "overdue_at": now},
                       events=[("commitment.overdue", self.facts())])

@@ -175,7 +175,7 @@ class Followup:
         if doc is None or not self.visible(principal, doc):
             # Outside one's scope looks the same as absent: ids leak nothing.
             raise NotFound(f"no commitment {commitment_id}",
-                           detail_vi="Không tìm thấy cam kết.")
+                           detail_vi="Không tìm thấy nhiệm vụ theo Thông báo kết luận.")
         return doc
 
     def _command(self, principal: Principal, commitment_id: str, action: str,
@@ -188,7 +188,7 @@ class Followup:
         events = self._events(commitment.id, change)
         if not self.store.commit(doc, change, events, now):
             raise Conflict("the commitment changed meanwhile; reload and try again",
-                           detail_vi="Cam kết vừa được người khác cập nhật, vui lòng tải lại.")
+                           detail_vi="Nhiệm vụ vừa được người khác cập nhật, vui lòng tải lại.")
         self.audit.record(principal, f"commitment.{action}", "commitment", commitment.id,
                           details)
         self._flush(f"{commitment.id}@{commitment.version}")

@@ -11,6 +11,7 @@ from services.common import auth
 from services.common.auth import OFFICERS, Forbidden
 from services.common.errors import Invalid, TooManyRequests
 from services.common.web import _field_errors, problem
+from services.intake import confidential
 from services.intake import schemas as s
 from services.intake.service import Intake, _day
 
@@ -117,7 +118,11 @@ def submit(body: dict[str, Any]):
 @petitions.response(200, s.PetitionPage)
 def list_petitions(args: dict[str, Any]):
     """Petitions in the officer's scope, filtered; ``q`` ignores case and diacritics."""
-    return service().list_petitions(args, auth.current())
+    principal = auth.current()
+    found = service().list_petitions(args, principal)
+    # a denouncer's identity only for the roles that handle denunciations
+    found["items"] = [confidential.redact(i, principal) for i in found["items"]]
+    return found
 
 
 @petitions.route("/<ref>", methods=["GET"])
@@ -131,7 +136,7 @@ def get_petition(factor: dict[str, Any], ref: str):
         principal = auth.bearer()
         if not principal.has(*OFFICERS):
             raise Forbidden("needs an officer role")
-        full = service().officer_view(ref, principal)
+        full = confidential.redact(service().officer_view(ref, principal), principal)
         return jsonify(s.PetitionFull().dump(full))
     intake = service()
     if not intake.lookup_limiter.allow(f"lookup|{_client()}"):
@@ -240,3 +245,25 @@ def merge(body: dict[str, Any], issue_id: str):
 def split(body: dict[str, Any], issue_id: str):
     """Move the given petitions into a new issue."""
     return service().split(issue_id, body["petition_ids"], auth.current())
+
+
+@petitions.route("/<ref>/kind", methods=["POST"])
+@auth.require(*DECIDING, write=True)
+@petitions.arguments(s.CorrectKindIn)
+@petitions.response(200, s.PetitionDeadline)
+def correct_kind(body: dict[str, Any], ref: str):
+    """Correct the kind (and a complaint's instance, complexity, area); the deadline follows."""
+    from services.intake import corrections
+
+    return corrections.correct_kind(service(), ref, auth.current(), body)
+
+
+@petitions.route("/<ref>/extend", methods=["POST"])
+@auth.require(*DECIDING, write=True)
+@petitions.arguments(s.ExtendIn)
+@petitions.response(200, s.PetitionDeadline)
+def extend(body: dict[str, Any], ref: str):
+    """Extend a denunciation's deadline by 30 days (at most twice), with a reason."""
+    from services.intake import corrections
+
+    return corrections.extend(service(), ref, auth.current(), body["reason"])

@@ -21,6 +21,7 @@ from services.common.contracts.codes import (  # noqa: F401
     new_code,
     parse_code,
 )
+from services.common.contracts.intake import PETITION_STATUS_VI
 from services.common.errors import Conflict, Invalid
 from services.common.text import fold, nfc
 
@@ -77,11 +78,8 @@ TRANSITIONS: dict[str, tuple[tuple[str, ...], str]] = {
     "reclassify": (IN_PROGRESS, ""),  # "" keeps the status
 }
 
-STATUS_VI = {
-    RECEIVED: "Đã tiếp nhận", ACCEPTED: "Đã thụ lý", ASSIGNED: "Đang giải quyết",
-    ANSWERED: "Đã trả lời", CLOSED: "Đã kết thúc", REJECTED: "Không thụ lý",
-    WITHDRAWN: "Đã rút", REOPENED: "Đã yêu cầu xem xét lại",
-}
+# The shared vocabulary (notify words statuses the same way).
+STATUS_VI = {status: PETITION_STATUS_VI[status] for status in STATUSES}
 
 
 def transition(status: str, action: str) -> tuple[tuple[str, ...], str]:
@@ -91,7 +89,7 @@ def transition(status: str, action: str) -> tuple[tuple[str, ...], str]:
     allowed, target = TRANSITIONS[action]
     if status not in allowed:
         raise Conflict(f"cannot {action} a petition that is {status}",
-                       detail_vi=f"Không thể thực hiện thao tác khi kiến nghị ở trạng thái "
+                       detail_vi=f"Không thể thực hiện thao tác khi đơn ở trạng thái "
                                  f"“{STATUS_VI.get(status, status)}”.")
     return allowed, target or status
 
@@ -104,9 +102,12 @@ def check_reopen(answered_at: datetime | None, now: datetime, window_days: int) 
 
 
 # --- due dates ----------------------------------------------------------------------
-def due_date(start: datetime, days: int, working: bool) -> date:
-    """Statutory deadline counted from the Vietnamese calendar day of ``start``."""
-    return workdays.add_days(vn_today(start), days, working=working)
+def due_date(start: datetime, days: int, working: bool, province: str | None = None) -> date:
+    """Statutory deadline counted from the Vietnamese calendar day of ``start``; a
+    calendar-day period ending on a day off ends on the next working day (Bộ luật Dân
+    sự 2015, Điều 148 khoản 5)."""
+    return workdays.add_days(vn_today(start), days, working=working, province=province,
+                             carry_over=True)
 
 
 # --- heat ---------------------------------------------------------------------------

@@ -20,7 +20,7 @@ blueprint = Blueprint("lookup_page", __name__)
 PAGE = """<!doctype html>
 <html lang="vi"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Tra cứu kiến nghị</title>
+<title>Tra cứu tình trạng giải quyết đơn</title>
 <style>
  body{font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem;color:#222}
  label{display:block;margin:.6rem 0 .2rem} input{font-size:1.1rem;padding:.4rem;width:100%}
@@ -28,7 +28,7 @@ PAGE = """<!doctype html>
  .status{font-size:1.3rem;font-weight:bold} li{margin:.3rem 0} blockquote{background:#f4f4f4;
  margin:0;padding:.8rem;border-left:4px solid #2a6}
 </style></head><body>
-<h1>Tra cứu kiến nghị, phản ánh</h1>
+<h1>Tra cứu tình trạng giải quyết đơn (phản ánh, kiến nghị, khiếu nại, tố cáo)</h1>
 <form method="get">
  <label for="code">Mã tra cứu</label>
  <input id="code" name="code" value="{{ code }}" placeholder="VD: 7K4M-Q2XC" required>

@@ -113,6 +113,8 @@ class PetitionerOut(Schema):
     email = fields.String(allow_none=True)
     address = fields.String(allow_none=True)
     consent_notifications = fields.Boolean()
+    confidential = fields.Boolean(metadata={
+        "description": "a denouncer's identity, hidden from this role (Luật Tố cáo 2018)"})
 
 
 class SubmittedBy(Schema):
@@ -239,3 +241,34 @@ class MergeIn(Schema):
 class SplitIn(Schema):
     petition_ids = fields.List(fields.String(), required=True,
                                validate=validate.Length(1, 500))
+
+
+# --- legal footing (issue 19): kind correction and denunciation extensions ---------
+
+class CorrectKindIn(Schema):
+    kind = fields.String(required=True, validate=validate.OneOf(KINDS))
+    instance = fields.Integer(load_default=None, allow_none=True, validate=validate.OneOf((1, 2)),
+                              metadata={"description": "complaint: first (1) or second (2)"})
+    complex = fields.Boolean(load_default=None, allow_none=True,
+                             metadata={"description": "vụ việc phức tạp"})
+    remote = fields.Boolean(load_default=None, allow_none=True,
+                            metadata={"description": "vùng sâu, vùng xa đi lại khó khăn"})
+    note = fields.String(load_default=None, allow_none=True, validate=validate.Length(1, 2000))
+
+
+class ExtendIn(Schema):
+    reason = fields.String(required=True, validate=validate.Length(3, 2000))
+
+
+class Extension(Schema):
+    at = fields.AwareDateTime()
+    reason = fields.String()
+
+
+class PetitionDeadline(PetitionSummary):
+    accept_by = fields.String(allow_none=True, metadata={"format": "date"})
+    deadline_source = fields.String(allow_none=True)
+    instance = fields.Integer()
+    complex = fields.Boolean()
+    remote = fields.Boolean()
+    extensions = fields.List(fields.Nested(Extension))

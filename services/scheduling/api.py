@@ -9,6 +9,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from services.common import auth
+from services.common.errors import Invalid
 from services.scheduling import schemas as s
 from services.scheduling.documents.api import documents
 from services.scheduling.service import EDITORS, VIEWERS, Scheduling
@@ -22,7 +23,10 @@ requests_ = Blueprint("dialogue_requests", __name__, url_prefix="/api/v1",
 oversight = Blueprint("oversight", __name__, url_prefix="/api/v1",
                       description="Agenda candidates, compliance and reports")
 
-BLUEPRINTS = [dialogues, programmes, requests_, oversight, documents]
+receptions = Blueprint("reception_days", __name__, url_prefix="/api/v1",
+                       description="Citizen reception days of Party heads (Quy định 11-QĐ/TW)")
+
+BLUEPRINTS = [dialogues, programmes, requests_, oversight, documents, receptions]
 
 
 def svc() -> Scheduling:
@@ -182,6 +186,15 @@ def request_dialogue(data: dict[str, Any]):
     return svc().request_dialogue(who, data, client.split(",")[0].strip())
 
 
+@requests_.post("/dialogue-requests/<request_id>/confirm")
+@requests_.arguments(s.ConfirmIn)
+@requests_.response(200, s.DialogueRequestOut)
+def confirm_request(data: dict[str, Any], request_id: str):
+    """Public: the code sent to the requester's phone; only confirmed requesters count."""
+    client = request.headers.get("X-Forwarded-For", request.remote_addr or "")
+    return svc().confirm_request(request_id, data["code"], client.split(",")[0].strip())
+
+
 # --- oversight ---------------------------------------------------------------
 
 @oversight.get("/agenda-candidates")
@@ -212,3 +225,44 @@ def report(args: dict[str, Any]):
     """Dialogues held, counted by unit, level and kind."""
     return svc().report(auth.current(), args["province_code"], args.get("from_"),
                         args.get("to"))
+
+
+# --- reception days ----------------------------------------------------------
+
+@receptions.post("/reception-days")
+@auth.require(*EDITORS, write=True)
+@receptions.arguments(s.ReceptionIn)
+@receptions.response(201, s.ReceptionOut)
+def schedule_reception(data: dict[str, Any]):
+    """Put a reception day on the unit's public schedule."""
+    return svc().receptions.schedule(auth.current(), data)
+
+
+@receptions.get("/reception-days")
+@receptions.arguments(s.ReceptionArgs, location="query")
+@receptions.response(200, s.ReceptionList)
+def public_receptions(args: dict[str, Any]):
+    """Public: the schedule of reception days of a unit or a province."""
+    if args["to"] < args["from_"] or (args["to"] - args["from_"]).days > 366:
+        raise Invalid("to", "from..to must span at most a year",
+                      detail_vi="Khoảng thời gian không hợp lệ (tối đa một năm).")
+    return {"items": svc().receptions.public(args.get("unit_code"), args.get("province_code"),
+                                             args["from_"], args["to"])}
+
+
+@receptions.post("/reception-days/<reception_id>/hold")
+@auth.require(*EDITORS, write=True)
+@receptions.arguments(s.ReceptionHoldIn)
+@receptions.response(200, s.ReceptionOut)
+def hold_reception(data: dict[str, Any], reception_id: str):
+    """Record that the reception day took place."""
+    return svc().receptions.hold(auth.current(), reception_id, data["citizens"])
+
+
+@receptions.get("/reception-compliance")
+@auth.require(*VIEWERS)
+@receptions.arguments(s.ReceptionComplianceArgs, location="query")
+@receptions.response(200, s.ReceptionComplianceOut)
+def reception_compliance(args: dict[str, Any]):
+    """Per unit: reception days held in the month against the minimum (1 province, 2 commune)."""
+    return svc().receptions.compliance(auth.current(), args["province_code"], args["month"])

@@ -7,6 +7,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from services.common.clock import vn_datetime
 from services.common.contracts.fields import AGENCY, PROVINCE, WARD
 from services.common.contracts.scheduling import DIALOGUE_KINDS, FORMATS, LEVELS
+from services.scheduling.domain import BODIES, FORMS
 
 STATES = ("draft", "announced", "held", "concluded", "cancelled")
 TEXT = validate.Length(1, 500)
@@ -32,6 +33,9 @@ class LocalityIn(Schema):
 class PersonIn(Schema):
     name = fields.String(required=True, validate=validate.Length(1, 200))
     title = fields.String(required=True, validate=validate.Length(1, 200))
+    body = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(BODIES),
+                         metadata={"description": "body represented; read from the title "
+                                                  "when absent"})
 
 
 class PageArgs(Schema):
@@ -43,6 +47,10 @@ class PageArgs(Schema):
 
 class DialogueIn(Schema):
     kind = fields.String(required=True, validate=validate.OneOf(DIALOGUE_KINDS))
+    form = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(FORMS),
+                         metadata={"description": "conference (art. 43, counted; the Front and "
+                                   "the council co-chair), party_head (QĐ 11), voter_meeting "
+                                   "(not a dialogue), other; read from the co-chairs if absent"})
     level = fields.String(required=True, validate=validate.OneOf(LEVELS))
     locality = fields.Nested(LocalityIn, required=True)
     host = fields.Nested(PersonIn, required=True)
@@ -63,6 +71,7 @@ class DialogueArgs(PageArgs):
     ward_code = fields.String(validate=WARD)
     state = fields.String(validate=validate.OneOf(STATES))
     kind = fields.String(validate=validate.OneOf(DIALOGUE_KINDS))
+    form = fields.String(validate=validate.OneOf(FORMS))
     level = fields.String(validate=validate.OneOf(LEVELS))
     from_ = fields.Date(data_key="from")
     to = fields.Date()
@@ -115,8 +124,12 @@ class ConclusionIn(Schema):
 
 
 class ConcludeIn(Schema):
-    notice_number = fields.String(required=True, validate=validate.Length(1, 50))
+    notice_number = fields.String(required=True, validate=validate.Length(1, 50),
+                                  metadata={"example": "15/TB-UBND or 15-TB/ĐU"})
     issued_at = fields.AwareDateTime(required=True)
+    issued_reason = fields.String(load_default=None, allow_none=True, validate=TEXT,
+                                  metadata={"description": "why issued_at is before the day "
+                                                           "the notice is entered"})
     signed_by = fields.String(required=True, validate=validate.Length(1, 200))
     conclusions = fields.List(fields.Nested(ConclusionIn), required=True,
                               validate=validate.Length(1, 200))
@@ -141,6 +154,7 @@ class SuggestIn(Schema):
 class Person(Schema):
     name = fields.String()
     title = fields.String()
+    body = fields.String(allow_none=True)
 
 
 class Locality(Schema):
@@ -178,12 +192,22 @@ class Notice(Schema):
     number = fields.String()
     issued_at = fields.AwareDateTime()
     signed_by = fields.String()
+    format = fields.String(allow_none=True, metadata={"description": "state or party"})
+    recorded_at = fields.AwareDateTime(allow_none=True,
+                                       metadata={"description": "when the server got it"})
+    issued_at_basis = fields.String(allow_none=True, metadata={
+        "description": "recorded (proven) or declared (dated before it was entered)"})
+    issued_reason = fields.String(allow_none=True)
+    late_declared = fields.Boolean(allow_none=True)
 
 
 class DialogueOut(Schema):
     id = fields.String(attribute="_id")
     state = fields.String()
     kind = fields.String()
+    form = fields.String(allow_none=True)
+    results_overdue = fields.Boolean(allow_none=True, metadata={
+        "description": "held, no conclusion notice after 10 days"})
     level = fields.String()
     locality = fields.Nested(Locality)
     host = fields.Nested(Person)
@@ -334,9 +358,19 @@ class DialogueRequestOut(Schema):
     counted = fields.Boolean(metadata={"description": "false when this person already asked "
                                                       "this year"})
     requester_count = fields.Integer()
-    voter_count = fields.Integer()
-    threshold = fields.Integer()
+    voter_count = fields.Integer(allow_none=True)
+    threshold = fields.Integer(allow_none=True)
     dialogue_required = fields.Boolean()
+    confirmation_required = fields.Boolean(metadata={
+        "description": "true until the code sent to the phone is confirmed; only "
+                       "confirmed requesters count"})
+    voter_count_missing = fields.Boolean(metadata={
+        "description": "no voter count is recorded for this commune: no threshold"})
+
+
+class ConfirmIn(Schema):
+    code = fields.String(required=True, validate=validate.Regexp(r"^\s*\d{6}\s*$",
+                                                                 error="6 digits"))
 
 
 # --- compliance and reports --------------------------------------------------
@@ -356,6 +390,14 @@ class ComplianceRow(Schema):
     late_notices = fields.Integer()
     late_notices_url = fields.String(metadata={"description": "the public register of this "
                                                               "unit's late notices"})
+    results_overdue = fields.Integer(metadata={"description": "held over 10 days ago, not "
+                                                              "concluded"})
+    voter_count = fields.Integer(allow_none=True)
+    voter_count_source = fields.String(allow_none=True)
+    voter_count_as_of = fields.String(allow_none=True)
+    voter_count_missing = fields.Boolean()
+    party_dialogues_held = fields.Integer(metadata={"description": "QĐ 11 dialogues; not "
+                                                                   "counted for art. 43"})
 
 
 class ComplianceOut(Schema):
@@ -363,6 +405,8 @@ class ComplianceOut(Schema):
     year = fields.Integer()
     total = fields.Integer()
     units_below_minimum = fields.Integer()
+    voter_counts_missing = fields.Integer(metadata={
+        "description": "communes without a voter count: their 10 % cannot be judged"})
     items = fields.List(fields.Nested(ComplianceRow))
 
 
@@ -386,3 +430,68 @@ class ReportOut(Schema):
     to = fields.Date()
     total = fields.Integer()
     items = fields.List(fields.Nested(ReportRow))
+
+
+# --- reception days (Quy định 11-QĐ/TW) -------------------------------------------
+
+class ReceptionIn(Schema):
+    level = fields.String(required=True, validate=validate.OneOf(LEVELS))
+    locality = fields.Nested(LocalityIn, required=True)
+    host = fields.Nested(PersonIn, required=True)
+    venue = fields.String(required=True, validate=TEXT)
+    starts_at = fields.AwareDateTime(required=True)
+    ends_at = fields.AwareDateTime(required=True)
+
+
+class ReceptionHoldIn(Schema):
+    citizens = fields.Integer(required=True, validate=validate.Range(min=0))
+
+
+class ReceptionOut(Schema):
+    id = fields.String(attribute="_id")
+    level = fields.String()
+    locality = fields.Nested(Locality)
+    unit_code = fields.String()
+    host = fields.Nested(Person)
+    venue = fields.String()
+    starts_at = fields.AwareDateTime()
+    ends_at = fields.AwareDateTime()
+    starts_at_display = fields.Function(lambda d: vn_datetime(d["starts_at"]))
+    day = fields.String()
+    state = fields.String()
+    citizens = fields.Integer(allow_none=True)
+
+
+class ReceptionArgs(Schema):
+    unit_code = fields.String(load_default=None, validate=validate.Regexp(r"^\d{2}(\d{3})?$"))
+    province_code = fields.String(load_default=None, validate=PROVINCE)
+    from_ = fields.Date(data_key="from", required=True)
+    to = fields.Date(required=True)
+
+
+class ReceptionList(Schema):
+    items = fields.List(fields.Nested(ReceptionOut))
+
+
+class ReceptionComplianceArgs(Schema):
+    province_code = fields.String(required=True, validate=PROVINCE)
+    month = fields.String(required=True, validate=validate.Regexp(
+        r"^\d{4}-(0[1-9]|1[0-2])$", error="YYYY-MM"))
+
+
+class ReceptionRow(Schema):
+    unit_code = fields.String()
+    name = fields.String()
+    level = fields.String()
+    held = fields.Integer()
+    minimum = fields.Integer()
+    met = fields.Boolean()
+
+
+class ReceptionComplianceOut(Schema):
+    province_code = fields.String()
+    month = fields.String()
+    source = fields.String()
+    total = fields.Integer()
+    units_below_minimum = fields.Integer()
+    items = fields.List(fields.Nested(ReceptionRow))

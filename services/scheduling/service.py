@@ -18,11 +18,10 @@ from contextlib import ExitStack, contextmanager
 from datetime import UTC, date, datetime, time
 from typing import Any
 
-import yaml
-
 from services.common import phones
 from services.common.auth import Forbidden, Principal
-from services.common.clock import VN_TZ, aware, vn_today
+from services.common.clock import VN_TZ, aware, from_mongo, vn_today
+from services.common.crypto import seal
 from services.common.errors import Conflict, Invalid, NotFound, TooManyRequests
 from services.common.events import Event, new_event
 from services.common.kafka import Rejected
@@ -33,25 +32,15 @@ from services.common.outbox import Outbox
 from services.common.ratelimit import RateLimiter
 from services.common.text import nfc
 from services.scheduling import domain
+from services.scheduling.receptions import Receptions
 from services.scheduling.settings import SchedulingSettings
 from services.scheduling.store import Store
+from services.scheduling.voters import CODE_ATTEMPTS, CODE_TTL, Voters, code_hash, code_matches
+from services.scheduling.voters import new_code as new_otp
 
 VIEWERS = ("front_officer", "secretariat", "host", "agency_officer", "auditor", "admin")
 EDITORS = ("secretariat", "host", "admin")
 REQUESTERS_ON_BEHALF = ("front_officer", "secretariat", "admin")
-
-
-class Voters:
-    """Voter counts per commune from a YAML registry, with a default for the rest."""
-
-    def __init__(self, path: str) -> None:
-        with open(path, encoding="utf-8") as handle:
-            raw = yaml.safe_load(handle) or {}
-        self.default = int(raw.get("default", 8000))
-        self.communes = {str(k): int(v) for k, v in (raw.get("communes") or {}).items()}
-
-    def count(self, ward_code: str) -> int:
-        return self.communes.get(ward_code, self.default)
 
 
 def _locality(data: dict[str, Any]) -> dict[str, Any]:
@@ -84,7 +73,8 @@ class Scheduling:
         self.store = store
         self.outbox = outbox
         self.settings = settings
-        self.voters = Voters(settings.voters_file)
+        self.voters = Voters(settings.voters_file, kit.db)
+        self.receptions = Receptions(kit.db, kit.clock, kit.audit)
         self.limiter = RateLimiter(kit.db, settings.public_rate_limit, clock=kit.clock)
 
     @property
@@ -104,16 +94,19 @@ class Scheduling:
         domain.check_level(data["level"], locality["ward_code"])
         domain.check_times(data["starts_at"], data["ends_at"])
         domain.check_place(data["format"], data.get("venue"), data.get("online_url"))
+        co_chairs = [{"name": nfc(c["name"]), "title": nfc(c["title"]),
+                      "body": domain.body_of(c)} for c in data.get("co_chairs", [])]
+        form = data.get("form") or domain.infer_form(data["level"], data["host"], co_chairs)
+        domain.check_form(form, data["level"], co_chairs)
         now = self.now
         host = {"name": nfc(data["host"]["name"]), "title": nfc(data["host"]["title"])}
         venue = nfc(data["venue"]) if data.get("venue") else None
         doc = {
             "_id": str(uuid.uuid4()), "state": domain.DRAFT, "version": 1,
-            "kind": data["kind"], "level": data["level"], "locality": locality,
+            "kind": data["kind"], "form": form, "level": data["level"], "locality": locality,
             "unit_code": locality["ward_code"] or locality["province_code"],
             "host": host, "host_key": domain.host_key(host),
-            "co_chairs": [{"name": nfc(c["name"]), "title": nfc(c["title"])}
-                          for c in data.get("co_chairs", [])],
+            "co_chairs": co_chairs,
             "lead_agency_id": data["lead_agency_id"],
             "coordinating_agency_ids": list(dict.fromkeys(data.get("coordinating_agency_ids",
                                                                    []))),
@@ -137,6 +130,11 @@ class Scheduling:
             raise NotFound(f"no dialogue {dialogue_id}",
                            detail_vi="Không tìm thấy cuộc đối thoại.")
         who.require_scope(doc["locality"]["province_code"], doc["locality"].get("ward_code"))
+        return self._with_overdue(doc)
+
+    def _with_overdue(self, doc: dict[str, Any]) -> dict[str, Any]:
+        if doc.get("state") == domain.HELD and doc.get("held_at"):
+            doc["results_overdue"] = domain.results_overdue(aware(doc["held_at"]), self.now)
         return doc
 
     def list_dialogues(self, who: Principal, args: dict[str, Any]) -> tuple[list, int]:
@@ -150,7 +148,7 @@ class Scheduling:
             if "locality.ward_code" in query and query["locality.ward_code"] != args["ward_code"]:
                 raise Forbidden("outside your locality scope")
             query["locality.ward_code"] = args["ward_code"]
-        for name in ("state", "kind", "level"):
+        for name in ("state", "kind", "form", "level"):
             if args.get(name):
                 query[name] = args[name]
         window: dict[str, Any] = {}
@@ -325,13 +323,16 @@ class Scheduling:
     def conclude(self, who: Principal, dialogue_id: str, data: dict[str, Any]) -> dict[str, Any]:
         doc = self.dialogue(who, dialogue_id)
         domain.check_transition("conclude", doc["state"])
-        number = domain.check_notice_number(data["notice_number"])
+        parsed = domain.parse_notice_number(data["notice_number"])
+        number = parsed["number"]
         issued_at = aware(data["issued_at"])
-        domain.check_issued(doc["held_at"], issued_at, self.now)
-        late = domain.is_late(doc["held_at"], issued_at)
+        record = domain.issued_record(aware(doc["held_at"]), issued_at, self.now,
+                                      data.get("issued_reason"))
+        late = record["late"]
         conclusions = []
         for index, item in enumerate(data["conclusions"]):
             domain.check_conclusion(index, item)
+            domain.check_commitment_deadline(index, item.get("deadline"), issued_at)
             conclusions.append({
                 "conclusion_id": domain.conclusion_id(doc["_id"], index),
                 "text": nfc(item["text"]),
@@ -348,11 +349,25 @@ class Scheduling:
             "conclusions": conclusions})
         stored = [{**c, "deadline": c["deadline"].isoformat() if c["deadline"] else None}
                   for c in conclusions]  # BSON has no date type
-        return self._apply(who, doc, "conclude", {"$set": {
-            "state": domain.CONCLUDED, "late": late, "conclusions": stored,
-            "notice": {"number": number, "issued_at": issued_at,
-                       "signed_by": nfc(data["signed_by"])}}},
-            [event], {"notice_number": number, "late": late, "conclusions": len(stored)})
+        key = domain.notice_key(doc["unit_code"], parsed, issued_at)
+        if not self.store.claim_notice_number(key, doc["_id"], self.now):
+            raise Conflict(f"notice number {number} is already used by this body this year",
+                           detail_vi=f"Số thông báo {number} đã được cơ quan này dùng "
+                                     "trong năm.", notice_number=number)
+        try:
+            return self._apply(who, doc, "conclude", {"$set": {
+                "state": domain.CONCLUDED, "late": late, "conclusions": stored,
+                "notice": {"number": number, "issued_at": issued_at,
+                           "signed_by": nfc(data["signed_by"]), "format": parsed["format"],
+                           "key": key, "recorded_at": record["recorded_at"],
+                           "issued_at_basis": record["issued_at_basis"],
+                           "issued_reason": record["issued_reason"],
+                           "late_declared": record["late_declared"]}}},
+                [event], {"notice_number": number, "late": late, "conclusions": len(stored),
+                          "issued_at_basis": record["issued_at_basis"]})
+        except Exception:
+            self.store.release_notice_number(key, doc["_id"])  # the number stays free
+            raise
 
     # --- agenda --------------------------------------------------------------
 
@@ -508,7 +523,12 @@ class Scheduling:
         if who is not None:
             who.require_scope(locality["province_code"], locality["ward_code"])
         requester = data["requester"]
-        identity = self._identity(requester)
+        if who is None and not requester.get("phone"):
+            # a one-time code to the phone is what confirms a public requester
+            raise Invalid("requester.phone", "a phone number is needed to confirm the request",
+                          detail_vi="Cần số điện thoại để nhận mã xác nhận yêu cầu.")
+        identity = self._identity(requester if who is not None else
+                                  {"phone": requester["phone"]})
         now = self.now
         year = vn_today(now).year
         request_id = str(uuid.uuid4())
@@ -521,22 +541,92 @@ class Scheduling:
                 {k: v for k, v in requester.items() if v},
                 context=f"dialogue_request/{request_id}"),
             "created_at": now, "filed_by": who.sub if who else None,
+            # The Front or secretariat filing in person has seen the citizen.
+            "confirmed": who is not None, "confirmed_at": now if who is not None else None,
         }
-        earlier = self.store.insert_request(doc)
-        counted = earlier is None
-        if counted:
+        events = []
+        if who is None:
+            code = new_otp()
+            doc["code"] = self._code_fields(request_id, code, now)
+            events.append(self._code_event(request_id, locality, requester, code, now))
+        earlier = self.store.insert_request(doc, events, now)
+        counted = earlier is None and doc["confirmed"]
+        if earlier is None:
+            if events:
+                self.outbox.flush(self.store.requests, request_id)
             self.kit.audit.record(who, "dialogue_request.create", "dialogue_request",
                                   request_id, {"ward_code": doc["ward_code"]})
-        count = self.store.count_requesters(doc["ward_code"], year)
-        voters = self.voters.count(doc["ward_code"])
-        threshold = domain.request_threshold(voters)
-        # Checked on every request, not only the counted one, so that a crash right
-        # after an insert is repaired by the next request.
-        required = self._maybe_require(locality, year, count, voters, threshold)
+        elif who is None and not earlier.get("confirmed"):
+            # asked again before confirming: a fresh code replaces the old one
+            code = new_otp()
+            event = self._code_event(earlier["_id"], locality, requester, code, now)
+            self.store.renew_code(earlier["_id"], self._code_fields(earlier["_id"], code, now),
+                                  [event], now)
+            self.outbox.flush(self.store.requests, earlier["_id"])
+        pending = not (earlier or doc).get("confirmed")
+        result = self._tally(locality, year)
         return {"request_id": earlier["_id"] if earlier else request_id,
                 "ward_code": doc["ward_code"], "year": year, "counted": counted,
-                "requester_count": count, "voter_count": voters, "threshold": threshold,
-                "dialogue_required": required}
+                "confirmation_required": pending, **result}
+
+    def _code_fields(self, request_id: str, code: str, now: datetime) -> dict[str, Any]:
+        return {"hash": code_hash(self.kit.keys, request_id, code), "expires_at": now + CODE_TTL,
+                "attempts": 0}
+
+    def _code_event(self, request_id: str, locality: dict[str, Any],
+                    requester: dict[str, Any], code: str, now: datetime) -> Event:
+        phone = phones.normalize(requester["phone"])
+        token = seal(self.kit.settings.contact_public_key,
+                     {"phone": phone, "email": None, "name": requester.get("full_name"),
+                      "code": code})
+        return self._event("dialogue_request.code_issued", locality["ward_code"], {
+            "request_id": request_id, "locality": locality, "expires_at": now + CODE_TTL,
+            "contact": {"contact_token": token, "masked_phone": phones.mask(phone),
+                        "masked_email": None, "consent_notifications": True}})
+
+    def _tally(self, locality: dict[str, Any], year: int) -> dict[str, Any]:
+        """Confirmed requesters against 10 % of the voters, when the count is known.
+        Checked on every request, not only the counted one, so that a crash right
+        after an insert is repaired by the next request."""
+        ward_code = locality["ward_code"]
+        count = self.store.count_requesters(ward_code, year)
+        voters = self.voters.count(ward_code)
+        if voters is None:
+            return {"requester_count": count, "voter_count": None, "threshold": None,
+                    "voter_count_missing": True,
+                    "dialogue_required": self.store.is_required(ward_code, year)}
+        threshold = domain.request_threshold(voters)
+        required = self._maybe_require(locality, year, count, voters, threshold)
+        return {"requester_count": count, "voter_count": voters, "threshold": threshold,
+                "voter_count_missing": False, "dialogue_required": required}
+
+    def confirm_request(self, request_id: str, code: str, client: str) -> dict[str, Any]:
+        """The citizen types the code sent to their phone: from now on they count."""
+        if not self.limiter.allow(f"dialogue-confirm|{client}"):
+            raise TooManyRequests("too many attempts from this address")
+        doc = self.store.request(request_id)
+        if doc is None:
+            raise NotFound(f"no dialogue request {request_id}",
+                           detail_vi="Không tìm thấy yêu cầu đối thoại.")
+        locality = {"province_code": doc["province_code"], "ward_code": doc["ward_code"]}
+        if not doc.get("confirmed"):
+            pending = doc.get("code") or {}
+            now = self.now
+            if pending.get("attempts", 0) >= CODE_ATTEMPTS or \
+                    from_mongo(pending.get("expires_at")) < now:
+                raise Conflict("the code has expired; ask again for a new one",
+                               detail_vi="Mã xác nhận đã hết hiệu lực, vui lòng gửi lại yêu "
+                                         "cầu để nhận mã mới.")
+            if not code_matches(self.kit.keys, doc["_id"], code, pending.get("hash", "")):
+                self.store.count_attempt(doc["_id"])
+                raise Invalid("code", "the code does not match",
+                              detail_vi="Mã xác nhận không đúng.")
+            if self.store.confirm_request(doc["_id"], pending["hash"], now):
+                self.kit.audit.record(None, "dialogue_request.confirm", "dialogue_request",
+                                      doc["_id"], {"ward_code": doc["ward_code"]})
+        result = self._tally(locality, doc["year"])
+        return {"request_id": doc["_id"], "ward_code": doc["ward_code"], "year": doc["year"],
+                "counted": True, "confirmation_required": False, **result}
 
     @staticmethod
     def _identity(requester: dict[str, Any]) -> str:
@@ -579,25 +669,36 @@ class Scheduling:
         _locality({"province_code": province_code})
         if not who.covers(province_code, who.ward_code):
             raise Forbidden("outside your locality scope")
-        held = self.store.held_per_ward(province_code, year)
+        held = self.store.held_per_ward(province_code, year, domain.NOT_COUNTED_FORMS)
+        party = self.store.held_per_ward(province_code, year, None, (domain.PARTY_HEAD,))
         late = self.store.late_per_ward(province_code, year)
+        overdue = self.store.unconcluded_per_ward(province_code, year, self.now)
         outstanding: dict[str, int] = {}
         for tally in self.store.required_tallies(province_code, year):
             if not self.store.held_since(tally["ward_code"], tally["required_at"]):
                 outstanding[tally["ward_code"]] = 1
+        counts = self.voters.of_province(province_code)
         rows = []
         for unit in wards_of(province_code):
             if who.ward_code and unit.code != who.ward_code:
                 continue
             count = held.get(unit.code, 0)
+            voters = counts.get(unit.code)
             rows.append({"ward_code": unit.code, "name": unit.name, "kind": unit.kind,
                          "dialogues_held": count, "annual_minimum_met": count >= 1,
                          "required_outstanding": outstanding.get(unit.code, 0),
                          "late_notices": late.get(unit.code, 0),
                          "late_notices_url": f"/api/v1/notices?province_code={province_code}"
-                                             f"&ward_code={unit.code}&year={year}&late=true"})
+                                             f"&ward_code={unit.code}&year={year}&late=true",
+                         "results_overdue": overdue.get(unit.code, 0),
+                         "party_dialogues_held": party.get(unit.code, 0),
+                         "voter_count": voters.voters if voters else None,
+                         "voter_count_source": voters.source if voters else None,
+                         "voter_count_as_of": voters.as_of if voters else None,
+                         "voter_count_missing": voters is None})
         return {"province_code": province_code, "year": year, "total": len(rows),
                 "units_below_minimum": sum(1 for r in rows if not r["annual_minimum_met"]),
+                "voter_counts_missing": sum(1 for r in rows if r["voter_count_missing"]),
                 "items": rows}
 
     def report(self, who: Principal, province_code: str, start: date | None,

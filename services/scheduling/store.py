@@ -22,8 +22,10 @@ from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
 from services.common import outbox
+from services.common.clock import from_mongo
 from services.common.mongo import Index, asc
 from services.common.ratelimit import INDEXES as RATE_INDEXES
+from services.scheduling.receptions import INDEXES as RECEPTION_INDEXES
 
 DIALOGUES = "dialogues"
 PROGRAMMES = "programmes"
@@ -31,6 +33,7 @@ REQUESTS = "dialogue_requests"
 TALLIES = "request_tallies"
 ISSUES = "issues"
 PETITIONS = "petitions"
+NOTICE_NUMBERS = "notice_numbers"  # _id "<unit>|<body>|<year>|<serial>": one number, once
 
 INDEXES = [
     Index(DIALOGUES, asc("locality.province_code", "locality.ward_code", "starts_at"),
@@ -45,6 +48,7 @@ INDEXES = [
     outbox.index(PROGRAMMES),
     Index(REQUESTS, asc("ward_code", "year", "fingerprint"), unique=True,
           name="request_distinct"),
+    outbox.index(REQUESTS),
     Index(TALLIES, asc("province_code", "year"), name="tally_province"),
     outbox.index(TALLIES),
     Index(ISSUES, asc("locality.province_code", "locality.ward_code", "heat"),
@@ -52,9 +56,10 @@ INDEXES = [
     Index(ISSUES, asc("petition_ids"), name="issue_petitions"),
     Index(ISSUES, asc("open_petition_ids"), name="issue_open_petitions"),
     *RATE_INDEXES,
+    *RECEPTION_INDEXES,
 ]
 
-OUTBOX_COLLECTIONS = (DIALOGUES, PROGRAMMES, TALLIES)
+OUTBOX_COLLECTIONS = (DIALOGUES, PROGRAMMES, TALLIES, REQUESTS)
 
 
 class Store:
@@ -66,6 +71,7 @@ class Store:
         self.tallies: Collection = db[TALLIES]
         self.issues: Collection = db[ISSUES]
         self.petitions: Collection = db[PETITIONS]
+        self.notice_numbers: Collection = db[NOTICE_NUMBERS]
 
     def outbox_collections(self) -> list[Collection]:
         return [self.db[name] for name in OUTBOX_COLLECTIONS]
@@ -124,21 +130,44 @@ class Store:
 
     # --- dialogue requests ---------------------------------------------------
 
-    def insert_request(self, doc: dict[str, Any]) -> dict[str, Any] | None:
-        """Insert; on a requester already counted this year, return their earlier request."""
+    def insert_request(self, doc: dict[str, Any], events: list | None = None,
+                       now: datetime | None = None) -> dict[str, Any] | None:
+        """Insert (with the code's event staged); on a requester who already asked this
+        year, return their earlier request."""
         try:
-            self.requests.insert_one(doc)
+            self.requests.insert_one(outbox.new_document(doc, events or [], now or
+                                                         doc["created_at"]))
             return None
         except DuplicateKeyError:
             return self.requests.find_one({"ward_code": doc["ward_code"], "year": doc["year"],
                                            "fingerprint": doc["fingerprint"]})
 
+    def request(self, request_id: str) -> dict[str, Any] | None:
+        return self.requests.find_one({"_id": request_id}, {outbox.FIELD: 0})
+
+    def renew_code(self, request_id: str, code: dict[str, Any], events: list,
+                   now: datetime) -> None:
+        self.requests.update_one({"_id": request_id, "confirmed": False},
+                                 outbox.stage({"$set": {"code": code}}, events, now))
+
+    def count_attempt(self, request_id: str) -> None:
+        self.requests.update_one({"_id": request_id}, {"$inc": {"code.attempts": 1}})
+
+    def confirm_request(self, request_id: str, code_hash: str, now: datetime) -> bool:
+        return bool(self.requests.update_one(
+            {"_id": request_id, "confirmed": False, "code.hash": code_hash},
+            {"$set": {"confirmed": True, "confirmed_at": now}, "$unset": {"code": ""}}
+        ).matched_count)
+
     def count_requesters(self, ward_code: str, year: int) -> int:
-        return self.requests.count_documents({"ward_code": ward_code, "year": year})
+        """Confirmed requesters only (requests stored before confirmation existed count)."""
+        return self.requests.count_documents({"ward_code": ward_code, "year": year,
+                                              "confirmed": {"$ne": False}})
 
     def request_topics(self, ward_code: str, year: int, limit: int = 20) -> list[str]:
         topics: list[str] = []
-        for doc in self.requests.find({"ward_code": ward_code, "year": year},
+        for doc in self.requests.find({"ward_code": ward_code, "year": year,
+                                       "confirmed": {"$ne": False}},
                                       {"topic": 1}).sort("created_at", 1).limit(200):
             if doc["topic"] not in topics:
                 topics.append(doc["topic"])
@@ -163,10 +192,19 @@ class Store:
 
     # --- compliance and reports ---------------------------------------------
 
-    def held_per_ward(self, province_code: str, year: int) -> dict[str, int]:
+    def held_per_ward(self, province_code: str, year: int,
+                      excluded: Iterable[str] | None = None,
+                      only: Iterable[str] | None = None) -> dict[str, int]:
+        """Held commune dialogues per commune; ``excluded``/``only`` filter by form
+        (dialogues stored before forms existed are art. 43 conferences)."""
+        match: dict[str, Any] = {"locality.province_code": province_code, "held_year": year,
+                                 "level": "commune", "state": {"$in": ["held", "concluded"]}}
+        if excluded:
+            match["form"] = {"$nin": list(excluded)}
+        if only:
+            match["form"] = {"$in": list(only)}
         rows = self.dialogues.aggregate([
-            {"$match": {"locality.province_code": province_code, "held_year": year,
-                        "level": "commune", "state": {"$in": ["held", "concluded"]}}},
+            {"$match": match},
             {"$group": {"_id": "$locality.ward_code", "n": {"$sum": 1}}},
         ])
         return {r["_id"]: r["n"] for r in rows}
@@ -178,6 +216,34 @@ class Store:
             {"$group": {"_id": "$locality.ward_code", "n": {"$sum": 1}}},
         ])
         return {r["_id"]: r["n"] for r in rows}
+
+    def unconcluded_per_ward(self, province_code: str, year: int,
+                             now: datetime) -> dict[str, int]:
+        """Held dialogues with no conclusion notice 10 days on: late already."""
+        from services.scheduling.domain import results_overdue
+
+        found: dict[str, int] = {}
+        for doc in self.dialogues.find({"locality.province_code": province_code,
+                                        "held_year": year, "level": "commune",
+                                        "state": "held"},
+                                       {"locality.ward_code": 1, "held_at": 1}):
+            if results_overdue(from_mongo(doc["held_at"]), now):
+                ward_code = doc["locality"]["ward_code"]
+                found[ward_code] = found.get(ward_code, 0) + 1
+        return found
+
+    def claim_notice_number(self, key: str, dialogue_id: str, now: datetime) -> bool:
+        """Take a notice number for a dialogue; False if another dialogue holds it."""
+        try:
+            self.notice_numbers.insert_one({"_id": key, "dialogue_id": dialogue_id,
+                                            "at": now})
+            return True
+        except DuplicateKeyError:
+            held = self.notice_numbers.find_one({"_id": key}) or {}
+            return held.get("dialogue_id") == dialogue_id
+
+    def release_notice_number(self, key: str, dialogue_id: str) -> None:
+        self.notice_numbers.delete_one({"_id": key, "dialogue_id": dialogue_id})
 
     def required_tallies(self, province_code: str, year: int) -> list[dict[str, Any]]:
         return list(self.tallies.find({"province_code": province_code, "year": year,

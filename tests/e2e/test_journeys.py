@@ -115,7 +115,9 @@ def hold_and_conclude(run: Running, officer: dict, dialogue_id: str, petition_id
     issued = run.clock.now()
     deadline = (issued.astimezone(VN_TZ) + timedelta(days=deadline_days)).date()
     post(run.url("scheduling", f"/api/v1/dialogues/{dialogue_id}/conclude"), {
-        "notice_number": f"{uuid.uuid4().int % 90 + 10}-TB/UBND", "issued_at": issued.isoformat(),
+        # numbers are unique per issuing body and year: draw one unlikely to repeat
+        "notice_number": f"{uuid.uuid4().int % 90000 + 10}/TB-UBND",
+        "issued_at": issued.isoformat(),
         "signed_by": "Chủ tịch UBND xã",
         "conclusions": [{"text": "Nạo vét toàn bộ cống thoát nước đường liên thôn Đông Thượng",
                          "responsible_agency_id": agency, "deadline": deadline.isoformat(),

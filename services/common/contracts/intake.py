@@ -16,6 +16,17 @@ TOPIC = "intake.petitions"
 SUBMISSIONS = "intake.submissions"
 
 KINDS = ("feedback", "complaint", "denunciation", "voters_petition")
+# One vocabulary for every service (intake's API and pages, notify's messages): the
+# Vietnamese name of each petition kind and status. A petition whose kind is not
+# known is "đơn"; a complaint is never called "kiến nghị".
+KIND_VI = {"feedback": "Phản ánh, kiến nghị", "complaint": "Khiếu nại",
+           "denunciation": "Tố cáo", "voters_petition": "Kiến nghị cử tri"}
+PETITION_STATUS_VI = {
+    "received": "Đã tiếp nhận", "accepted": "Đã thụ lý", "assigned": "Đang giải quyết",
+    "on_agenda": "Đưa vào chương trình đối thoại", "answered": "Đã có trả lời",
+    "closed": "Đã kết thúc", "rejected": "Không thụ lý", "withdrawn": "Đã rút",
+    "reopened": "Đang xem xét lại",
+}
 CHANNELS = ("web", "sms", "hotline", "in_person", "front", "organisation", "external")
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
-from services.common.contracts.fields import Host, agency_id, ids, locality
+from services.common.contracts.fields import Contact, Host, agency_id, ids, locality
 from services.common.events import EventSchema, event
 
 TOPIC = "scheduling.dialogues"
@@ -146,3 +146,15 @@ class DialogueRequired(EventSchema):
     voter_count = fields.Integer(required=True)
     threshold = fields.Integer(required=True)
     topics = fields.List(fields.String(), load_default=list)
+
+
+@event("dialogue_request.code_issued", topic=TOPIC)
+class DialogueRequestCodeIssued(EventSchema):
+    """A citizen asked for a dialogue: send this one-time code to their phone; only a
+    confirmed requester counts towards the 10 % (keyed by commune code)."""
+
+    request_id = fields.String(required=True)
+    locality = locality(required=True)
+    contact = fields.Nested(Contact, required=True, metadata={
+        "description": "contact_token seals {phone, code, name}: neither is in clear"})
+    expires_at = fields.AwareDateTime(required=True)

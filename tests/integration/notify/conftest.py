@@ -124,8 +124,6 @@ def notify_settings(make_settings, sinks: Sinks) -> Callable[..., NotifySettings
     def make(**overrides: Any) -> NotifySettings:
         values = dict(env="test", log_level="WARNING", service="notify",
                       topic_prefix=base.topic_prefix, db_prefix=base.db_prefix,
-                      # the servers the tests were given, not the defaults ({} is no env)
-                      mongo_url=base.mongo_url, kafka_bootstrap=base.kafka_bootstrap,
                       kafka_partitions=2, smtp_port=sinks.smtp_port,
                       sms_url=f"{sinks.url}/sms", esms_url=sinks.url,
                       zalo_api_url=sinks.url, zalo_oauth_url=sinks.url,

@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 
 from services.common.contracts.scheduling import TOPIC
+from services.common.crypto import DEV_CONTACT_PRIVATE, unseal
 from tests.helpers import events_on
 from tests.integration.scheduling.conftest import dialogue_body
 
@@ -18,6 +19,22 @@ def _request(api, n: int, ward: str = "14482", **kw):
                         "topic": "Ô nhiễm lò gạch",
                         "requester": {"full_name": f"Người dân {n}",
                                       "phone": f"09120000{n:02d}"}}, roles=(), **kw)
+
+
+def code_of(api, request_id: str) -> str:
+    """The one-time code sent for a request, read as notify would: from the sealed token."""
+    for event in reversed(events_on(api.settings, TOPIC)):
+        if event["type"] == "dialogue_request.code_issued" and \
+                event["data"]["request_id"] == request_id:
+            return unseal(DEV_CONTACT_PRIVATE, event["data"]["contact"]["contact_token"])["code"]
+    raise AssertionError(f"no code for {request_id}")
+
+
+def _confirmed(api, n: int, ward: str = "14482"):
+    asked = _request(api, n, ward)
+    assert asked.status_code == 201, asked.json
+    rid = asked.json["request_id"]
+    return api.post(f"{R}/{rid}/confirm", {"code": code_of(api, rid)}, roles=())
 
 
 @pytest.fixture
@@ -59,22 +76,36 @@ def test_programme_created_listed_and_published_once(api):
 def test_ten_percent_of_voters_make_a_dialogue_required_once(small):
     first = _request(small, 1)
     assert first.status_code == 201, first.json
-    assert first.json["counted"] and first.json["threshold"] == 2
-    assert not first.json["dialogue_required"]
+    # not counted until the code sent to the phone comes back
+    assert not first.json["counted"] and first.json["confirmation_required"]
+    assert first.json["requester_count"] == 0 and first.json["threshold"] == 2
+    rid = first.json["request_id"]
+    code = code_of(small, rid)
+    wrong = small.post(f"{R}/{rid}/confirm", {"code": "000000" if code != "000000"
+                                              else "111111"}, roles=())
+    assert wrong.status_code == 422 and "code" in wrong.json["errors"]
+    confirmed = small.post(f"{R}/{rid}/confirm", {"code": code}, roles=())
+    assert confirmed.status_code == 200, confirmed.json
+    assert confirmed.json["counted"] and confirmed.json["requester_count"] == 1
+    assert not confirmed.json["dialogue_required"]
     again = _request(small, 1)  # the same person again (phone written another way below)
     assert not again.json["counted"] and again.json["requester_count"] == 1
+    assert not again.json["confirmation_required"]
     same = small.post(R, {"locality": {"province_code": "37", "ward_code": "14482"},
                           "topic": "Khác", "requester": {"full_name": "X",
                                                          "phone": "+84 912 000 001"}}, roles=())
     assert not same.json["counted"]
-    assert _request(small, 2).json["dialogue_required"] is True
-    assert _request(small, 3).json["requester_count"] == 3
+    assert _confirmed(small, 2).json["dialogue_required"] is True
+    assert _confirmed(small, 3).json["requester_count"] == 3
+    assert _request(small, 6).json["requester_count"] == 3  # unconfirmed: not counted
     # the Front files on behalf of a citizen, within its scope
     front = _request(small, 4, headers=small.token("front_officer", ward="14482"))
     assert front.status_code == 201 and front.json["requester_count"] == 4
+    assert front.json["counted"] and not front.json["confirmation_required"]
     assert _request(small, 5, headers=small.token("front_officer", ward="14464")).status_code \
         == 403
     events = events_on(small.settings, TOPIC)
+    assert "0912" not in str(events)  # codes and phones travel sealed
     required = [e for e in events if e["type"] == "dialogue.required"]
     assert len(required) == 1
     assert required[0]["subject"] == "14482"
@@ -97,7 +128,7 @@ def test_request_input_is_checked(api):
     assert {"topic", "requester.id_number"} <= set(r.json["errors"])
     r = api.post(R, {"locality": {"province_code": "37", "ward_code": "14464"},
                      "topic": "Đường", "requester": {"full_name": "A"}}, roles=())
-    assert r.status_code == 422 and "requester" in r.json["errors"]
+    assert r.status_code == 422 and "requester.phone" in r.json["errors"]
     r = api.post(R, {"locality": {"province_code": "37", "ward_code": "14464"},
                      "topic": "Đường", "requester": {"full_name": "A", "phone": "12345678"}},
                  roles=())
@@ -118,7 +149,7 @@ def test_compliance_and_reports(small, clock):
     api = small
     gia_vien = _held(api, clock)
     gia_hung = _held(api, clock, ward="14482", kind="thematic", host="Lê Thị Hoa")
-    assert _request(api, 1).status_code == 201 and _request(api, 2).json["dialogue_required"]
+    assert _confirmed(api, 1).status_code == 200 and _confirmed(api, 2).json["dialogue_required"]
     clock.advance(days=10)
     for d in (gia_vien, gia_hung):
         assert api.post(f"/api/v1/dialogues/{d['id']}/hold",
@@ -138,8 +169,15 @@ def test_compliance_and_reports(small, clock):
                              "dialogues_held": 1, "annual_minimum_met": True,
                              "required_outstanding": 0, "late_notices": 1,
                              "late_notices_url": "/api/v1/notices?province_code=37"
-                                                 "&ward_code=14464&year=2026&late=true"}
+                                                 "&ward_code=14464&year=2026&late=true",
+                             "results_overdue": 0, "party_dialogues_held": 0,
+                             "voter_count": None, "voter_count_source": None,
+                             "voter_count_as_of": None, "voter_count_missing": True}
+    assert rows["14482"]["voter_count"] == 15 and not rows["14482"]["voter_count_missing"]
+    assert r.json["voter_counts_missing"] == 128
     assert rows["14482"]["dialogues_held"] == 1 and rows["14482"]["required_outstanding"] == 0
+    # held 12 days ago and still without a conclusion notice: late already
+    assert rows["14482"]["results_overdue"] == 1
     assert rows["14428"]["annual_minimum_met"] is False
     assert r.json["units_below_minimum"] == 127
     mine = api.get("/api/v1/compliance?province_code=37&year=2026", ward="14482")
@@ -165,8 +203,8 @@ def test_compliance_and_reports(small, clock):
 
 
 def test_required_dialogue_outstanding_until_held(small, clock):
-    assert _request(small, 1).status_code == 201
-    assert _request(small, 2).json["dialogue_required"] is True
+    assert _confirmed(small, 1).status_code == 200
+    assert _confirmed(small, 2).json["dialogue_required"] is True
     r = small.get("/api/v1/compliance?province_code=37&year=2026")
     assert {row["ward_code"]: row for row in r.json["items"]}["14482"][
         "required_outstanding"] == 1
@@ -175,15 +213,17 @@ def test_required_dialogue_outstanding_until_held(small, clock):
 def test_dialogue_required_once_under_concurrent_requests(small):
     from concurrent.futures import ThreadPoolExecutor
 
-    def ask(n: int) -> int:
+    asked = {n: _request(small, n).json["request_id"] for n in range(1, 9)}
+    codes = {n: code_of(small, rid) for n, rid in asked.items()}
+
+    def confirm(n: int) -> int:
         client = small.app.test_client()
-        return client.post(R, json={"locality": {"province_code": "37", "ward_code": "14482"},
-                                    "topic": "Đường ngập",
-                                    "requester": {"full_name": "A", "id_number": f"{n:012d}"}},
+        return client.post(f"{R}/{asked[n]}/confirm", json={"code": codes[n]},
                            headers={"X-Forwarded-For": f"10.0.0.{n}"}).status_code
 
     with ThreadPoolExecutor(8) as pool:
-        assert set(pool.map(ask, range(1, 9))) == {201}
+        assert set(pool.map(confirm, range(1, 9))) == {200}
     events = events_on(small.settings, TOPIC)
-    assert [e["type"] for e in events] == ["dialogue.required"]
+    assert [e["type"] for e in events if e["type"] != "dialogue_request.code_issued"] == [
+        "dialogue.required"]
     assert small.built.store.count_requesters("14482", 2026) == 8

@@ -7,7 +7,7 @@ National Day on Thu 2 and Fri 3 September.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 
@@ -99,3 +99,77 @@ def test_add_days_calendar_or_working():
     # Working days after Mon 1 Feb: 2, 3, (Tết 4-10), 11, 12, 15-19, 22-26, then Mon 1 Mar.
     assert add_days(start, 15, working=True) == date(2027, 3, 1)
     assert add_days(start, 0, working=True) == add_days(start, 0, working=False) == start
+
+
+# --- issue 19: the date rules as the law reads them ------------------------------------
+from datetime import UTC, datetime  # noqa: E402
+
+from services.common import workdays  # noqa: E402
+from services.common.clock import VN_TZ  # noqa: E402
+
+
+@pytest.fixture
+def overrides(tmp_path, monkeypatch):
+    path = tmp_path / "days_off.yaml"
+    monkeypatch.setenv("DOITHOAI_DAYS_OFF_FILE", str(path))
+    return str(path)
+
+
+def test_make_up_saturday_is_a_working_day():
+    # Sat 26/04/2025 was worked in exchange for Fri 02/05/2025 (holidays' weekend_workdays).
+    assert is_working_day(date(2025, 4, 26))
+    assert not is_working_day(date(2025, 5, 2))
+    assert add_working_days(date(2025, 4, 25), 1) == date(2025, 4, 26)
+
+
+def test_day_declared_off_later_per_province(overrides):
+    friday = date(2027, 3, 5)
+    assert is_working_day(friday, "37")
+    assert workdays.add_override(overrides, friday, "37", "Quyết định của UBND tỉnh")
+    assert not workdays.add_override(overrides, friday, "37", "again")  # listed once
+    assert not is_working_day(friday, "37")
+    assert is_working_day(friday, "01")  # another province still works
+    assert add_working_days(date(2027, 3, 4), 1, "37") == date(2027, 3, 8)
+    assert add_working_days(date(2027, 3, 4), 1, "01") == friday
+
+
+def test_nationwide_day_off_and_declared_working_saturday(overrides):
+    workdays.add_override(overrides, date(2027, 3, 8), None, "Thông báo của Chính phủ")
+    workdays.add_override(overrides, date(2027, 3, 13), None, "làm bù", worked=True)
+    assert not is_working_day(date(2027, 3, 8), "37")
+    assert is_working_day(date(2027, 3, 13), "37") and is_working_day(date(2027, 3, 13))
+
+
+def test_cli_adds_a_day_off(overrides, capsys):
+    from services.cli import main
+
+    assert main(["day-off", "add", "2027-03-05", "--province", "37",
+                 "--reason", "Quyết định 12/QĐ-UBND"]) == 0
+    assert "added" in capsys.readouterr().out
+    assert not is_working_day(date(2027, 3, 5), "37")
+    assert main(["day-off", "list"]) == 0
+    assert "2027-03-05" in capsys.readouterr().out
+
+
+def test_deadline_on_a_day_off_carries_to_the_next_working_day():
+    # Civil Code 2015 art. 148(5): a complaint accepted Thu 07/01/2027, 30 days, falls on
+    # Sat 06/02/2027 in Tết (04-10/02); it ends on Thu 11/02/2027.
+    assert workdays.add_days(date(2027, 1, 7), 30, working=False) == date(2027, 2, 6)
+    assert workdays.add_days(date(2027, 1, 7), 30, working=False,
+                             carry_over=True) == date(2027, 2, 11)
+    assert workdays.carry(date(2027, 3, 5)) == date(2027, 3, 5)  # a working day stays
+
+
+def test_notice_counts_calendar_days_in_vietnam_time():
+    announced = datetime(2027, 3, 1, 15, 0, tzinfo=VN_TZ)
+    starts = datetime(2027, 3, 8, 8, 0, tzinfo=VN_TZ)
+    assert starts - announced < timedelta(days=7)  # 161 hours...
+    assert workdays.calendar_days_between(announced, starts) == 7  # ...but 7 days
+
+
+def test_on_time_is_the_whole_deadline_day_in_vietnam():
+    deadline = date(2027, 3, 31)
+    last = datetime(2027, 3, 31, 23, 59, 59, 500000, tzinfo=VN_TZ)
+    assert workdays.on_time(last, deadline)
+    assert workdays.on_time(last.astimezone(UTC), deadline)
+    assert not workdays.on_time(datetime(2027, 4, 1, 0, 0, tzinfo=VN_TZ), deadline)

@@ -215,3 +215,16 @@ class TestSweepDecisions:
     def test_no_escalation_unless_overdue_and_active(self):
         assert make(overdue=False).escalate(vn(2027, 6, 1), STEPS) is None
         assert make(overdue=True, status=domain.RESOLVED).escalate(vn(2027, 6, 1), STEPS) is None
+
+
+def test_resolution_at_the_last_half_second_of_the_deadline_day_is_on_time():
+    # issue 19: "by 31/03" means any moment of 31/03 in Vietnam, 23:59:59.5 included
+    c = make(deadline=date(2027, 3, 31))
+    last = datetime(2027, 3, 31, 23, 59, 59, 500000, tzinfo=VN_TZ)
+    change = c.resolve(answer="Đã xong", outcome="resolved", reason=None, now=last, by="a")
+    assert change.set["on_time"] is True
+    assert c.overdue_now(last) is None
+    late = make(deadline=date(2027, 3, 31)).resolve(
+        answer="Đã xong", outcome="resolved", reason=None,
+        now=datetime(2027, 4, 1, 0, 0, tzinfo=VN_TZ), by="a")
+    assert late.set["on_time"] is False

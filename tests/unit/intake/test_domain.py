@@ -99,7 +99,9 @@ def test_reopen_window():
 def test_due_date_calendar_days():
     # 23:30 UTC on 31 Dec is already 1 Jan in Vietnam.
     start = datetime(2025, 12, 31, 23, 30, tzinfo=UTC)
-    assert domain.due_date(start, 30, False) == date(2026, 1, 31)
+    # 30 days -> Sat 31/01/2026, a day off: ends Mon 02/02 (Civil Code art. 148(5))
+    assert domain.due_date(start, 30, False) == date(2026, 2, 2)
+    assert domain.due_date(start, 29, False) == date(2026, 1, 30)
 
 
 def test_due_date_working_days_skip_tet():

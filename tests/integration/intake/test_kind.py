@@ -1,0 +1,79 @@
+"""Issue 19: an officer corrects a petition's kind and its deadline follows; a
+denunciation is extended at most twice, each time with a reason."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from tests.integration.intake.conftest import petition
+
+BASE = "/api/v1/petitions"
+
+
+def test_kind_correction_moves_the_deadline(client, built, token, clock):
+    officer = token("secretariat")
+    clock.now = datetime(2027, 1, 7, 2, 0, tzinfo=UTC)  # Thu 07/01/2027, 09:00 in Vietnam
+    created = client.post(BASE, json=petition()).json
+    ref = created["id"]
+    accepted = client.post(f"{BASE}/{ref}/accept", json={}, headers=officer).json
+    assert accepted["kind"] == "feedback"
+    r = client.post(f"{BASE}/{ref}/kind", json={"kind": "complaint", "note": "Là khiếu nại"},
+                    headers=officer)
+    assert r.status_code == 200, r.json
+    # 30 days from acceptance: Sat 06/02/2027 in Tết, carried to Thu 11/02
+    assert r.json["kind"] == "complaint" and r.json["due_date"] == "2027-02-11"
+    assert r.json["deadline_source"] == "Luật Khiếu nại 2011, Điều 28"
+    assert r.json["accept_by"] == "2027-01-18"  # 17/01 is a Sunday
+    r = client.post(f"{BASE}/{ref}/kind", json={"kind": "complaint", "instance": 2,
+                                                 "remote": True, "complex": True},
+                    headers=officer)
+    assert r.json["due_date"] == "2027-03-18" and r.json["instance"] == 2  # 70 days
+    doc = built.kit.db.petitions.find_one({"_id": ref})
+    assert [h["to"] for h in doc["kind_history"]] == ["complaint", "complaint"]
+    assert client.post(f"{BASE}/{ref}/kind", json={"kind": "complaint"},
+                       headers=token("auditor")).status_code == 403
+    bad = client.post(f"{BASE}/{ref}/kind", json={"kind": "gossip"}, headers=officer)
+    assert bad.status_code == 422
+
+
+def test_denunciation_extended_twice_with_reasons(client, token, clock):
+    officer = token("secretariat")
+    clock.now = datetime(2027, 3, 1, 2, 0, tzinfo=UTC)
+    ref = client.post(BASE, json=petition()).json["id"]
+    client.post(f"{BASE}/{ref}/accept", json={}, headers=officer)
+    r = client.post(f"{BASE}/{ref}/extend", json={"reason": "Vụ việc phức tạp"},
+                    headers=officer)
+    assert r.status_code == 422  # feedback is not extended
+    r = client.post(f"{BASE}/{ref}/kind", json={"kind": "denunciation"}, headers=officer)
+    assert r.json["due_date"] == "2027-03-31"
+    first = client.post(f"{BASE}/{ref}/extend", json={"reason": "Cần xác minh thêm"},
+                        headers=officer)
+    assert first.status_code == 200 and first.json["due_date"] == "2027-05-04"
+    second = client.post(f"{BASE}/{ref}/extend", json={"reason": "Đặc biệt phức tạp"},
+                         headers=officer)
+    assert second.json["due_date"] == "2027-05-31"
+    assert [e["reason"] for e in second.json["extensions"]] == ["Cần xác minh thêm",
+                                                                 "Đặc biệt phức tạp"]
+    third = client.post(f"{BASE}/{ref}/extend", json={"reason": "Lần ba"}, headers=officer)
+    assert third.status_code == 422 and "hai lần" in third.json["detail_vi"]
+    assert client.post(f"{BASE}/{ref}/extend", json={}, headers=officer).status_code == 422
+
+
+def test_denouncer_hidden_from_officers_without_the_role(client, token):
+    created = client.post(BASE, json=petition(kind="denunciation",
+                                              title="Tố cáo cán bộ địa chính nhận tiền",
+                                              content="Cán bộ địa chính xã nhận tiền để "
+                                                      "làm nhanh hồ sơ cấp giấy chứng nhận."))
+    assert created.status_code == 201, created.json
+    ref = created.json["id"]
+    seen = client.get(f"{BASE}/{ref}", headers=token("secretariat")).json
+    assert seen["petitioner"]["full_name"] == "Phạm Văn Hùng"
+    for role in ("front_officer", "host", "agency_officer"):
+        hidden = client.get(f"{BASE}/{ref}", headers=token(role))
+        assert hidden.status_code == 200, hidden.json
+        assert hidden.json["petitioner"] == {"confidential": True}
+        assert hidden.json["masked_phone"] is None and "Hùng" not in str(hidden.json)
+        listed = client.get(f"{BASE}?kind=denunciation", headers=token(role)).json
+        assert [i["masked_phone"] for i in listed["items"]] == [None]
+    listed = client.get(f"{BASE}?kind=denunciation", headers=token("auditor")).json
+    assert listed["items"][0]["masked_phone"]
