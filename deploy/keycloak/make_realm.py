@@ -22,7 +22,7 @@ USERS = [
     ("mttq.giavien", "Ủy ban MTTQ xã Gia Viễn", ["front_officer"],
      {"province_code": "37", "ward_code": "14464"}),
     ("vanphong.hoalu", "Văn phòng UBND phường Hoa Lư", ["secretariat"],
-     {"province_code": "37", "ward_code": "14308"}),
+     {"province_code": "37", "ward_code": "14329"}),
     ("canbo.sonnmt", "Cán bộ Sở Nông nghiệp và Môi trường", ["agency_officer"],
      {"province_code": "37", "agency_id": "so-nnmt-37"}),
     ("lanhdao.ninhbinh", "Lãnh đạo tỉnh Ninh Bình", ["host"], {"province_code": "37"}),
