@@ -25,6 +25,10 @@ from services.portal.backend import ApiError, Backend
 
 blueprint = Blueprint("citizen", __name__)
 
+# A form shown again with its errors beside the fields is an ordinary page: it answers
+# 200, since browsers log every 4xx page load as a console error.
+FORM_AGAIN = 200
+
 KIND_NAMES = {"feedback": "Phản ánh, kiến nghị", "complaint": "Khiếu nại",
               "denunciation": "Tố cáo", "voters_petition": "Kiến nghị cử tri"}
 STATE_NAMES = {"draft": "Dự thảo", "announced": "Đã thông báo", "held": "Đã tổ chức",
@@ -145,7 +149,7 @@ def submit():
                                         "due": created.get("due_date"),
                                         "phone": bool(form["phone"])}
                 return redirect(url_for("citizen.submitted"), code=303)
-    status = 422 if errors else 200
+    status = FORM_AGAIN if errors else 200
     return render_template("citizen/submit.html", form=form, errors=errors, kinds=KIND_NAMES,
                            provinces=provinces(), wards=wards(form["province_code"])), status
 
@@ -191,7 +195,7 @@ def track():
                 else:
                     raise
     return render_template("citizen/track.html", code=code, last4=last4, errors=errors,
-                           view=view), 422 if errors else 200
+                           view=view), FORM_AGAIN if errors else 200
 
 
 # --- dialogues -----------------------------------------------------------------------

@@ -24,7 +24,7 @@ from flask import (
 from services.common.clock import VN_TZ, vn_today
 from services.portal.auth import officer_required, token
 from services.portal.backend import ApiError, Backend
-from services.portal.citizen import STATE_NAMES, commitments_of, tally, wards
+from services.portal.citizen import FORM_AGAIN, STATE_NAMES, commitments_of, tally, wards
 
 blueprint = Blueprint("officer", __name__, url_prefix="/can-bo")
 
@@ -197,7 +197,7 @@ def plan():
     return render_template("officer/plan.html", form=form, errors=errors,
                            candidates=candidates, wards=my_wards(), kinds=DIALOGUE_KINDS,
                            formats=FORMATS, agencies=current_app.extensions["agencies"],
-                           notice_days=NOTICE_DAYS), 422 if errors else 200
+                           notice_days=NOTICE_DAYS), FORM_AGAIN if errors else 200
 
 
 def clashes(d: dict[str, Any]) -> list[dict[str, Any]]:
@@ -242,7 +242,7 @@ def _act(dialogue_id: str, action: str, body: dict[str, Any], done: str):
     except ApiError as exc:
         if exc.status not in (409, 422):
             raise
-        return dialogue(dialogue_id, errors=_errors(exc), status=422)
+        return dialogue(dialogue_id, errors=_errors(exc), status=FORM_AGAIN)
     flash(done)
     return redirect(url_for("officer.dialogue", dialogue_id=dialogue_id), 303)
 
@@ -273,7 +273,7 @@ def hold(dialogue_id: str):
                                                 if k != "total"):
         errors["total"] = "Tổng số người dự không được nhỏ hơn tổng các thành phần."
     if errors:
-        return dialogue(dialogue_id, errors=errors, status=422)
+        return dialogue(dialogue_id, errors=errors, status=FORM_AGAIN)
     minutes = request.form.get("minutes", "").strip() or None
     return _act(dialogue_id, "hold", {"attendance": attendance, "minutes": minutes},
                 "Đã ghi nhận buổi đối thoại đã tổ chức.")
@@ -310,7 +310,7 @@ def conclude(dialogue_id: str):
         if not f.get(name, "").strip():
             errors[name] = f"Vui lòng nhập {label}."
     if errors:
-        return dialogue(dialogue_id, errors=errors, status=422)
+        return dialogue(dialogue_id, errors=errors, status=FORM_AGAIN)
     body = {"notice_number": f["notice_number"].strip(), "issued_at": now().isoformat(),
             "signed_by": f["signed_by"].strip(), "conclusions": conclusions}
     return _act(dialogue_id, "conclude", body,
@@ -358,7 +358,7 @@ def _followup(commitment_id: str, action: str, body: dict[str, Any], done: str):
     except ApiError as exc:
         if exc.status not in (409, 422):
             raise
-        return commitment(commitment_id, errors=_errors(exc), status=422)
+        return commitment(commitment_id, errors=_errors(exc), status=FORM_AGAIN)
     flash(done)
     return redirect(url_for("officer.commitment", commitment_id=commitment_id), 303)
 
@@ -382,7 +382,7 @@ def progress(commitment_id: str):
         errors["percent"] = "Nhập tỷ lệ hoàn thành từ 0 đến 100."
     evidence = _evidence(errors)
     if errors:
-        return commitment(commitment_id, errors=errors, status=422)
+        return commitment(commitment_id, errors=errors, status=FORM_AGAIN)
     return _followup(commitment_id, "progress",
                      {"note": note, "percent": int(percent), "evidence": evidence},
                      "Đã cập nhật tiến độ.")
@@ -400,7 +400,7 @@ def resolve(commitment_id: str):
         errors["outcome"] = "Vui lòng chọn kết quả."
     evidence = _evidence(errors)
     if errors:
-        return commitment(commitment_id, errors=errors, status=422)
+        return commitment(commitment_id, errors=errors, status=FORM_AGAIN)
     if evidence:
         # Evidence goes with a final progress report: resolution itself carries the answer.
         try:
@@ -410,7 +410,7 @@ def resolve(commitment_id: str):
         except ApiError as exc:
             if exc.status not in (409, 422):
                 raise
-            return commitment(commitment_id, errors=_errors(exc), status=422)
+            return commitment(commitment_id, errors=_errors(exc), status=FORM_AGAIN)
     return _followup(commitment_id, "resolve", {"answer": answer, "outcome": outcome},
                      "Đã báo cáo kết quả giải quyết; người dân có kiến nghị liên quan được "
                      "thông báo.")
@@ -427,7 +427,7 @@ def assess(commitment_id: str):
     if not note:
         errors["note"] = "Vui lòng nêu nhận xét của Mặt trận."
     if errors:
-        return commitment(commitment_id, errors=errors, status=422)
+        return commitment(commitment_id, errors=errors, status=FORM_AGAIN)
     done = ("Đã ghi nhận: kết quả đạt yêu cầu." if assessment == "satisfactory"
             else "Đã yêu cầu giải quyết lại; cơ quan được thông báo.")
     return _followup(commitment_id, "assess", {"assessment": assessment, "note": note}, done)
