@@ -80,12 +80,12 @@ class Verifier:
         self._jwks = jwt.PyJWKClient(settings.jwt_jwks_url) if settings.jwt_jwks_url else None
 
     def _provider_token(self, token: str) -> bool:
-        """RS256 from the provider's JWKS; outside production an HS256 token with the local
-        secret is still accepted beside it, so that `make run` (Keycloak for the portal)
-        keeps the CLI's and `make demo`'s local tokens working."""
+        """RS256 from the provider's JWKS; with JWT_ACCEPT_LOCAL outside production an
+        HS256 token with the local secret is still accepted beside it, so that `make run`
+        (Keycloak for the portal) keeps the CLI's and `make demo`'s tokens working."""
         if self._jwks is None:
             return False
-        if self.settings.env == "production":
+        if self.settings.env == "production" or not self.settings.jwt_accept_local:
             return True
         try:
             return jwt.get_unverified_header(token).get("alg") != "HS256"

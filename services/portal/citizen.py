@@ -265,12 +265,14 @@ def _fold(line: str) -> str:
     """RFC 5545 folds lines longer than 75 octets."""
     raw = line.encode()
     parts = []
-    while len(raw) > 75:
-        cut = 75
+    width = 75
+    while len(raw) > width:
+        cut = width
         while cut > 0 and (raw[cut] & 0xC0) == 0x80:  # never split a UTF-8 character
             cut -= 1
         parts.append(raw[:cut])
         raw = raw[cut:]
+        width = 74  # a continuation line starts with a space
     parts.append(raw)
     return "\r\n ".join(p.decode() for p in parts)
 
