@@ -227,11 +227,19 @@ def dialogue(dialogue_id: str, errors: dict[str, str] | None = None, status: int
     notice_ok = starts - now() >= timedelta(days=NOTICE_DAYS)
     rows = max(1, min(int(request.args.get("rows", "2") or 2), 20))
     petition_ids = sorted({p for i in d.get("agenda") or [] for p in i["petition_ids"]})
+    labels: dict[str, str] = {}
+    if d["state"] == "held":
+        # Tracking codes and titles read better than ids in the conclusions editor.
+        for issue_id in {i["issue_id"] for i in d.get("agenda") or [] if i.get("issue_id")}:
+            found = api().get("intake", "/api/v1/petitions", token(), issue_id=issue_id,
+                              province_code=d["locality"]["province_code"], page_size=100)
+            labels.update({p["id"]: f"{p['tracking_code']} — {p['title']}"
+                           for p in found["items"]})
     return render_template(
         "officer/dialogue.html", d=d, states=STATE_NAMES, notice_ok=notice_ok,
         notice_days=NOTICE_DAYS, clashes=clashes(d) if d["state"] in ("draft", "announced")
         else [], can_hold=now() >= starts, errors=errors or {}, rows=rows,
-        petition_ids=petition_ids, agencies=current_app.extensions["agencies"],
+        petition_ids=petition_ids, labels=labels, agencies=current_app.extensions["agencies"],
         outcomes=OUTCOMES, today=vn_today(now()), messages=get_flashed_messages(),
         editor=bool(set(me()["roles"]) & set(EDITORS))), status
 
