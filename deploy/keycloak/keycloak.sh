@@ -58,14 +58,20 @@ build() {
 }
 
 up() {
-  if alive && answers; then say "already running on $port"; return 0; fi
+  local sum
+  sum=$(sha256sum "$here/realm-doithoai.json" | cut -d' ' -f1)
+  if alive && answers; then
+    if [ "$(cat "$kc_dir/realm.sha" 2>/dev/null)" = "$sum" ]; then
+      say "already running on $port"; return 0
+    fi
+    say "the realm file changed: restarting with a fresh database"
+    down
+  fi
   command -v curl >/dev/null || die "'curl' is not installed"
   fetch
   build
   mkdir -p "$var/run" "$var/logs" "$home/data/import"
   # A changed realm file means a fresh database: --import-realm skips existing realms.
-  local sum
-  sum=$(sha256sum "$here/realm-doithoai.json" | cut -d' ' -f1)
   if [ "$(cat "$kc_dir/realm.sha" 2>/dev/null)" != "$sum" ]; then
     rm -rf "$home/data/h2"
     echo "$sum" >"$kc_dir/realm.sha"

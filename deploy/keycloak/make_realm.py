@@ -31,6 +31,33 @@ USERS = [
 ]
 
 
+VIETNAMESE = {
+    "locale_vi": "Tiếng Việt",
+    "loginAccountTitle": "Đăng nhập tài khoản cán bộ",
+    "loginTitle": "Đăng nhập {0}",
+    "loginTitleHtml": "{0}",
+    "usernameOrEmail": "Tên đăng nhập hoặc thư điện tử",
+    "username": "Tên đăng nhập",
+    "password": "Mật khẩu",
+    "doLogIn": "Đăng nhập",
+    "rememberMe": "Ghi nhớ đăng nhập",
+    "doForgotPassword": "Quên mật khẩu?",
+    "showPassword": "Hiện mật khẩu",
+    "hidePassword": "Ẩn mật khẩu",
+    "invalidUserMessage": "Tên đăng nhập hoặc mật khẩu không đúng.",
+    "accountDisabledMessage": "Tài khoản đã bị khóa; liên hệ quản trị hệ thống.",
+    "loginTimeout": "Phiên đăng nhập đã hết hạn. Ông/Bà vui lòng đăng nhập lại.",
+    "expiredActionMessage": "Thao tác đã hết hạn. Ông/Bà vui lòng đăng nhập lại.",
+    "cookieNotFoundMessage": "Trình duyệt cần bật cookie để đăng nhập.",
+    "logoutConfirmTitle": "Đăng xuất",
+    "logoutConfirmHeader": "Ông/Bà có muốn đăng xuất?",
+    "doLogout": "Đăng xuất",
+    "backToApplication": "« Quay lại cổng đối thoại",
+    "pageExpiredTitle": "Trang đã hết hạn",
+    "errorTitle": "Có lỗi xảy ra",
+}
+
+
 def mapper(name: str, attribute: str) -> dict:
     return {"name": name, "protocol": "openid-connect",
             "protocolMapper": "oidc-usermodel-attribute-mapper",
@@ -108,8 +135,10 @@ def realm() -> dict:
     return {
         "realm": "doithoai", "displayName": "Đối thoại — đăng nhập cán bộ", "enabled": True,
         "sslRequired": "external", "registrationAllowed": False,
-        "internationalizationEnabled": True, "supportedLocales": ["vi", "en"],
-        "defaultLocale": "vi", "loginWithEmailAllowed": True,
+        # Keycloak ships no Vietnamese messages: the sign-in screens' texts are given here.
+        "internationalizationEnabled": True, "supportedLocales": ["vi"],
+        "defaultLocale": "vi", "localizationTexts": {"vi": VIETNAMESE},
+        "loginWithEmailAllowed": True,
         "accessTokenLifespan": 3600, "ssoSessionIdleTimeout": 28800,
         "ssoSessionMaxLifespan": 36000,
         "roles": {"realm": [{"name": r} for r in ROLES]},
