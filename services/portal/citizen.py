@@ -194,8 +194,50 @@ def track():
                                       "Ông/Bà kiểm tra lại mã trong tin nhắn đã nhận.")
                 else:
                     raise
+    steps = journey(view) if view else []
     return render_template("citizen/track.html", code=code, last4=last4, errors=errors,
-                           view=view), FORM_AGAIN if errors else 200
+                           view=view, steps=steps), FORM_AGAIN if errors else 200
+
+
+def journey(view: dict[str, Any]) -> list[dict[str, Any]]:
+    """The petition's way through the platform, after the citizen proved it is theirs:
+    received, grouped into an issue, on a dialogue's agenda, concluded, answered. Intake's
+    citizen view has the first and the last; the rest is read, without personal data, with
+    the portal's read-only service account. A failure only shortens the list."""
+    history = view.get("history") or []
+    steps: list[dict[str, Any]] = [{"label": "Đã tiếp nhận", "at": view.get("created_at"),
+                                    "done": True}]
+    grouped = None
+    found: dict[str, Any] | None = None
+    try:
+        token = backend().service_token()
+        locality = view.get("locality") or {}
+        page = backend().get("intake", "/api/v1/petitions", token,
+                             province_code=locality.get("province_code"),
+                             ward_code=locality.get("ward_code"), q=view["title"][:200],
+                             page_size=100)
+        mine = next((p for p in page["items"] if p["tracking_code"] == view["tracking_code"]),
+                    None)
+        if mine is not None:
+            grouped = mine.get("issue_id")
+            for d in _public_dialogues(locality.get("ward_code"),
+                                       ("announced", "held", "concluded")):
+                if any(mine["id"] in i["petition_ids"] for i in d.get("agenda") or []):
+                    found = d
+                    break
+    except (ApiError, OSError, KeyError, ValueError):
+        pass  # the steps below still say what is known
+    steps.append({"label": "Đã tổng hợp cùng các ý kiến tương tự thành một vấn đề",
+                  "done": bool(grouped)})
+    steps.append({"label": "Được đưa vào chương trình đối thoại", "done": found is not None,
+                  "dialogue": found, "at": found["starts_at"] if found else None})
+    concluded = found is not None and found["state"] == "concluded"
+    steps.append({"label": "Đã có kết luận, giao cơ quan giải quyết", "done": concluded,
+                  "notice": found.get("notice") if concluded else None})
+    answered = next((h for h in history if h["status"] == "answered"), None)
+    steps.append({"label": "Đã trả lời Ông/Bà", "done": answered is not None,
+                  "at": answered["at"] if answered else None})
+    return steps
 
 
 # --- dialogues -----------------------------------------------------------------------

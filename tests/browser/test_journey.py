@@ -211,6 +211,11 @@ def test_the_journey_from_the_form_to_the_answer(portal: Portal, visit):
     reload_until(citizen, f"/tra-cuu?code={code}&phone_last4={number[-4:]}",
                  "#noi-dung-tra-loi", ANSWER)
     assert citizen.page.locator("#trang-thai").inner_text() == "Đã trả lời"
+    steps = citizen.page.locator("ol.progress li.done")
+    assert steps.count() == 5  # received, grouped, on the agenda, concluded, answered
+    assert citizen.page.locator("#buoi-doi-thoai").get_attribute("href") == \
+        f"/doi-thoai/{dialogue_id}"
+    assert "15-TB/UBND" in citizen.page.inner_text("ol.progress")
     citizen.shot("16-tra-cuu-da-tra-loi")
 
     # The public pages: the dialogue's accountability and the scoreboard.
