@@ -9,10 +9,11 @@ export KAFKA_PORT ?= 9092
 export MONGO_PORT ?= 27017
 export KAFKA_BOOTSTRAP ?= 127.0.0.1:$(KAFKA_PORT)
 export MONGO_URL ?= mongodb://127.0.0.1:$(MONGO_PORT)/
+export KEYCLOAK_PORT ?= 8180
 
 .PHONY: venv tools infra-up infra-down infra-status test test-unit test-integration test-e2e \
         test-faults run demo bench lint contracts clean test-mongo-semantics deploy-tools \
-        test-deploy doc-tools
+        test-deploy doc-tools keycloak-up keycloak-down portal-assets browser
 
 venv: $(VENV)/.installed
 
@@ -36,15 +37,34 @@ doc-tools:
 infra-up: venv
 	@deploy/infra.sh up
 
-infra-down:
+infra-down: keycloak-down
 	@deploy/infra.sh down
+
+# The local OpenID provider (Keycloak from Maven Central) for the portal's sign-in.
+keycloak-up:
+	@deploy/keycloak/keycloak.sh up
+
+keycloak-down:
+	@deploy/keycloak/keycloak.sh down
+
+# CSS and JS the portal serves itself (Pico, htmx), from the npm registry.
+portal-assets: services/portal/assets/node_modules/.installed
+
+services/portal/assets/node_modules/.installed: services/portal/assets/package.json
+	@cd services/portal/assets && npm install --no-audit --no-fund --silent
+	@touch $@
+
+# Debian's Chromium for the browser tests (Playwright never downloads a browser here).
+browser:
+	@test -x /usr/bin/chromium || apt-get install -y -o DPkg::Lock::Timeout=600 chromium \
+	  || (apt-get update && apt-get install -y -o DPkg::Lock::Timeout=600 chromium)
 
 infra-status:
 	@deploy/infra.sh status
 
 # test also covers tests/deploy (the Helm chart, verified offline): deploy-tools builds helm
 # and the CRD schemas into var/tools once.
-test: venv tools deploy-tools doc-tools infra-up
+test: venv tools deploy-tools doc-tools infra-up keycloak-up portal-assets browser
 	@$(PY) -m pytest $(PYTEST_ARGS)
 
 deploy-tools:
@@ -73,7 +93,7 @@ test-mongo-semantics: venv
 test-faults: venv infra-up
 	@$(PY) -m pytest tests/faults $(PYTEST_ARGS)
 
-run: venv doc-tools infra-up
+run: venv doc-tools infra-up keycloak-up portal-assets
 	@$(PY) deploy/run.py
 
 demo: venv

@@ -15,9 +15,31 @@ from services.common.auth import issue_token
 from services.common.config import Settings
 from services.system import SERVICES, StartError, System
 
+DEMO_USERS = [  # as in deploy/keycloak/realm-doithoai.json
+    ("vanphong.giavien", "secretariat, Xã Gia Viễn"),
+    ("chutich.giavien", "host (chair), Xã Gia Viễn"),
+    ("mttq.giavien", "Fatherland Front, Xã Gia Viễn"),
+    ("vanphong.hoalu", "secretariat, Phường Hoa Lư"),
+    ("canbo.sonnmt", "agency officer, Sở Nông nghiệp và Môi trường (so-nnmt-37)"),
+    ("lanhdao.ninhbinh", "provincial leader (host), Ninh Bình"),
+    ("thanhtra.ninhbinh", "auditor, Ninh Bình"),
+    ("quantri", "admin, nationwide"),
+]
+
+
+def provider_env() -> dict[str, str]:
+    """The local OpenID provider (deploy/keycloak, started by `make run`): the services
+    verify its RS256 tokens and the portal signs officers in there."""
+    issuer = (f"http://127.0.0.1:{os.environ.get('KEYCLOAK_PORT', '8180')}"
+              "/realms/doithoai")
+    return {"JWT_JWKS_URL": f"{issuer}/protocol/openid-connect/certs", "JWT_ISSUER": issuer,
+            "PORTAL_OIDC_ISSUER": issuer,
+            "JWT_ACCEPT_LOCAL": "1"}  # the token printed below and `make demo` keep working
+
 
 def main() -> int:
-    system = System(stream=sys.stdout, env={"LOG_FORMAT": "text"})
+    system = System(stream=sys.stdout, env={"LOG_FORMAT": "text", **provider_env()},
+                    portal=True)
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -31,7 +53,10 @@ def main() -> int:
         return 1
     token = issue_token(Settings.from_env(), "demo-admin", ["admin", "secretariat"],
                         province_code="37", ttl=24 * 3600)
-    lines = ["", "The system is up:"]
+    lines = ["", f"Portal (citizens and officers): {system.url('portal')}/", "",
+             "Demo sign-ins at the portal (password: demo):"]
+    lines += [f"  {name:<18} {title}" for name, title in DEMO_USERS]
+    lines += ["", "The system is up:"]
     lines += [f"  {s:<11} {system.url(s)}/api/v1/   (OpenAPI: {system.url(s)}/openapi.json)"
               for s in SERVICES]
     lines += [f"  SMS/email sink {system.url('sinks')}/messages   (SMTP on 127.0.0.1:"
@@ -60,9 +85,12 @@ def main() -> int:
 def stop_infra() -> None:
     """Kafka, FerretDB and PostgreSQL too, unless asked to keep them for the next run."""
     if os.environ.get("KEEP_INFRA") in ("1", "true", "yes"):
-        print("Kafka, FerretDB and PostgreSQL keep running; make infra-down stops them")
+        print("Kafka, FerretDB, PostgreSQL and Keycloak keep running; make infra-down "
+              "stops them")
         return
     subprocess.run([str(Path(__file__).with_name("infra.sh")), "down"], check=False)
+    subprocess.run([str(Path(__file__).parent / "keycloak" / "keycloak.sh"), "down"],
+                   check=False)
 
 
 if __name__ == "__main__":

@@ -22,8 +22,9 @@ from typing import IO
 ROOT = Path(__file__).resolve().parents[1]
 SERVICES = ("intake", "scheduling", "followup", "notify")
 DEFAULT_PORTS = {"intake": 8001, "scheduling": 8002, "followup": 8003, "notify": 8004,
-                 "smtp": 2525, "sinks": 8025}
-COLOURS = {"intake": 32, "scheduling": 34, "followup": 35, "notify": 36, "sinks": 33}
+                 "smtp": 2525, "sinks": 8025, "portal": 8000}
+COLOURS = {"intake": 32, "scheduling": 34, "followup": 35, "notify": 36, "sinks": 33,
+           "portal": 31}
 
 
 class StartError(RuntimeError):
@@ -57,8 +58,11 @@ class System:
 
     def __init__(self, *, ports: dict[str, int] | None = None, env: dict[str, str] | None = None,
                  log_dir: Path | None = None, stream: IO[str] | None = None,
-                 web_workers: int = 2, python: str = sys.executable) -> None:
+                 web_workers: int = 2, python: str = sys.executable,
+                 portal: bool = False) -> None:
         self.ports = {**DEFAULT_PORTS, **(ports or {})}
+        # The portal needs an OpenID provider (deploy/keycloak), so it is opt-in.
+        self.portal = portal
         self.extra_env = env or {}
         self.log_dir = log_dir
         self.stream = stream
@@ -112,10 +116,19 @@ class System:
                 "--workers", str(self.web_workers), f"services.{service}.app:app"], env))
             procs.append(Proc(f"{service}-worker",
                               [self.python, "-m", f"services.{service}.worker"], env))
+        if self.portal:
+            env = {**self.base_env("portal"),
+                   **{f"PORTAL_{s.upper()}_URL": self.url(s)
+                      for s in ("intake", "scheduling", "followup")}}
+            procs.append(Proc("portal-web", [
+                self.python, "-m", "gunicorn", "-c", str(ROOT / "deploy" / "gunicorn.conf.py"),
+                "--bind", f"127.0.0.1:{self.ports['portal']}",
+                "--workers", str(self.web_workers), "services.portal.app:app"], env))
         return procs
 
     def check_ports(self) -> None:
-        taken = [f"{name} ({port})" for name, port in self.ports.items() if not port_free(port)]
+        taken = [f"{name} ({port})" for name, port in self.ports.items()
+                 if (name != "portal" or self.portal) and not port_free(port)]
         if taken:
             raise StartError("ports already in use: " + ", ".join(taken)
                              + "; stop what holds them or choose other ports")
@@ -165,7 +178,7 @@ class System:
         """Wait for every web process's /readyz and the sinks; fail naming the culprit."""
         deadline = time.monotonic() + timeout
         targets = {"sinks": f"{self.url('sinks')}/healthz"}
-        targets.update({f"{s}-web": f"{self.url(s)}/readyz" for s in SERVICES
+        targets.update({f"{s}-web": f"{self.url(s)}/readyz" for s in (*SERVICES, "portal")
                         if f"{s}-web" in self.procs})
         pending = dict(targets)
         last_error: dict[str, str] = {}

@@ -22,6 +22,7 @@ from services.common.config import Settings
 ROLES = ("citizen", "front_officer", "secretariat", "host", "agency_officer", "auditor", "admin")
 OFFICERS = ("front_officer", "secretariat", "host", "agency_officer", "auditor", "admin")
 READ_ONLY = ("auditor",)
+LOCAL_ISSUER = "doithoai-local"  # the default JWT_ISSUER of local HS256 tokens
 
 
 class AuthError(Exception):
@@ -78,9 +79,22 @@ class Verifier:
         self.settings = settings
         self._jwks = jwt.PyJWKClient(settings.jwt_jwks_url) if settings.jwt_jwks_url else None
 
+    def _provider_token(self, token: str) -> bool:
+        """RS256 from the provider's JWKS; with JWT_ACCEPT_LOCAL outside production an
+        HS256 token with the local secret is still accepted beside it, so that `make run`
+        (Keycloak for the portal) keeps the CLI's and `make demo`'s tokens working."""
+        if self._jwks is None:
+            return False
+        if self.settings.env == "production" or not self.settings.jwt_accept_local:
+            return True
+        try:
+            return jwt.get_unverified_header(token).get("alg") != "HS256"
+        except jwt.PyJWTError:
+            return True
+
     def verify(self, token: str) -> Principal:
         try:
-            if self._jwks is not None:
+            if self._provider_token(token):
                 key = self._jwks.get_signing_key_from_jwt(token).key
                 claims = jwt.decode(token, key, algorithms=["RS256"],
                                     audience=self.settings.jwt_audience,
@@ -88,7 +102,8 @@ class Verifier:
             else:
                 claims = jwt.decode(token, self.settings.jwt_secret, algorithms=["HS256"],
                                     audience=self.settings.jwt_audience,
-                                    issuer=self.settings.jwt_issuer)
+                                    issuer=[self.settings.jwt_issuer, LOCAL_ISSUER]
+                                    if self._jwks is not None else self.settings.jwt_issuer)
         except jwt.PyJWTError as exc:
             raise AuthError(f"invalid token: {exc}") from None
         roles = claims.get("roles") or []

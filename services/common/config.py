@@ -90,6 +90,9 @@ class Settings:
     jwt_secret: str = setting("JWT_SECRET", "dev-secret-change-me-32-bytes-long!",
                               "HS256 secret for officer tokens (local and test)")
     jwt_jwks_url: str = setting("JWT_JWKS_URL", "", "JWKS URL for RS256 tokens (production)")
+    jwt_accept_local: bool = setting("JWT_ACCEPT_LOCAL", False,
+                                     "with JWT_JWKS_URL, also accept local HS256 tokens "
+                                     "(make run: the CLI and make demo); never in production")
     jwt_audience: str = setting("JWT_AUDIENCE", "doithoai", "expected token audience")
     jwt_issuer: str = setting("JWT_ISSUER", "doithoai-local", "expected token issuer")
     pii_keys: str = setting(
