@@ -217,7 +217,7 @@ class Demo:
                 {"text": "Rà soát, báo cáo các vướng mắc liên quan trong 15 ngày làm việc",
                  "responsible_agency_id": agency, "working_days": 15,
                  "petition_ids": []}]}, self.secretariat)
-        self.note(f"held and concluded: notice {10 + n}-TB/UBND, 2 conclusions for {agency}")
+        self.note(f"held and concluded: notice {10 + n}/TB-UBND, 2 conclusions for {agency}")
         return dialogue_id
 
     def resolve(self, dialogue_id: str, over_kafka: bool) -> None:

@@ -173,7 +173,7 @@ def test_the_journey_from_the_form_to_the_answer(portal: Portal, visit):
     page.fill("#minutes", "Bà con phản ánh ngập đường; Sở NN&MT nhận nạo vét cống.")
     page.click("button:has-text('Xác nhận đã tổ chức')")
     assert page.locator("#trang-thai").inner_text() == "Đã tổ chức"
-    page.fill("#notice_number", "15-TB/UBND")
+    page.fill("#notice_number", "15/TB-UBND")
     page.fill("#c0_text", "Nạo vét toàn bộ cống thoát nước đường liên thôn Đông Thượng")
     page.select_option("#c0_agency", AGENCY)
     deadline = (run.clock.now().astimezone(VN_TZ) + timedelta(days=30)).date()
@@ -215,7 +215,7 @@ def test_the_journey_from_the_form_to_the_answer(portal: Portal, visit):
     assert steps.count() == 5  # received, grouped, on the agenda, concluded, answered
     assert citizen.page.locator("#buoi-doi-thoai").get_attribute("href") == \
         f"/doi-thoai/{dialogue_id}"
-    assert "15-TB/UBND" in citizen.page.inner_text("ol.progress")
+    assert "15/TB-UBND" in citizen.page.inner_text("ol.progress")
     citizen.shot("16-tra-cuu-da-tra-loi")
 
     # The public pages: the dialogue's accountability and the scoreboard.

@@ -59,7 +59,7 @@ def first_page_png(data: bytes, name: str) -> Path:
 
 def concluded(api, clock, conclusions, days_after=3, **overrides):
     """A dialogue taken through announce, hold and conclude; returns its id."""
-    number = overrides.pop("number", "12-TB/UBND")
+    number = overrides.pop("number", "12/TB-UBND")
     start = clock() + timedelta(days=10)
     overrides.setdefault("starts_at", start.isoformat())
     overrides.setdefault("ends_at", (start + timedelta(hours=3)).isoformat())
@@ -224,7 +224,7 @@ def test_documents_need_a_token_in_scope(api, clock):
 def test_register_of_notices_is_public_and_shows_publication_within_10_days(api, clock):
     on_time = concluded(api, clock, CONCLUSIONS, days_after=3, topic="Đường liên thôn",
                         host=STATE_HOST)
-    late = concluded(api, clock, CONCLUSIONS[:1], days_after=12, number="13-TB/UBND",
+    late = concluded(api, clock, CONCLUSIONS[:1], days_after=12, number="13/TB-UBND",
                      topic="Bãi rác tạm", venue="Nhà văn hóa thôn Đông",
                      host={"name": "Lê Văn Cường", "title": "Chủ tịch UBND xã"})
     r = api.get("/api/v1/notices?province_code=37&ward_code=14464", roles=())
