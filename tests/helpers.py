@@ -95,3 +95,16 @@ def drop_prefix(infra: Settings, prefix: str) -> None:
         if topics:
             admin.delete_topics(topics)
         admin.close()
+
+
+def docx_text(data: bytes) -> str:
+    """Every paragraph of a DOCX, tables included, one per line."""
+    from docx import Document  # only the document tests need python-docx
+
+    document = Document(io.BytesIO(data))
+    lines = [p.text for p in document.paragraphs]
+    for table in document.tables:
+        for row in table.rows:
+            for cell in row.cells:
+                lines += [p.text for p in cell.paragraphs]
+    return "\n".join(lines)

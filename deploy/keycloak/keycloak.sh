@@ -43,6 +43,7 @@ fetch() {
   say "fetching Keycloak $version from Maven Central (once)"
   mkdir -p "$kc_dir"
   mvn -q -f "$here/pom.xml" dependency:unpack -DoutputDirectory="$kc_dir/dist" \
+    -DmarkersDirectory="$kc_dir/markers" \
     || die "mvn could not fetch org.keycloak:keycloak-quarkus-dist:$version"
   [ -x "$home/bin/kc.sh" ] || die "no $home/bin/kc.sh after unpacking"
 }

@@ -79,6 +79,18 @@ class Backend:
             raise ApiError(response.status_code, problem if isinstance(problem, dict) else {})
         return response.json() if response.content else {}
 
+    def download(self, service: str, path: str, token: str) -> requests.Response:
+        """A file the service serves (a DOCX or PDF), with its headers; errors as ApiError."""
+        response = self.http.get(self.urls[service] + path, timeout=max(self.settings.timeout, 60),
+                                 headers={"Authorization": f"Bearer {token}"})
+        if response.status_code >= 400:
+            try:
+                problem = response.json()
+            except ValueError:
+                problem = {"title": response.reason}
+            raise ApiError(response.status_code, problem if isinstance(problem, dict) else {})
+        return response
+
     def get(self, service: str, path: str, token: str | None = None,
             client: str | None = None, **params: Any) -> Any:
         clean = {k: v for k, v in params.items() if v not in (None, "")}

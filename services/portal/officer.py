@@ -11,6 +11,8 @@ from typing import Any
 
 from flask import (
     Blueprint,
+    Response,
+    abort,
     current_app,
     flash,
     g,
@@ -242,6 +244,23 @@ def dialogue(dialogue_id: str, errors: dict[str, str] | None = None, status: int
         petition_ids=petition_ids, labels=labels, agencies=current_app.extensions["agencies"],
         outcomes=OUTCOMES, today=vn_today(now()), messages=get_flashed_messages(),
         editor=bool(set(me()["roles"]) & set(EDITORS))), status
+
+
+# The documents scheduling writes for a concluded dialogue, by the portal's URL name.
+DOCUMENTS = {"thong-bao-ket-luan": "notice", "bien-ban": "minutes"}
+
+
+@blueprint.get("/doi-thoai/<dialogue_id>/van-ban/<name>.<fmt>")
+@officer_required()
+def document(dialogue_id: str, name: str, fmt: str):
+    if name not in DOCUMENTS or fmt not in ("docx", "pdf"):
+        abort(404)
+    got = api().download("scheduling",
+                         f"/api/v1/dialogues/{dialogue_id}/documents/{DOCUMENTS[name]}.{fmt}",
+                         token())
+    headers = {k: got.headers[k] for k in ("Content-Type", "Content-Disposition")
+               if k in got.headers}
+    return Response(got.content, headers=headers)
 
 
 def _act(dialogue_id: str, action: str, body: dict[str, Any], done: str):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from pathlib import Path
 
 import requests
 
@@ -15,7 +16,7 @@ from services.common.clock import VN_TZ
 from tests.browser.conftest import Portal, Visitor
 from tests.e2e.conftest import get, post
 from tests.e2e.test_journeys import FLOODING, PROVINCE, WARD, phone
-from tests.helpers import wait_for
+from tests.helpers import docx_text, wait_for
 
 AGENCY = "so-nnmt-37"
 ANSWER = "Sở đã nạo vét 1,2 km cống thoát nước và nâng mặt đường liên thôn Đông Thượng."
@@ -181,6 +182,11 @@ def test_the_journey_from_the_form_to_the_answer(portal: Portal, visit):
     office.shot("11-ket-luan")
     page.click("button:has-text('Ban hành thông báo kết luận')")
     assert page.locator("#trang-thai").inner_text() == "Đã có kết luận"
+    # The notice, as the office downloads it to sign, carries the number just entered.
+    with page.expect_download() as download:
+        page.click("a:has-text('Thông báo kết luận (DOCX)')")
+    notice = docx_text(Path(download.value.path()).read_bytes())
+    assert "Số: 15/TB-UBND" in notice and "Nạo vét toàn bộ cống thoát nước" in notice
 
     # 4. The agency officer signs in and resolves it with evidence.
     agency = visit()

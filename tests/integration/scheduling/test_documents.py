@@ -13,10 +13,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pikepdf
-from docx import Document
 from pypdf import PdfReader
 
 from services.scheduling.documents import render
+from tests.helpers import docx_text
 from tests.integration.scheduling.conftest import dialogue_body
 
 D = "/api/v1/dialogues"
@@ -32,16 +32,6 @@ def flat(text: str) -> str:
 
 def pdf_text(data: bytes) -> list[str]:
     return [flat(page.extract_text()) for page in PdfReader(io.BytesIO(data)).pages]
-
-
-def docx_text(data: bytes) -> str:
-    document = Document(io.BytesIO(data))
-    lines = [p.text for p in document.paragraphs]
-    for table in document.tables:
-        for row in table.rows:
-            for cell in row.cells:
-                lines += [p.text for p in cell.paragraphs]
-    return "\n".join(lines)
 
 
 def first_page_png(data: bytes, name: str) -> Path:
