@@ -46,6 +46,15 @@ class ApiError(Exception):
                 or self.problem.get("title") or f"Lỗi {self.status}")
 
 
+def _raise_for(response: requests.Response) -> None:
+    if response.status_code >= 400:
+        try:
+            problem = response.json()
+        except ValueError:
+            problem = {"title": response.reason}
+        raise ApiError(response.status_code, problem if isinstance(problem, dict) else {})
+
+
 class Backend:
     """One session per process; every call names the service and carries a token."""
 
@@ -71,24 +80,14 @@ class Backend:
         response = self.http.request(method, self.urls[service] + path, params=params,
                                      json=json, headers=headers,
                                      timeout=self.settings.timeout)
-        if response.status_code >= 400:
-            try:
-                problem = response.json()
-            except ValueError:
-                problem = {"title": response.reason}
-            raise ApiError(response.status_code, problem if isinstance(problem, dict) else {})
+        _raise_for(response)
         return response.json() if response.content else {}
 
     def download(self, service: str, path: str, token: str) -> requests.Response:
         """A file the service serves (a DOCX or PDF), with its headers; errors as ApiError."""
         response = self.http.get(self.urls[service] + path, timeout=max(self.settings.timeout, 60),
                                  headers={"Authorization": f"Bearer {token}"})
-        if response.status_code >= 400:
-            try:
-                problem = response.json()
-            except ValueError:
-                problem = {"title": response.reason}
-            raise ApiError(response.status_code, problem if isinstance(problem, dict) else {})
+        _raise_for(response)
         return response
 
     def get(self, service: str, path: str, token: str | None = None,

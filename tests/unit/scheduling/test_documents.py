@@ -15,6 +15,7 @@ from services.scheduling.documents import content, render
 from services.scheduling.documents import format as f
 from services.scheduling.documents.service import AgencyNames
 from services.scheduling.settings import DEFAULT_AGENCY_NAMES_FILE
+from tests.helpers import docx_text
 
 HELD = datetime(2026, 11, 20, 1, 0, tzinfo=UTC)  # 08:00 on 20/11/2026 in Vietnam
 ISSUED = datetime(2026, 11, 28, 3, 0, tzinfo=UTC)
@@ -55,15 +56,7 @@ def dialogue(**overrides) -> dict:
     return doc
 
 
-def text_of(data: bytes) -> str:
-    """Every paragraph of the DOCX, table cells included, in reading order."""
-    document = Document(io.BytesIO(data))
-    lines = [p.text for p in document.paragraphs]
-    for table in document.tables:
-        for row in table.rows:
-            for cell in row.cells:
-                lines += [p.text for p in cell.paragraphs]
-    return "\n".join(lines)
+text_of = docx_text
 
 
 def test_date_line_adds_a_zero_to_days_below_10_and_to_january_and_february():
