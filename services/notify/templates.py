@@ -75,6 +75,7 @@ from zoneinfo import ZoneInfo
 from jinja2 import Environment, FileSystemLoader, Template, Undefined
 from jinja2 import TemplateError as JinjaError
 
+from services.common.contracts.intake import PETITION_STATUS_VI
 from services.common.text import nfc
 from services.notify.sms import is_gsm7, segments, to_sms_text
 
@@ -84,19 +85,8 @@ DEFAULT_PLATFORM = "Hệ thống Đối thoại với Nhân dân"
 
 Channel = Literal["sms", "email"]
 
-# Worded as intake words them (services/intake/domain.py STATUS_VI), so the SMS and the
-# look-up page say the same thing.
-STATUS_NAMES: dict[str, str] = {
-    "received": "Đã tiếp nhận",
-    "accepted": "Đã thụ lý",
-    "assigned": "Đang giải quyết",
-    "on_agenda": "Đưa vào chương trình đối thoại",
-    "answered": "Đã trả lời",
-    "closed": "Đã kết thúc",
-    "rejected": "Không thụ lý",
-    "withdrawn": "Đã rút",
-    "reopened": "Đã yêu cầu xem xét lại",
-}
+# The one vocabulary of the contract, so the SMS and the look-up page say the same thing.
+STATUS_NAMES: dict[str, str] = PETITION_STATUS_VI
 # A petition is named by its kind: a complaint is not a "kiến nghị".
 PETITION_KINDS: dict[str, str] = {
     "feedback": "kiến nghị",

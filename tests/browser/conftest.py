@@ -4,6 +4,7 @@ the real Keycloak of deploy/keycloak (its RS256 tokens verified by the services 
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 from collections.abc import Iterator
@@ -14,6 +15,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
 from services.common.config import Settings
+from services.common.kafka_security import setup, teardown
 from services.system import ROOT, System, free_port
 from tests.e2e.conftest import Running, SharedClock, _dump_logs
 from tests.helpers import drop_prefix, unique
@@ -54,6 +56,8 @@ def portal(infra: Settings, tmp_path_factory) -> Iterator[Portal]:
     }
     ports = {name: free_port() for name in
              ("intake", "scheduling", "followup", "notify", "smtp", "sinks", "portal")}
+    # The services' ACLs and topics for this run's prefix, as an operator would make them.
+    setup(dataclasses.replace(infra, kafka_partitions=2), prefix=f"{prefix}.")
     system = System(ports=ports, env=env, log_dir=base / "logs", web_workers=1, portal=True)
     system.start()
     try:
@@ -61,12 +65,14 @@ def portal(infra: Settings, tmp_path_factory) -> Iterator[Portal]:
     except Exception:
         _dump_logs(base / "logs")
         system.stop()
+        teardown(infra, f"{prefix}.")
         raise
     settings = Settings.from_env(topic_prefix=f"{prefix}.", db_prefix=f"{prefix}_")
     try:
         yield Portal(system, settings, clock)
     finally:
         system.stop()
+        teardown(infra, f"{prefix}.")
         _dump_logs(base / "logs", only_errors=True)
         drop_prefix(infra, prefix)
 

@@ -216,7 +216,7 @@ def test_the_journey_from_the_form_to_the_answer(portal: Portal, visit):
     # 6. The citizen's tracking page shows the answer.
     reload_until(citizen, f"/tra-cuu?code={code}&phone_last4={number[-4:]}",
                  "#noi-dung-tra-loi", ANSWER)
-    assert citizen.page.locator("#trang-thai").inner_text() == "Đã trả lời"
+    assert citizen.page.locator("#trang-thai").inner_text() == "Đã có trả lời"
     steps = citizen.page.locator("ol.progress li.done")
     assert steps.count() == 5  # received, grouped, on the agenda, concluded, answered
     assert citizen.page.locator("#buoi-doi-thoai").get_attribute("href") == \
