@@ -23,9 +23,10 @@ def test_services_write_only_their_own_topics_and_create_none_but_agency_inboxes
 
 
 def test_intake_reads_what_it_consumes_and_nothing_else():
+    # intake.petitions: its own received petitions, grouped off the request path
     intake = acls.service_principal("intake")
     reads = {a.name for a in intake.acls if "Read" in a.operations and a.resource == "topic"}
-    assert reads == {"intake.submissions", "followup.commitments"}
+    assert reads == {"intake.submissions", "followup.commitments", "intake.petitions"}
     assert ops(intake, "group", "intake") == {"Read", "Describe"}
 
 
