@@ -51,6 +51,10 @@ class Access:
     produces: tuple[str, ...]
     consumes: tuple[str, ...] = ()
     consumes_prefixes: tuple[str, ...] = ()
+    # Topics it writes by prefix: followup publishes each agency's feed of commitments,
+    # agency.<id>.commitments. Kafka has no suffix ACLs, so this prefix also covers the
+    # agencies' .reports topics; only the agencies' own literal ACLs make a report believed.
+    produces_prefixes: tuple[str, ...] = ()
     groups: tuple[str, ...] = ()
     # Topics it may create, by prefix: followup creates an agency's inbox when the agency
     # is first assigned a commitment. Every other topic is created by the operator.
@@ -69,6 +73,7 @@ SERVICES: dict[str, Access] = {
     "followup": Access(produces=(followup.TOPIC,),
                        consumes=(scheduling.TOPIC,),
                        consumes_prefixes=(AGENCY_PREFIX,),
+                       produces_prefixes=(AGENCY_PREFIX,),
                        groups=("followup", "followup-agencies"),
                        creates_prefixes=(AGENCY_PREFIX,)),
     "notify": Access(produces=(notify.TOPIC,),
@@ -95,6 +100,8 @@ def service_principal(service: str, prefix: str = "") -> Principal:
         acls.append(Acl(TOPIC, prefix + topic, LITERAL, CONSUME))
     for topic in access.consumes_prefixes:
         acls.append(Acl(TOPIC, prefix + topic, PREFIXED, CONSUME))
+    for topic in access.produces_prefixes:
+        acls.append(Acl(TOPIC, prefix + topic, PREFIXED, PRODUCE))
     for topic in access.creates_prefixes:
         acls.append(Acl(TOPIC, prefix + topic, PREFIXED, ("Create",)))
     # Idempotent producers (acks=all, enable_idempotence) need this on the cluster.
@@ -107,13 +114,16 @@ def service_principals(prefix: str = "") -> list[Principal]:
 
 
 def agency_topics(agency_id: str) -> dict[str, str]:
-    """The topics of one agency, by role."""
-    return {"reports": followup.agency_topic(agency_id)}
+    """The topics of one agency, by role: its inbox (it writes) and the feed of its
+    commitments (followup writes, it reads)."""
+    return {"reports": followup.agency_topic(agency_id),
+            "commitments": followup.agency_commitments_topic(agency_id)}
 
 
 def agency_principal(agency_id: str, prefix: str = "") -> Principal:
     """An agency writes only its own reports topic and uses only groups named
-    ``<agency_id>.…``; it reads only topics under its own prefix."""
+    ``<agency_id>.…``; it reads only topics under its own prefix (its reports and the
+    feed of its commitments, ``agency.<agency_id>.commitments``)."""
     own = f"{prefix}{AGENCY_PREFIX}{agency_id}."
     return Principal(
         f"agency-{agency_id}",

@@ -18,7 +18,8 @@ from services.common import contracts  # noqa: F401 - registers every event type
 from services.common.events import REGISTRY, SCHEMA_BASE, EventType
 
 PRODUCERS = {"intake": "intake", "scheduling": "scheduling", "followup": "followup",
-             "notify": "notify", "agency": "agency systems"}
+             "notify": "notify", "agency": "agency systems",
+             "agency.<agency_id>.commitments": "followup"}
 
 
 def _converter():
@@ -89,7 +90,7 @@ def document() -> dict[str, Any]:
         if "{agency_id}" in address:
             channels[channel]["parameters"] = {"agency_id": {
                 "description": "the agency's id, e.g. so-tnmt-37"}}
-        producer = PRODUCERS.get(topic.split(".")[0], topic.split(".")[0])
+        producer = PRODUCERS.get(topic) or PRODUCERS.get(topic.split(".")[0], topic.split(".")[0])
         operations[f"publish_{channel}"] = {
             "action": "send", "channel": {"$ref": f"#/channels/{channel}"},
             "summary": f"Published by {producer}.",

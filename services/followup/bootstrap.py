@@ -48,6 +48,10 @@ class App:
     def prepare(self) -> None:
         self.kit.prepare(INDEXES, [TOPIC, DIALOGUES])
         self.store.upgrade()
+        # Agencies assigned work before their feed topic existed get it now: the relay
+        # must never wait on a topic that is missing.
+        for agency in self.store.agencies():
+            self.service.ensure_agency(agency)
 
     def web(self) -> Flask:
         self.prepare()

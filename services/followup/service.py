@@ -12,7 +12,7 @@ from typing import Any
 from services.common.audit import Audit
 from services.common.auth import Principal
 from services.common.clock import Clock
-from services.common.contracts.followup import agency_topic
+from services.common.contracts.followup import agency_commitments_topic, agency_topic
 from services.common.errors import Conflict, DomainError, NotFound
 from services.common.events import Event, new_event
 from services.common.kafka import Rejected, record_topic
@@ -57,14 +57,15 @@ class Followup:
             self.outbox.flush(collection, doc_id)
 
     def ensure_agency(self, agency_id: str) -> None:
-        """The agency's inbound topic exists (created when first assigned a commitment)."""
-        topic = agency_topic(agency_id)
+        """The agency's topics exist, its inbox and its feed of commitments (created when
+        first assigned a commitment, before any event for it is staged)."""
+        topics = [agency_topic(agency_id), agency_commitments_topic(agency_id)]
         with self._lock:
-            if topic in self._known_topics:
+            if set(topics) <= self._known_topics:
                 return
-        self.ensure_topics([topic])
+        self.ensure_topics(topics)
         with self._lock:
-            self._known_topics.add(topic)
+            self._known_topics.update(topics)
 
     # -- dialogue.concluded --------------------------------------------------------
 

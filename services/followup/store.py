@@ -18,6 +18,7 @@ from services.common.events import Event
 from services.common.localities import top_level
 from services.common.mongo import Index, LockTimeout, asc, mutex
 from services.followup.domain import ACTIVE, Change, bucket
+from services.followup.feeds import with_feeds
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +77,7 @@ class Store:
     def insert(self, doc: dict[str, Any], events: Iterable[Event], now: datetime) -> bool:
         """Insert a new commitment with its first events; False if it already exists."""
         try:
-            self.commitments.insert_one(outbox.new_document(doc, events, now))
+            self.commitments.insert_one(outbox.new_document(doc, with_feeds(events), now))
             return True
         except DuplicateKeyError:
             return False
@@ -105,7 +106,7 @@ class Store:
                  "version": version, "set": change.set, "push": change.push,
                  "applied": applied, "at": now}
         try:
-            self.transitions.insert_one(outbox.new_document(claim, events, now))
+            self.transitions.insert_one(outbox.new_document(claim, with_feeds(events), now))
         except DuplicateKeyError:
             return False
         self._apply(claim, doc["dialogue_id"])
@@ -130,7 +131,7 @@ class Store:
         try:
             self.transitions.insert_one(outbox.new_document(
                 {"_id": f"{commitment_id}|{key}", "commitment_id": commitment_id, "at": now},
-                events, now))
+                with_feeds(events), now))
             return True
         except DuplicateKeyError:
             return False
@@ -233,6 +234,10 @@ class Store:
             if _matches(query, {"dialogue_id": dialogue_id, "province_code": province,
                                 "ward_code": ward, "agency_id": agency, "deadline": deadline}):
                 yield dialogue_id, agency, state, n
+
+    def agencies(self) -> list[str]:
+        """Every agency that holds or held a commitment."""
+        return sorted(a for a in self.commitments.distinct("agency_id") if a)
 
     def upgrade(self) -> None:
         """Commitments stored before the report summaries: top-level locality codes, and

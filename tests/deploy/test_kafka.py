@@ -97,7 +97,8 @@ def test_every_topic_the_services_use_has_a_kafka_topic(name):
 def test_every_group_and_topic_a_service_touches_is_allowed_by_its_user(name):
     objects = rendered(name)
     granted = users(objects)
-    agency_topics = [t for t in topics(objects) if t.startswith("agency.")]
+    agency_topics = [t for t in topics(objects)
+                     if t.startswith("agency.") and t.endswith(".reports")]
     for service, consumers in CONSUMERS.items():
         mine = granted[service]
         for group, consumed, pattern in consumers:
@@ -126,10 +127,14 @@ def test_an_agency_writes_only_its_own_reports_and_reads_only_its_own_topics(nam
     for a in ids[:20]:
         mine = granted[f"agency-{a}"]
         assert allowed(mine, "topic", f"agency.{a}.reports", "Write")
+        assert allowed(mine, "topic", f"agency.{a}.commitments", "Read")
+        assert not allowed(mine, "topic", f"agency.{a}.commitments", "Write")
+        assert allowed(granted["followup"], "topic", f"agency.{a}.commitments", "Write")
         for other in ids:
             if other != a:
                 assert not allowed(mine, "topic", f"agency.{other}.reports", "Write")
                 assert not allowed(mine, "topic", f"agency.{other}.reports", "Read")
+                assert not allowed(mine, "topic", f"agency.{other}.commitments", "Read")
         for topic in ("intake.petitions", "followup.commitments", "notify.deliveries"):
             assert not allowed(mine, "topic", topic, "Read")
 

@@ -1,7 +1,10 @@
 """Events of the follow-up service (commitments), and the reports agencies send it.
 
 Topic ``followup.commitments`` is keyed by commitment id. Each agency writes to
-its own topic ``agency.<agency_id>.reports`` (keyed by commitment id too).
+its own topic ``agency.<agency_id>.reports`` (keyed by commitment id too), and reads
+its own commitments on ``agency.<agency_id>.commitments``: every event below that names
+the agency (``agency_id``, or ``previous_agency_id`` of a reassignment), the same
+envelope as on ``followup.commitments``.
 """
 
 from __future__ import annotations
@@ -13,11 +16,16 @@ from services.common.events import EventSchema, event
 
 TOPIC = "followup.commitments"
 AGENCY_TOPIC = "agency.<agency_id>.reports"
+AGENCY_COMMITMENTS = "agency.<agency_id>.commitments"
 OUTCOMES = ("resolved", "partially_resolved", "not_feasible")
 
 
 def agency_topic(agency: str) -> str:
     return f"agency.{agency}.reports"
+
+
+def agency_commitments_topic(agency: str) -> str:
+    return f"agency.{agency}.commitments"
 
 
 class CommitmentRef(EventSchema):
@@ -34,7 +42,7 @@ class CommitmentFacts(CommitmentRef):
     petition_ids = ids(load_default=list)
 
 
-@event("commitment.assigned", topic=TOPIC)
+@event("commitment.assigned", topic=TOPIC, also_on=(AGENCY_COMMITMENTS,))
 class CommitmentAssigned(CommitmentFacts):
     """A conclusion became a commitment of ``agency_id``, due by ``deadline``."""
 
@@ -43,7 +51,7 @@ class CommitmentAssigned(CommitmentFacts):
     notice_number = fields.String(load_default=None, allow_none=True)
 
 
-@event("commitment.progress_reported", topic=TOPIC, also_on=(AGENCY_TOPIC,))
+@event("commitment.progress_reported", topic=TOPIC, also_on=(AGENCY_TOPIC, AGENCY_COMMITMENTS))
 class ProgressReported(CommitmentRef):
     """Progress from the agency: over HTTP (published by followup) or on its own topic."""
 
@@ -64,19 +72,19 @@ class ResolutionSubmitted(CommitmentRef):
                            metadata={"description": "required unless outcome is resolved"})
 
 
-@event("commitment.deadline_approaching", topic=TOPIC)
+@event("commitment.deadline_approaching", topic=TOPIC, also_on=(AGENCY_COMMITMENTS,))
 class DeadlineApproaching(CommitmentFacts):
     """The deadline is a configured number of working days away (sent once)."""
 
     working_days_left = fields.Integer(required=True)
 
 
-@event("commitment.overdue", topic=TOPIC)
+@event("commitment.overdue", topic=TOPIC, also_on=(AGENCY_COMMITMENTS,))
 class Overdue(CommitmentFacts):
     """The deadline passed without a resolution (sent once)."""
 
 
-@event("commitment.escalated", topic=TOPIC)
+@event("commitment.escalated", topic=TOPIC, also_on=(AGENCY_COMMITMENTS,))
 class Escalated(CommitmentFacts):
     """Still overdue after a configured step; addressed to the host and the Front."""
 
@@ -85,7 +93,7 @@ class Escalated(CommitmentFacts):
     host = fields.Nested(Host, load_default=None, allow_none=True)
 
 
-@event("commitment.reassigned", topic=TOPIC)
+@event("commitment.reassigned", topic=TOPIC, also_on=(AGENCY_COMMITMENTS,))
 class Reassigned(CommitmentFacts):
     """Moved to another agency (``agency_id`` is the new one)."""
 
@@ -93,7 +101,7 @@ class Reassigned(CommitmentFacts):
     reason = fields.String(required=True)
 
 
-@event("commitment.deadline_extended", topic=TOPIC)
+@event("commitment.deadline_extended", topic=TOPIC, also_on=(AGENCY_COMMITMENTS,))
 class DeadlineExtended(CommitmentFacts):
     """New deadline, with a reason."""
 
@@ -101,7 +109,7 @@ class DeadlineExtended(CommitmentFacts):
     reason = fields.String(required=True)
 
 
-@event("commitment.resolved", topic=TOPIC)
+@event("commitment.resolved", topic=TOPIC, also_on=(AGENCY_COMMITMENTS,))
 class Resolved(CommitmentFacts):
     """Resolved: ``answer`` goes to the petitioners of ``petition_ids``."""
 
@@ -112,14 +120,14 @@ class Resolved(CommitmentFacts):
     on_time = fields.Boolean(required=True)
 
 
-@event("commitment.reopened", topic=TOPIC)
+@event("commitment.reopened", topic=TOPIC, also_on=(AGENCY_COMMITMENTS,))
 class Reopened(CommitmentFacts):
     """The Front judged the answer unsatisfactory; work goes on."""
 
     note = fields.String(required=True)
 
 
-@event("commitment.assessed", topic=TOPIC)
+@event("commitment.assessed", topic=TOPIC, also_on=(AGENCY_COMMITMENTS,))
 class Assessed(CommitmentRef):
     """The Front's assessment of a resolution."""
 
