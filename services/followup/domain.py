@@ -46,12 +46,13 @@ def commitment_id(conclusion_id: str) -> str:
 
 
 def deadline_of(issued_at: datetime, deadline: date | None, working_days: int | None,
-                default_working_days: int) -> date:
-    """The deadline as given, or ``working_days`` after the notice date (Vietnam time)."""
+                default_working_days: int, province: str | None = None) -> date:
+    """The deadline as given, or ``working_days`` after the notice date (Vietnam time),
+    counted on the province's calendar (its days declared off or worked, days_off.yaml)."""
     if deadline is not None:
         return deadline
     days = working_days if working_days is not None else default_working_days
-    return add_working_days(vn_today(issued_at), days)
+    return add_working_days(vn_today(issued_at), days, province)
 
 
 def start_of_vn_day(day: date) -> datetime:
@@ -59,23 +60,24 @@ def start_of_vn_day(day: date) -> datetime:
 
 
 def schedule(deadline: date, reminder_days: int, steps: tuple[int, ...],
-             level: int = 0) -> dict[str, Any]:
+             level: int = 0, province: str | None = None) -> dict[str, Any]:
     """When the sweeps should next look at a commitment due on ``deadline``.
 
     Stored on the document so that each sweep is one indexed query.
     """
     return {
         "due_at": end_of_vn_day(deadline),
-        "remind_at": start_of_vn_day(subtract_working_days(deadline, reminder_days)),
-        "next_escalation_at": escalation_time(deadline, steps, level),
+        "remind_at": start_of_vn_day(subtract_working_days(deadline, reminder_days, province)),
+        "next_escalation_at": escalation_time(deadline, steps, level, province),
     }
 
 
-def escalation_time(deadline: date, steps: tuple[int, ...], level: int) -> datetime | None:
+def escalation_time(deadline: date, steps: tuple[int, ...], level: int,
+                    province: str | None = None) -> datetime | None:
     """Start of the day the next escalation step (after ``level``) is reached, if any."""
     if level >= len(steps):
         return None
-    return start_of_vn_day(add_working_days(deadline, steps[level]))
+    return start_of_vn_day(add_working_days(deadline, steps[level], province))
 
 
 @dataclass
@@ -108,6 +110,11 @@ class Commitment:
     resolution: dict[str, Any] | None = None
     assessment: dict[str, Any] | None = None
     version: int = 0
+
+    @property
+    def province(self) -> str | None:
+        """Whose calendar counts its working days."""
+        return self.locality.get("province_code")
 
     # -- facts every event carries ------------------------------------------------
 
@@ -195,7 +202,8 @@ class Commitment:
                           detail_vi="Hạn mới phải sau hạn hiện tại.")
         previous = self.deadline
         return Change(
-            set={"deadline": deadline.isoformat(), **schedule(deadline, reminder_days, steps),
+            set={"deadline": deadline.isoformat(), **schedule(deadline, reminder_days, steps,
+                                                          province=self.province),
                  "reminded": False, "overdue": False, "escalation_level": 0,
                  "updated_at": now},
             push={"history": {"at": now, "action": "deadline_extended", "by": by,
@@ -237,11 +245,11 @@ class Commitment:
         if self.status not in ACTIVE or self.reminded:
             return None
         today = vn_today(now)
-        if today < subtract_working_days(self.deadline, reminder_days):
+        if today < subtract_working_days(self.deadline, reminder_days, self.province):
             return None
         if today > self.deadline:  # already late: the overdue notice says it better
             return Change(set={"reminded": True})
-        left = max(working_days_between(today, self.deadline), 0)
+        left = max(working_days_between(today, self.deadline, self.province), 0)
         return Change(set={"reminded": True, "reminded_at": now},
                       events=[("commitment.deadline_approaching",
                                {**self.facts(), "working_days_left": left})])
@@ -257,7 +265,7 @@ class Commitment:
         """One escalated event per step reached and not yet sent."""
         if self.status not in ACTIVE or not self.overdue:
             return None
-        late = working_days_between(self.deadline, vn_today(now))
+        late = working_days_between(self.deadline, vn_today(now), self.province)
         reached = [level for level, step in enumerate(steps, start=1) if late >= step]
         new = [level for level in reached if level > self.escalation_level]
         if not new:
@@ -265,7 +273,8 @@ class Commitment:
         top = new[-1]
         return Change(
             set={"escalation_level": top, "escalated_at": now,
-                 "next_escalation_at": escalation_time(self.deadline, steps, top)},
+                 "next_escalation_at": escalation_time(self.deadline, steps, top,
+                                                       self.province)},
             events=[("commitment.escalated",
                      {**self.facts(), "level": level, "working_days_late": late,
                       "host": self.host}) for level in new],
@@ -308,6 +317,6 @@ def new_doc(c: Commitment, *, now: datetime, reminder_days: int,
         "on_time": None, "resolved_at": None, "progress": [], "history": [], "applied": [],
         "created_at": now, "updated_at": now, "version": 0,
         "report_stale": True,  # not yet in its dialogue's report summary (store.py)
-        **schedule(c.deadline, reminder_days, steps),
+        **schedule(c.deadline, reminder_days, steps, province=c.province),
     }
 

@@ -79,7 +79,8 @@ class Followup:
                 continue
             deadline = domain.deadline_of(data["issued_at"], conclusion.get("deadline"),
                                           conclusion.get("working_days"),
-                                          self.settings.default_working_days)
+                                          self.settings.default_working_days,
+                                          data["locality"].get("province_code"))
             commitment = Commitment(
                 id=cid, conclusion_id=conclusion["conclusion_id"],
                 dialogue_id=data["dialogue_id"], text=conclusion["text"],

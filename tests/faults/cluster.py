@@ -77,6 +77,8 @@ class Cluster:
 
     def __init__(self, home: Path, nodes: int = 3) -> None:
         self.home = home
+        # one node (tests/faults/test_restart.py) cannot hold three replicas
+        self.replication, self.min_isr = min(3, nodes), min(2, nodes)
         self.admin_password = (var_dir() / "kafka" / "users" / "admin.password").read_text().strip()
         controller = (var_dir() / "kafka" / "users" / "controller.password").read_text().strip()
         self.brokers = [Broker(n, free_port(), free_port(), home / f"node{n}")
@@ -89,8 +91,9 @@ class Cluster:
             for key, value in {"NODE_ID": broker.node, "VOTERS": voters,
                                "KAFKA_PORT": broker.port,
                                "CONTROLLER_PORT": broker.controller_port,
-                               "DATA_DIR": broker.home / "data", "REPLICATION": 3,
-                               "MIN_ISR": 2, "ADMIN_PASSWORD": self.admin_password,
+                               "DATA_DIR": broker.home / "data",
+                               "REPLICATION": self.replication, "MIN_ISR": self.min_isr,
+                               "ADMIN_PASSWORD": self.admin_password,
                                "CONTROLLER_PASSWORD": controller}.items():
                 text = text.replace(f"@{key}@", str(value))
             broker.config.write_text(text)
@@ -102,7 +105,7 @@ class Cluster:
     def admin_settings(self, **overrides: object) -> Settings:
         return Settings.from_env(kafka_bootstrap=self.bootstrap, kafka_username="admin",
                                  kafka_password=self.admin_password, kafka_password_file="",
-                                 kafka_replication=3, **overrides)
+                                 kafka_replication=self.replication, **overrides)
 
     def start(self) -> None:
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")

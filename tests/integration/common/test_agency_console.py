@@ -9,10 +9,11 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from kafka import KafkaProducer
 
 from services.cli import main
 from services.common.config import Settings
-from services.common.kafka import ensure_topics
+from services.common.kafka import client_config, ensure_topics
 from services.common.kafka_security import revoke_agency
 from tests.helpers import unique
 
@@ -50,11 +51,19 @@ def test_console_tools_with_the_agency_properties_file(settings, monkeypatch, ca
                     stdin=f"cm-1|{report}\n")
         assert sent.returncode == 0, sent.stderr[-2000:]
 
-        read = tool(settings, CONSUMER, "--consumer.config", str(props), "--topic", own,
-                    "--group", f"{settings.topic_prefix}{agency}.check", "--from-beginning",
-                    "--max-messages", "1", "--timeout-ms", "30000",
+        # its feed of commitments (created by `agency add`), written as followup would
+        feed = f"{settings.topic_prefix}agency.{agency}.commitments"
+        assigned = '{"specversion": "1.0", "type": "commitment.assigned"}'
+        producer = KafkaProducer(**client_config(settings), acks="all", retries=30)
+        try:
+            producer.send(feed, key=b"cm-1", value=assigned.encode()).get(timeout=20)
+        finally:
+            producer.close(timeout=5)
+        read = tool(settings, CONSUMER, "--consumer.config", str(props), "--topic", feed,
+                    "--group", f"{settings.topic_prefix}{agency}.commitments",
+                    "--from-beginning", "--max-messages", "1", "--timeout-ms", "30000",
                     "--property", "print.key=true")
-        assert f"cm-1\t{report}" in read.stdout, read.stderr[-2000:]
+        assert f"cm-1\t{assigned}" in read.stdout, read.stderr[-2000:]
 
         refused = tool(settings, PRODUCER, "--producer.config", str(props), "--topic",
                        settings.topic_prefix + "followup.commitments",

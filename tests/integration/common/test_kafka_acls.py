@@ -160,3 +160,20 @@ def test_a_service_may_not_create_topics_and_says_what_to_run(settings: Settings
         assert "services.cli kafka setup" in str(stopped.value.code)
     finally:
         teardown(settings, settings.topic_prefix)
+
+
+def test_followup_writes_the_agencies_feeds_and_no_other_service_does(settings: Settings,
+                                                                      agencies):
+    setup(settings)
+    try:
+        feed = f"{settings.topic_prefix}agency.{agencies['x_id']}.commitments"
+        followup = dataclasses.replace(settings, kafka_username="followup", service="followup")
+        produce(followup, feed)
+        assert len(fetch(agencies["x"], feed)) == 1  # and the agency reads it
+        notify = dataclasses.replace(settings, kafka_username="notify", service="notify")
+        with pytest.raises(TopicAuthorizationFailedError):
+            produce(notify, feed)
+        with pytest.raises(TopicAuthorizationFailedError):
+            produce(agencies["x"], feed)  # an agency never writes its own feed
+    finally:
+        teardown(settings, settings.topic_prefix)

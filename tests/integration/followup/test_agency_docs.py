@@ -57,7 +57,8 @@ def test_cli_agency_add_creates_the_topic(followup, monkeypatch, capsys):
     assert f"writes:   {topic}" in out and f'username="agency-{agency}"' in out
     admin = KafkaAdminClient(**client_config(followup.settings))
     try:
-        assert topic in admin.list_topics()
+        # its inbox and its feed of commitments
+        assert {topic, topic.replace(".reports", ".commitments")} <= set(admin.list_topics())
     finally:
         admin.close()
     assert cli.main(["agency", "revoke", agency]) == 0

@@ -228,3 +228,29 @@ def test_resolution_at_the_last_half_second_of_the_deadline_day_is_on_time():
         answer="Đã xong", outcome="resolved", reason=None,
         now=datetime(2027, 4, 1, 0, 0, tzinfo=VN_TZ), by="a")
     assert late.set["on_time"] is False
+
+
+def test_working_days_follow_the_provinces_days_declared_off(tmp_path, monkeypatch):
+    """Ninh Bình (37) declares Fri 05/03/2027 off; Hà Nội (01) works it (days_off.yaml)."""
+    from services.common import workdays
+
+    path = tmp_path / "days_off.yaml"
+    monkeypatch.setenv("DOITHOAI_DAYS_OFF_FILE", str(path))
+    workdays.add_override(str(path), date(2027, 3, 5), "37", "Quyết định của UBND tỉnh")
+    issued = vn(2027, 3, 4)  # Thursday
+    assert domain.deadline_of(issued, None, 1, 30, "37") == date(2027, 3, 8)
+    assert domain.deadline_of(issued, None, 1, 30, "01") == date(2027, 3, 5)
+    # reminder one working day before a Monday deadline: Thursday in 37, Friday in 01
+    c37 = make(deadline=date(2027, 3, 8))
+    c01 = make(deadline=date(2027, 3, 8), locality={"province_code": "01", "ward_code": None})
+    assert c37.approaching(vn(2027, 3, 4), 1) is not None
+    assert c01.approaching(vn(2027, 3, 4), 1) is None
+    assert domain.schedule(date(2027, 3, 8), 1, STEPS, province="37")["remind_at"] \
+        == domain.start_of_vn_day(date(2027, 3, 4))
+    # escalation counts working days late on the province's calendar
+    late = apply(make(deadline=date(2027, 3, 4)), make(deadline=date(2027, 3, 4))
+                 .overdue_now(vn(2027, 3, 5)))
+    assert late.escalate(vn(2027, 3, 11), (5,)) is None  # 37: 8, 9, 10, 11 = 4 days late
+    other = make(deadline=date(2027, 3, 4), locality={"province_code": "01", "ward_code": None})
+    other = apply(other, other.overdue_now(vn(2027, 3, 5)))
+    assert other.escalate(vn(2027, 3, 11), (5,)) is not None  # 01: 5, 8, 9, 10, 11
