@@ -57,7 +57,7 @@ class App:
         self.prepare()
         return self.kit.app("Follow-up (commitments)", [blp],
                             extensions={"followup": self.service, "metrics_collectors": [
-                                OverdueCommitments(self.store.commitments)]})
+                                OverdueCommitments(self.store)]})
 
     def dialogue_consumer(self, **options: Any) -> Consumer:
         return self.kit.consumer(GROUP, handlers.dialogue_handlers(self.service),

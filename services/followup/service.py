@@ -251,6 +251,7 @@ class Followup:
             done["escalated"] += self._sweep_one(doc, lambda c: c.escalate(now, s.steps), now)
         # Once per dialogue rather than per commitment; also what a crash left stale.
         self.store.refresh_stale()
+        self.store.count_overdue(now)  # what /metrics shows, counted here, not per scrape
         return done
 
     def _sweep_one(self, doc: dict[str, Any], decide: Callable[[Commitment], Change | None],

@@ -42,6 +42,8 @@ TRANSITIONS = "transitions"
 # commitment from the commitments themselves, so it is never behind.
 REPORTS = "commitment_reports"
 MIGRATIONS = "migrations"
+# Figures the sweep counts for /metrics (one document), so that a scrape reads, not counts.
+COUNTS = "counts"
 REPORTED = ("agency_id", "deadline", "status", "overdue", "on_time")
 _FEW = 20  # stale commitments the report takes dialogue by dialogue
 _REPORT_FIELDS = {"dialogue_id": 1, "locality": 1, "version": 1, "report_stale": 1,
@@ -72,6 +74,7 @@ class Store:
         self.transitions: Collection = db[TRANSITIONS]
         self.reports: Collection = db[REPORTS]
         self.migrations: Collection = db[MIGRATIONS]
+        self.counts: Collection = db[COUNTS]
         self.db = db
 
     def insert(self, doc: dict[str, Any], events: Iterable[Event], now: datetime) -> bool:
@@ -170,7 +173,12 @@ class Store:
         """Count one dialogue's commitments into its summary, and clear the stale flag of
         each commitment counted as it still is."""
         # Two refreshes of one dialogue must not interleave, or the one that read first
-        # could write last and undo the other (on MongoDB too: this is read-then-write).
+        # could write last and undo the other. The mutex stays because MongoDB itself would
+        # need it: this reads many documents (the dialogue's commitments) and writes many
+        # (a summary per place, the stale flags), a check across documents that no single
+        # idempotent write or unique index covers without a multi-document transaction,
+        # which FerretDB 1.24 lacks. (A version-guarded replace per summary would do on
+        # MongoDB, but FerretDB does not make a filtered update atomic; see TRANSITIONS.)
         with mutex(self.db, f"report-refresh|{dialogue_id}", timeout=30.0):
             docs = list(self.commitments.find({"dialogue_id": dialogue_id}, _REPORT_FIELDS))
             places: dict[tuple, list[str]] = {}
@@ -234,6 +242,21 @@ class Store:
             if _matches(query, {"dialogue_id": dialogue_id, "province_code": province,
                                 "ward_code": ward, "agency_id": agency, "deadline": deadline}):
                 yield dialogue_id, agency, state, n
+
+    def count_overdue(self, now: datetime) -> dict[str, int]:
+        """Count the overdue, unresolved commitments by agency (the sweep does, after
+        marking them) into the one document /metrics reads."""
+        rows = self.commitments.aggregate([
+            {"$match": {"overdue": True, "status": {"$in": list(ACTIVE)}}},
+            {"$group": {"_id": "$agency_id", "n": {"$sum": 1}}}])
+        by_agency = {str(r["_id"]): int(r["n"]) for r in rows}
+        self.counts.replace_one({"_id": "overdue"}, {"by_agency": by_agency, "at": now},
+                                upsert=True)
+        return by_agency
+
+    def overdue_counts(self) -> dict[str, int]:
+        doc = self.counts.find_one({"_id": "overdue"})
+        return dict(doc["by_agency"]) if doc else {}
 
     def agencies(self) -> list[str]:
         """Every agency that holds or held a commitment."""
