@@ -151,10 +151,13 @@ def test_relay_publishes_what_the_web_process_could_not(followup, clock):
     assert followup.store.get(cid)["overdue"] is True
     # the assignment is long due; the overdue notice is within the grace period the web
     # process has to publish it itself
-    assert followup.outbox.relay_once() == 1
+    assert followup.outbox.relay_once() == 2  # on followup.commitments and the agency's feed
     clock.advance(seconds=5)
-    assert followup.outbox.relay_once() == 2
+    assert followup.outbox.relay_once() == 4
     assert followup.outbox.relay_once() == 0
     events = events_on(followup.settings, "followup.commitments", min_count=3)
     assert sorted(e["type"] for e in events) == ["commitment.assigned", "commitment.escalated",
                                                  "commitment.overdue"]
+    # the agency's feed got the very same events, once each
+    feed = events_on(followup.settings, "agency.so-xd-37.commitments", min_count=3)
+    assert sorted(e["id"] for e in feed) == sorted(e["id"] for e in events)

@@ -16,7 +16,9 @@ def test_services_write_only_their_own_topics_and_create_none_but_agency_inboxes
         writes = {a.name for a in principal.acls if "Write" in a.operations}
         own = {f"p.{t}" for t in acls.SERVICES[principal.name].produces}
         dlqs = {f"p.dlq.{g}" for g in acls.SERVICES[principal.name].groups}
-        assert writes == own | dlqs, principal.name
+        # followup also writes each agency's feed, agency.<id>.commitments (by prefix)
+        feeds = {"p.agency."} if principal.name == "followup" else set()
+        assert writes == own | dlqs | feeds, principal.name
         creates = {(a.name, a.pattern) for a in principal.acls if "Create" in a.operations}
         assert creates == ({("p.agency.", acls.PREFIXED)} if principal.name == "followup"
                            else set())
@@ -35,6 +37,12 @@ def test_an_agency_prefix_keeps_its_trailing_dot():
     prefixes = {a.name for a in agency.acls if a.pattern == acls.PREFIXED}
     assert prefixes == {"p.agency.so-xd-3.", "p.so-xd-3."}
     assert ops(agency, "topic", "p.agency.so-xd-3.reports") == {"Write", "Describe"}
+    # its feed of commitments is under its own prefix: read, never written
+    feed = [a for a in agency.acls if "p.agency.so-xd-3.commitments".startswith(a.name)
+            and a.resource == "topic"]
+    assert {op for a in feed for op in a.operations} == {"Read", "Describe"}
+    assert set(acls.agency_topics("so-xd-3").values()) == {
+        "agency.so-xd-3.reports", "agency.so-xd-3.commitments"}
     assert not any("agency.so-xd-37" .startswith(p.removeprefix("p.")) for p in prefixes)
 
 

@@ -245,8 +245,9 @@ def test_types_on_topic():
 def test_progress_reported_also_on_agency_topic():
     progress = REGISTRY.get("commitment.progress_reported")
     assert progress.topic == followup.TOPIC
-    assert progress.also_on == (followup.AGENCY_TOPIC,)
-    assert progress.topics == (followup.TOPIC, followup.AGENCY_TOPIC)
+    assert progress.also_on == (followup.AGENCY_TOPIC, followup.AGENCY_COMMITMENTS)
+    assert progress.topics == (followup.TOPIC, followup.AGENCY_TOPIC,
+                               followup.AGENCY_COMMITMENTS)
     on_agency = {t.type for t in REGISTRY.types_on(followup.AGENCY_TOPIC)}
     assert on_agency == {"commitment.progress_reported", "commitment.resolution_submitted"}
     assert followup.AGENCY_TOPIC in REGISTRY.topics()
