@@ -219,7 +219,8 @@ def _agency_add(args: argparse.Namespace) -> int:
             handle.write(properties)
     print(f"Kafka principal for agency {args.agency_id} (shown once; keep it in a secret store):"
           f"\n  username: {user}\n  password: {password}\n  writes:   {topic}"
-          f"\n  reads:    {settings.topic_prefix}agency.{args.agency_id}.*"
+          f"\n  reads:    {settings.topic_prefix}agency.{args.agency_id}.*   (your commitments:"
+          f" {settings.topic_prefix}agency.{args.agency_id}.commitments)"
           f"\n  groups:   {settings.topic_prefix}{args.agency_id}.*"
           "\n\nClient properties (kafka-console-producer/consumer --command-config / "
           f"--producer.config){' written to ' + args.properties if args.properties else ''}:"
