@@ -28,6 +28,7 @@ def event_handlers(service: NotifyService) -> dict[str, Callable[[Event], None]]
         "dialogue.held": service.dialogue_held,
         "dialogue.concluded": service.dialogue_concluded,
         "dialogue.required": service.dialogue_required,
+        "dialogue_request.code_issued": service.code_issued,
         # commitments: the responsible agency, then the host and the Front
         "commitment.assigned": service.commitment_assigned,
         "commitment.deadline_approaching": service.commitment_deadline_approaching,

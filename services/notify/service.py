@@ -171,12 +171,19 @@ class NotifyService:
             doc.update(state=PENDING, subject=rendered.subject, text=rendered.text,
                        html=rendered.html, segments=rendered.segments,
                        recipient_name=context.get("recipient_name"))
+            if template in domain.CODES:
+                # The code is kept encrypted; what officers see has it masked.
+                doc["text_enc"] = self.kit.keys.encrypt(rendered.text, doc_id)
+                doc["text"] = render(template, address.channel,
+                                     {**context, "code": domain.MASK}).text
             if hold_until:
                 doc.update(state=DEFERRED, due_at=hold_until, reason="waiting for dialogue facts")
         except TemplateError as exc:
             # Kept as a failed notification so officers see what could not be said.
-            log.warning("template failed", extra={"template": template, "error": str(exc)})
-            doc.update(state=FAILED, reason=f"template: {exc}", subject=None, text=None,
+            # A code template's error could quote the code: say only that it failed.
+            error = "cannot render" if template in domain.CODES else str(exc)
+            log.warning("template failed", extra={"template": template, "error": error})
+            doc.update(state=FAILED, reason=f"template: {error}", subject=None, text=None,
                        html=None, segments=None)
             events.append(self._delivery_event("notification.failed", doc, now,
                                                reason=doc["reason"]))
@@ -442,6 +449,30 @@ class NotifyService:
                 self._tell_directory(entry, role, "dialogue_required", ctx, cause_id=ev.id,
                                      refs={"locality": locality})
 
+    # ================================================================ one-time codes
+
+    def code_issued(self, ev: Event) -> None:
+        """The one-time code that confirms a dialogue request, by SMS at once. The code
+        comes sealed in the contact token; it is never logged nor put on Kafka."""
+        d = ev.data
+        if domain.expired(d["expires_at"], self.clock()):
+            log.info("one-time code already expired; not sent", extra={"event": ev.id})
+            return
+        opened = self.open_contact(d["contact"].get("contact_token"))
+        phone, code = self._phone_of(opened), opened.get("code")
+        if not phone or not code:
+            log.warning("one-time code without a phone or a code", extra={"event": ev.id})
+            return
+        locality = d["locality"]
+        try:
+            commune = ward(locality["ward_code"]).name if locality.get("ward_code") else None
+        except UnknownLocality:
+            commune = None
+        address = Address("sms", phone, f"request:{d['request_id']}", "petitioner")
+        self._create(address, "dialogue_request_code",
+                     {"code": str(code), "expires_at": d["expires_at"], "commune_name": commune},
+                     cause_id=ev.id, refs={"locality": locality, "expires_at": d["expires_at"]})
+
     # ================================================================ commitments
 
     def _commitment_context(self, d: dict[str, Any]) -> dict[str, Any]:
@@ -649,6 +680,9 @@ class NotifyService:
                 and self.store.stopped(doc["petition_id"])):
             self._finish(doc, token, notes, {"state": CANCELLED, "reason": "stopped by recipient"})
             return
+        if domain.expired(doc.get("expires_at"), now):
+            self._finish(doc, token, notes, {"state": CANCELLED, "reason": "expired"})
+            return
         if template == "dialogue_reminder" and domain.reminder_stale(
                 doc["starts_at"], doc["hours_before"], self.settings.reminder_offsets, now):
             self._finish(doc, token, notes, {"state": CANCELLED, "reason": "reminder too late"})
@@ -670,7 +704,9 @@ class NotifyService:
         attempt: dict[str, Any] = {"number": number, "at": now, "provider": provider}
         try:
             if channel == "sms":
-                result = self.senders.sms.send(to, doc["text"], doc["_id"])
+                text = (self.kit.keys.decrypt(doc["text_enc"], doc["_id"])
+                        if doc.get("text_enc") else doc["text"])
+                result = self.senders.sms.send(to, text, doc["_id"])
             elif channel == "zalo":
                 if self.senders.zalo is None:
                     raise PermanentError("Zalo ZNS is not configured", provider="zns")

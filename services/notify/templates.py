@@ -57,6 +57,7 @@ sms_status_reply (SMS only)        tracking_code*, status (None: code not found)
                                    dialogue_starts_at, note, lookup_url, sms_number
 sms_stop_reply (SMS only)          tracking_code (None: every petition), found, sms_number
 sms_help_reply (SMS only)          sms_number*, lookup_url, hotline
+dialogue_request_code (SMS only)   code*, expires_at*, commune_name
 =================================  ==================================================
 """
 
@@ -343,12 +344,13 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "sms_status_reply": ("tracking_code",),
     "sms_stop_reply": (),
     "sms_help_reply": ("sms_number",),
+    "dialogue_request_code": ("code", "expires_at"),
 }
 # Templates about a dialogue's place: a venue, an online link or both.
 PLACED = frozenset({"dialogue_invitation", "dialogue_agency_notice", "dialogue_rescheduled",
                     "dialogue_reminder"})
 MOMENTS = ("received_at", "answered_at", "starts_at", "ends_at", "old_starts_at",
-           "new_starts_at", "updated_at", "dialogue_starts_at")
+           "new_starts_at", "updated_at", "dialogue_starts_at", "expires_at")
 DAYS = ("due_at", "deadline", "dialogue_date", "prepare_by")
 NUMBERS = ("days_left", "days_late", "hours_before", "level", "requesters", "threshold",
            "voters", "year", "petitions_count", "progress")
@@ -365,7 +367,7 @@ KEYS = frozenset({
     "days_left", "progress", "days_late", "level", "escalated_to", "commune_name",
     "requesters", "threshold", "voters", "year", "request_topic", "dashboard_url", "status",
     "updated_at", "dialogue_starts_at", "found", "recipient_name", "petition_kind",
-    "platform_name",
+    "platform_name", "code", "expires_at",
 })
 
 _LINE_SPACE = re.compile(r"[^\S\n]+")

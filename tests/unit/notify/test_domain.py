@@ -144,3 +144,11 @@ def test_settings_defaults_and_checks():
         NotifySettings.from_env({"ZNS_TEMPLATES": '{"petition_received": {"params": {}}}'})
     with pytest.raises(ConfigError):
         NotifySettings.from_env({"SMS_SENDER": "UBND TINH NINH BINH"})  # > 11 characters
+
+
+def test_a_one_time_code_goes_at_once_and_never_after_it_expires():
+    night = vn(2027, 3, 9, 23, 40)
+    assert domain.urgent("dialogue_request_code", night)
+    assert not domain.expired(night + timedelta(minutes=15), night)
+    assert domain.expired(night + timedelta(minutes=15), night + timedelta(minutes=15))
+    assert not domain.expired(None, night)
