@@ -14,8 +14,9 @@ from services.common.kafka import Consumer
 from services.common.kit import Kit
 from services.common.outbox import Outbox
 from services.notify import api, store
-from services.notify.channels import SmsProvider, SmtpSender, sms_provider_from_config
+from services.notify.channels import SmsProvider, sms_provider_from_config
 from services.notify.handlers import TOPICS, event_handlers
+from services.notify.mail import SmtpSender
 from services.notify.providers import EsmsSms, ZaloTokens, ZnsSender, callback_signature
 from services.notify.service import NotifyService, Senders
 from services.notify.settings import NotifySettings

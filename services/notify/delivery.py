@@ -26,8 +26,9 @@ from services.common.events import Event
 from services.common.kafka import Bus
 from services.common.outbox import stage
 from services.notify import domain
-from services.notify.channels import PermanentError, SmsProvider, SmtpSender, TransientError
+from services.notify.channels import PermanentError, SmsProvider, TransientError
 from services.notify.domain import CANCELLED, DEFERRED, FAILED, PENDING, SENT, UNDELIVERED
+from services.notify.mail import SmtpSender
 from services.notify.notifier import Written, delivery_event
 from services.notify.providers import ZnsSender
 from services.notify.settings import NotifySettings
