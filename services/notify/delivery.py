@@ -56,21 +56,24 @@ class Quota:
         self.limits = limits
         self.clock = clock
         self.chunk = chunk
-        self._left: dict[str, tuple[int, int]] = {}  # key -> (window, sends left)
+        # key -> (window, sends left of the chunk, the minute's limit reached)
+        self._left: dict[str, tuple[int, int, bool]] = {}
         self._lock = threading.Lock()  # the consumer and the sender job share it
 
     def allow(self, channel: str, key: str) -> bool:
         limit = self.limits[channel]
         window = int(self.clock().timestamp()) // 60
         with self._lock:
-            taken_in, left = self._left.get(key, (-1, 0))
-            if taken_in == window and left > 0:
-                self._left[key] = (window, left - 1)
-                return True
+            taken_in, left, spent = self._left.get(key, (-1, 0, False))
+            if taken_in == window and (left or spent):
+                if left:
+                    self._left[key] = (window, left - 1, spent)
+                return bool(left)  # none left and the minute's limit spent: no command
             n = max(1, min(self.chunk, limit // 10))
             total = self.store.take_quota(key, window, n)
             got = max(0, min(n, limit - (total - n)))
-            self._left[key] = (window, max(0, got - 1))
+            # Fewer than asked: the limit is reached for everyone until the next minute.
+            self._left[key] = (window, max(0, got - 1), got < n)
             return got > 0
 
     def sweep(self) -> int:

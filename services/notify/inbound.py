@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from services.common import phones
+from services.common.clock import from_mongo
 from services.notify import domain
 from services.notify.delivery import Delivery
 from services.notify.domain import DELIVERED, UNDELIVERED, Address, Command
@@ -53,7 +54,8 @@ class Inbound:
                    "lookup_url": self.settings.lookup_base_url}
             if petition and petition.get("status"):
                 ctx.update(status=petition["status"], updated_at=petition.get("status_at"),
-                           petition_kind=petition.get("kind"))
+                           petition_kind=petition.get("kind"),
+                           dialogue_starts_at=self._next_dialogue(petition, now))
                 refs = {"petition_id": petition["_id"], "locality": petition.get("locality")}
         elif command.verb == "stop":
             template = "sms_stop_reply"
@@ -66,6 +68,17 @@ class Inbound:
         address = Address("sms", phone, f"phone:{fp}", "petitioner")
         self.notifier.create(address, template, ctx, cause_id=f"sms-in:{message_id}", refs=refs)
         return template
+
+    def _next_dialogue(self, petition: dict[str, Any], now: datetime) -> datetime | None:
+        """When the petition is on an upcoming dialogue's agenda (what scheduling's
+        announcements say; no petition event says it), the reply names its time."""
+        starts = []
+        for dialogue_id in petition.get("dialogue_ids") or []:
+            dialogue = self.store.dialogue(dialogue_id) or {}
+            when = from_mongo(dialogue.get("starts_at"))
+            if dialogue.get("status") in ("announced", "rescheduled") and when and when > now:
+                starts.append(when)
+        return min(starts, default=None)
 
     def _stop(self, command: Command, phone: str, fp: str,
               now: datetime) -> tuple[dict[str, Any], dict[str, Any]]:
