@@ -90,6 +90,10 @@ class Delivery:
         self.bus = bus
         self.clock = clock
         self.keys = keys
+        # After a provider failed for now (a timeout, a 5xx), messages are no longer
+        # sent from the consumer for a minute: a provider that hangs would hold the
+        # consumer's batch past Kafka's poll interval. The sender job takes them.
+        self.at_once_after: datetime | None = None
         self.quota = Quota(store, {"sms": settings.sms_rate_per_minute,
                                    "email": settings.email_rate_per_minute,
                                    "zalo": settings.sms_rate_per_minute}, clock)
@@ -115,6 +119,10 @@ class Delivery:
             if len(due) < asked:
                 break  # that was all there was
         return handled
+
+    def at_once(self) -> bool:
+        """Whether a message may be sent from where it is written, now."""
+        return self.at_once_after is None or self.clock() >= self.at_once_after
 
     def send_claimed(self, written: Written, *, checked: bool = True) -> None:
         """One attempt for a notification this process holds the claim of. ``checked``:
@@ -159,6 +167,8 @@ class Delivery:
             result = self._send(doc, channel)
         except (TransientError, PermanentError) as exc:
             transient = isinstance(exc, TransientError)
+            if transient:
+                self.at_once_after = now + timedelta(seconds=60)
             attempt.update(outcome="transient" if transient else "permanent",
                            status=exc.status, code=str(exc.code) if exc.code else None,
                            reason=exc.reason)

@@ -68,7 +68,8 @@ def delivery_event(source: str, type_: str, doc: dict[str, Any], now: datetime, 
 
 class Notifier:
     def __init__(self, kit: Kit, settings: NotifySettings, store: Store, outbox: Outbox, *,
-                 zalo_enabled: bool, send_now: Callable[[Written], None] | None) -> None:
+                 zalo_enabled: bool, send_now: Callable[[Written], None] | None,
+                 at_once: Callable[[], bool] = lambda: True) -> None:
         self.kit = kit
         self.settings = settings
         self.store = store
@@ -77,6 +78,7 @@ class Notifier:
         self.zalo_enabled = zalo_enabled
         self.zns_map = settings.zns_map
         self.send_now = send_now  # Delivery.send_claimed
+        self.at_once = at_once  # Delivery.at_once: the providers answer promptly
 
     # ------------------------------------------------------------ contacts
 
@@ -151,7 +153,8 @@ class Notifier:
             events.append(delivery_event(self.settings.service, "notification.failed", doc,
                                          now, reason=doc["reason"]))
         claim = None
-        if at_once and doc["state"] == PENDING and doc["due_at"] <= now and self.send_now:
+        if (at_once and doc["state"] == PENDING and doc["due_at"] <= now and self.send_now
+                and self.at_once()):
             claim = uuid.uuid4().hex
             until = now + timedelta(seconds=self.settings.lease_seconds)
             doc.update(state=SENDING, lease_token=claim, lease_until=until)

@@ -41,7 +41,8 @@ class NotifyService:
         self.delivery = Delivery(settings, store, senders, kit.bus, kit.clock, kit.keys)
         self.notifier = Notifier(kit, settings, store, outbox,
                                  zalo_enabled=senders.zalo is not None,
-                                 send_now=self.delivery.send_claimed)
+                                 send_now=self.delivery.send_claimed,
+                                 at_once=self.delivery.at_once)
         self.directory = Directory(kit, store, self.notifier)
         self.dispatch = Dispatch(settings, store, self.notifier, self.directory)
         self.inbound = Inbound(settings, store, self.notifier, self.delivery)

@@ -151,3 +151,18 @@ def test_two_senders_draining_one_backlog_send_each_message_once(harness):
     assert sum(counts) == 12
     assert sorted(len(harness.sms(p)) for p in phones) == [1] * 12
     assert harness.send() == 0
+
+
+def test_after_a_provider_timeout_the_consumer_leaves_sending_to_the_sender(harness):
+    first, second = (received(code=f"NB25-4K7Q{n}Z", contact=contact(email=None))
+                     for n in (1, 2))
+    harness.sinks.fault(PHONE, [503])
+    harness.deliver(first)  # sent at once: the provider fails for now
+    [doc] = harness.notifications(petition_id=first.subject)
+    assert doc["state"] == "pending" and doc["attempt_count"] == 1
+    harness.deliver(second)  # within the minute: written for the sender, not sent here
+    [doc] = harness.notifications(petition_id=second.subject)
+    assert doc["state"] == "pending" and doc["attempt_count"] == 0
+    harness.sent_at_once = 0
+    assert harness.app.send_due() == 1  # the second one; the first waits for its backoff
+    assert len(harness.sms()) == 1
