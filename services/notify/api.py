@@ -13,15 +13,17 @@ from prometheus_client import Counter
 
 from services.common import auth
 from services.common.auth import AuthError, require
-from services.common.errors import Invalid, NotFound
+from services.common.errors import Invalid
 from services.notify import schemas
+from services.notify.directory import agency_entry_id, locality_entry_id
 from services.notify.providers import (
     ESMS_DELIVERED,
     ESMS_FAILED,
     callback_signature,
     zalo_signature,
 )
-from services.notify.service import NotifyService, agency_entry_id, locality_entry_id
+from services.notify.service import NotifyService
+from services.notify.views import Views
 
 READERS = ("admin", "auditor", "secretariat", "front_officer", "host")
 
@@ -42,6 +44,10 @@ def svc() -> NotifyService:
     return current_app.extensions["notify"]
 
 
+def views() -> Views:
+    return current_app.extensions["notify.views"]
+
+
 def _scoped(query: dict[str, Any]) -> dict[str, Any]:
     return {**query, **auth.current().scope_filter("locality.")}
 
@@ -58,17 +64,11 @@ class Notifications(MethodView):
         """List notifications, newest first, filtered by petition, dialogue, commitment,
         status and channel."""
         page, size = args.pop("page"), args.pop("page_size")
-        if "status" in args:
-            args["state"] = args.pop("status")
-        items, total = svc().store.list_notifications(_scoped(args), page, size)
-        return {"items": items, "total": total, "page": page, "page_size": size}
+        return views().notifications(_scoped(args), page, size)
 
 
 def _notification(notification_id: str) -> dict[str, Any]:
-    doc = svc().store.notifications.find_one(_scoped({"_id": notification_id}))
-    if doc is None:
-        raise NotFound("no such notification", detail_vi="Không tìm thấy thông báo.")
-    return doc
+    return views().notification(notification_id, _scoped({}))
 
 
 @notifications.route("/<notification_id>")
@@ -94,9 +94,7 @@ class NotificationRetry(MethodView):
 
 
 def _page(query: dict[str, Any], args: dict[str, Any]) -> dict[str, Any]:
-    items, total = svc().store.list_directory(query, args["page"], args["page_size"])
-    return {"items": [svc().directory_view(e) for e in items], "total": total,
-            "page": args["page"], "page_size": args["page_size"]}
+    return views().directory_page(query, args["page"], args["page_size"])
 
 
 def _contact(data: dict[str, Any]) -> dict[str, Any]:
@@ -130,11 +128,8 @@ class AgencyEntry(MethodView):
     @directory.response(200, schemas.DirectoryEntry)
     def get(self, agency_id: str):
         """One agency's contact."""
-        entry = svc().store.directory_entry(agency_entry_id(agency_id))
-        if entry is None:
-            raise NotFound("no such agency in the directory",
-                           detail_vi="Không tìm thấy cơ quan trong danh bạ.")
-        return svc().directory_view(entry)
+        return views().directory_entry(agency_entry_id(agency_id),
+                                       "Không tìm thấy cơ quan trong danh bạ.")
 
     @require("admin", write=True)
     @directory.arguments(schemas.AgencyIn)
@@ -148,14 +143,14 @@ class AgencyEntry(MethodView):
         _checked_phone(data)
         meta = {"kind": "agency", "agency_id": agency_id, "province_code": None,
                 "ward_code": None, "role": None, "name": data["name"]}
-        return svc().put_directory(auth.current(), agency_entry_id(agency_id), meta,
+        return svc().directory.put(auth.current(), agency_entry_id(agency_id), meta,
                                    _contact(data))
 
     @require("admin", write=True)
     @directory.response(204)
     def delete(self, agency_id: str):
         """Remove an agency's contact."""
-        svc().delete_directory(auth.current(), agency_entry_id(agency_id))
+        svc().directory.delete(auth.current(), agency_entry_id(agency_id))
 
 
 @directory.route("/localities")
@@ -176,7 +171,7 @@ class LocalityEntries(MethodView):
         entry_id = locality_entry_id(data["province_code"], data.get("ward_code"), data["role"])
         meta = {"kind": "locality", "agency_id": None, "province_code": data["province_code"],
                 "ward_code": data.get("ward_code"), "role": data["role"], "name": data["name"]}
-        return svc().put_directory(auth.current(), entry_id, meta, _contact(data))
+        return svc().directory.put(auth.current(), entry_id, meta, _contact(data))
 
 
 @directory.route("/entries/<entry_id>")
@@ -185,16 +180,13 @@ class DirectoryOne(MethodView):
     @directory.response(200, schemas.DirectoryEntry)
     def get(self, entry_id: str):
         """One entry by id (agency:<id> or locality:<province>:<ward|->:<role>)."""
-        entry = svc().store.directory_entry(entry_id)
-        if entry is None:
-            raise NotFound("no such directory entry", detail_vi="Không tìm thấy mục danh bạ.")
-        return svc().directory_view(entry)
+        return views().directory_entry(entry_id, "Không tìm thấy mục danh bạ.")
 
     @require("admin", write=True)
     @directory.response(204)
     def delete(self, entry_id: str):
         """Remove an entry."""
-        svc().delete_directory(auth.current(), entry_id)
+        svc().directory.delete(auth.current(), entry_id)
 
 
 # ---------------------------------------------------------------- inbound SMS
@@ -238,7 +230,7 @@ class Inbound(MethodView):
             error = Invalid(next(iter(messages)), f"invalid fields: {', '.join(sorted(messages))}")
             error.extra = {"errors": messages}  # every bad field, not just the first
             raise error from None
-        reply = svc().inbound_sms(sender, text, message_id)
+        reply = svc().inbound.sms(sender, text, message_id)
         if twilio:
             return Response('<?xml version="1.0" encoding="UTF-8"?><Response></Response>',
                             mimetype="text/xml")
@@ -273,8 +265,8 @@ class EsmsReport(MethodView):
             return {"status": "ignored", "delivery": None}
         detail = {"code": status, "message_id": args.get("SMSID"),
                   "telco": args.get("telcoid")}
-        doc = svc().delivery_report("esms", delivered=status in ESMS_DELIVERED, detail=detail,
-                                    notification_id=nid)
+        doc = svc().inbound.delivery_report("esms", delivered=status in ESMS_DELIVERED,
+                                            detail=detail, notification_id=nid)
         if doc is None:
             REPORTS.labels("esms", "unknown").inc()
             return {"status": "unknown", "delivery": None}
@@ -305,8 +297,8 @@ class ZaloReport(MethodView):
         msg_id = str((body.get("message") or {}).get("msg_id") or "")
         detail = {"message_id": msg_id,
                   "delivery_time": (body.get("message") or {}).get("delivery_time")}
-        doc = svc().delivery_report("zalo", delivered=True, detail=detail,
-                                    message_id=msg_id or None)
+        doc = svc().inbound.delivery_report("zalo", delivered=True, detail=detail,
+                                            message_id=msg_id or None)
         if doc is None:
             REPORTS.labels("zalo", "unknown").inc()
             return {"status": "unknown", "delivery": None}
@@ -323,7 +315,7 @@ def install_metrics(app: Flask) -> None:
         if request.path != "/metrics" or response.status_code != 200:
             return response
         try:
-            rows = app.extensions["notify"].delivery_counts()
+            rows = app.extensions["notify.views"].delivery_counts()
         except Exception:  # the database is down: /readyz says so, /metrics still answers
             return response
         lines = ["# HELP notify_notifications Notifications by channel and delivery state",

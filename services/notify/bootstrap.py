@@ -14,11 +14,13 @@ from services.common.kafka import Consumer
 from services.common.kit import Kit
 from services.common.outbox import Outbox
 from services.notify import api, store
-from services.notify.channels import SmsProvider, SmtpSender, sms_provider_from_config
+from services.notify.channels import SmsProvider, sms_provider_from_config
 from services.notify.handlers import TOPICS, event_handlers
+from services.notify.mail import SmtpSender
 from services.notify.providers import EsmsSms, ZaloTokens, ZnsSender, callback_signature
 from services.notify.service import NotifyService, Senders
 from services.notify.settings import NotifySettings
+from services.notify.views import Views
 
 DB_NAME = "notify"
 GROUP = "notify"
@@ -80,18 +82,26 @@ class App:
 
     @cached_property
     def handlers(self):
-        return event_handlers(self.service)
+        return event_handlers(self.service.dispatch)
+
+    @cached_property
+    def views(self) -> Views:
+        return Views(self.store, self.service.directory)
 
     def prepare(self) -> None:
-        """Indexes and topics; idempotent, run by the web app and the worker at start."""
+        """Indexes and topics, and notifications and stops written by older versions;
+        idempotent, run by the web app and the worker at start."""
         self.kit.prepare(store.INDEXES, [*TOPICS, DELIVERIES])
+        self.store.migrate_queue()
+        self.store.migrate_stops()
 
     def web(self) -> Flask:
         if self._web is None:
             self.prepare()
             self._web = self.kit.app("Notify", [api.notifications, api.directory, api.inbound,
                                                 api.callbacks],
-                                     extensions={"notify": self.service})
+                                     extensions={"notify": self.service,
+                                                 "notify.views": self.views})
             api.install_metrics(self._web)
         return self._web
 
@@ -99,10 +109,13 @@ class App:
         return self.kit.consumer(GROUP, self.handlers, topics=TOPICS, **options)
 
     def send_due(self) -> int:
-        return self.service.send_due()
+        return self.service.delivery.send_due()
 
     def zns_timeouts(self) -> int:
-        return self.service.zns_timeouts()
+        return self.service.delivery.zns_timeouts()
+
+    def sweep_quotas(self) -> int:
+        return self.service.delivery.quota.sweep()
 
     def relay(self) -> int:
         return self.outbox.relay_once()

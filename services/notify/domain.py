@@ -35,7 +35,12 @@ REPLIES = frozenset({"sms_status_reply", "sms_stop_reply", "sms_help_reply"})
 # submitted a petition) and a dialogue they may travel to being called off. Quiet hours
 # are for what the citizen did not ask for at that moment (reminders, notices, answers).
 ACKNOWLEDGEMENTS = frozenset({"petition_received"})
-URGENT = REPLIES | ACKNOWLEDGEMENTS | {"dialogue_cancelled"}
+# A one-time code the citizen is waiting for, typed into the form within minutes: it
+# goes at once (whatever the hour), its text is kept encrypted (officers see it masked),
+# and it is never sent after it expires.
+CODES = frozenset({"dialogue_request_code"})
+URGENT = REPLIES | ACKNOWLEDGEMENTS | CODES | {"dialogue_cancelled"}
+MASK = "******"
 # An acknowledgement is only a reply while the submission is fresh: one replayed or
 # imported hours later waits for the morning like any other notice.
 FRESH = timedelta(hours=1)
@@ -137,6 +142,11 @@ def urgent(template: str, created_at: datetime, received_at: Any = None) -> bool
     if template in ACKNOWLEDGEMENTS:
         return isinstance(received_at, datetime) and created_at - aware(received_at) <= FRESH
     return template in URGENT
+
+
+def expired(expires_at: datetime | None, now: datetime) -> bool:
+    """A message that is worthless from ``expires_at`` on (a one-time code)."""
+    return expires_at is not None and aware(now) >= aware(expires_at)
 
 
 def directory_addresses(entry: dict[str, Any], contact: dict[str, Any], recipient: str,

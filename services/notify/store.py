@@ -1,18 +1,20 @@
-"""Notify's collections, indexes and the reads and conditional writes on them.
+"""Notify's collections, indexes and every read and conditional write on them.
 
-- ``notifications``: one document per (cause, recipient, template) with its attempts and
-  an outbox for ``notification.sent`` / ``notification.failed``;
+- ``notifications``: one document per (cause, recipient, template) with its attempts;
+  ``queue``/``wake_at`` mark those a sender still has to look at (waiting, or claimed
+  with a lease), so that finding what is due is one query on an indexed equality;
 - ``petitions``: the read model of petitions (tracking code, sealed contact token as
-  received, consent, status, stop flag);
+  received, consent, status, the stop flag set by an inbound ``HUY``, the dialogues that
+  listed it);
 - ``dialogues``: the read model of dialogues (facts for invitations, reminders and
   commitment e-mails, and the agenda petitions);
 - ``directory``: contacts of agencies and of each locality's host, secretariat and Front,
-  the contact itself encrypted at rest.
+  the contact itself encrypted at rest;
+- ``rate_limits``: the providers' per-minute quotas, taken by senders in chunks.
 """
 
 from __future__ import annotations
 
-import contextlib
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,22 +25,22 @@ from pymongo.errors import DuplicateKeyError
 from services.common import outbox
 from services.common.events import Event
 from services.common.mongo import Index, asc
+from services.common.ratelimit import COLLECTION as RATE_LIMITS
 from services.common.ratelimit import INDEXES as RATE_INDEXES
-from services.notify.domain import CANCELLED, SENDING, WAITING, code_key_of
+from services.notify.domain import CANCELLED, PENDING, SENDING, WAITING, code_key_of
 
 NOTIFICATIONS = "notifications"
 PETITIONS = "petitions"
 DIALOGUES = "dialogues"
 DIRECTORY = "directory"
-# Petitions whose petitioner asked for no more messages (inbound HUY), one document
-# each, apart from the petition read model so that the read model has one writer.
-STOPS = "stops"
 # Provider credentials (Zalo's OAuth tokens), encrypted, one document per provider.
 CREDENTIALS = "credentials"
 
 INDEXES = [
     Index(NOTIFICATIONS, asc("key"), unique=True, name="notification_key"),
-    Index(NOTIFICATIONS, asc("state", "due_at"), name="notification_due"),
+    # What a sender looks at: FerretDB pushes the equality on ``queue`` down to its
+    # backend, so only unfinished notifications are read, whatever the history holds.
+    Index(NOTIFICATIONS, asc("queue", "wake_at"), name="notification_queue"),
     Index(NOTIFICATIONS, asc("petition_id", "created_at"), name="notification_petition"),
     Index(NOTIFICATIONS, asc("dialogue_id", "template", "state"), name="notification_dialogue"),
     Index(NOTIFICATIONS, asc("commitment_id", "created_at"), name="notification_commitment"),
@@ -50,10 +52,12 @@ INDEXES = [
     Index(PETITIONS, asc("tracking_code"), name="petition_code"),
     Index(PETITIONS, asc("code_key"), name="petition_code_key"),
     Index(PETITIONS, asc("phone_fp"), name="petition_phone"),
-    Index(DIALOGUES, asc("petition_ids"), name="dialogue_petitions"),
     Index(DIRECTORY, asc("kind", "province_code", "ward_code", "role"), name="directory_place"),
     *RATE_INDEXES,
 ]
+
+# What leaves the queue when a notification reaches a final state.
+DEQUEUE = {"queue": "", "wake_at": ""}
 
 
 class Store:
@@ -61,15 +65,21 @@ class Store:
         self.db = db
         self.notifications = db[NOTIFICATIONS]
         self.petitions = db[PETITIONS]
-        self.stops = db[STOPS]
         self.dialogues = db[DIALOGUES]
         self.directory = db[DIRECTORY]
+        self.rate_limits = db[RATE_LIMITS]
 
     # ------------------------------------------------------------ notifications
 
     def insert_notification(self, doc: dict[str, Any], events: list[Event] = (),
                             now: datetime | None = None) -> bool:
-        """Insert once; False when the key exists (a replayed event, a second path)."""
+        """Insert once; False when the key exists (a replayed event, a second path).
+        A waiting notification is queued for the sender at its ``due_at``; one inserted
+        already ``sending`` (claimed by its creator) is queued at its lease's end."""
+        if doc.get("state") in WAITING:
+            doc = {**doc, "queue": True, "wake_at": doc["due_at"]}
+        elif doc.get("state") == SENDING:
+            doc = {**doc, "queue": True, "wake_at": doc["lease_until"]}
         if events:
             doc = outbox.new_document(doc, events, now)
         try:
@@ -78,57 +88,77 @@ class Store:
         except DuplicateKeyError:
             return False
 
-    def due(self, now: datetime, limit: int) -> list[tuple[str, str, str]]:
-        """(id, state, time field) of notifications due now, pending before deferred
-        before abandoned claims, each oldest first.
+    def due(self, now: datetime, limit: int) -> list[dict[str, Any]]:
+        """Notifications due now, oldest first: waiting ones whose time came and claims
+        whose lease ran out. One query; the sender claims them one by one."""
+        return list(self.notifications.find({"queue": True, "wake_at": {"$lte": now}},
+                                            {"_id": 1}).sort("wake_at", 1).limit(limit))
 
-        One query per state: FerretDB pushes an equality on a top-level field down to
-        its backend but scans every document for ``$or``/``$in``. A sender reads them
-        once and claims them one by one, rather than searching again for every claim
-        (which grew with the backlog it was meant to drain).
-        """
-        found: list[tuple[str, str, str]] = []
-        for state, field in [*((s, "due_at") for s in WAITING), (SENDING, "lease_until")]:
-            docs = self.notifications.find({"state": state, field: {"$lte": now}},
-                                           {"_id": 1}).sort(field, 1).limit(limit - len(found))
-            found += [(d["_id"], state, field) for d in docs]
-            if len(found) >= limit:
-                break
-        return found
-
-    def claim_one(self, doc_id: str, state: str, field: str, now: datetime, lease: timedelta,
-                  token: str, notes: Any = None) -> dict[str, Any] | None:
-        """Take one due notification, unless another sender took it meanwhile;
-        ``notes``: the collection to write through (held by the caller)."""
-        return (self.notifications if notes is None else notes).find_one_and_update(
-            {"_id": doc_id, "state": state, field: {"$lte": now}},
-            {"$set": {"state": SENDING, "lease_until": now + lease, "lease_token": token,
-                      "updated_at": now}},
+    def claim(self, doc_id: str, now: datetime, lease: timedelta,
+              token: str) -> dict[str, Any] | None:
+        """Take one due notification unless another sender took it meanwhile; the claimed
+        document as it now is (no second read)."""
+        until = now + lease
+        return self.notifications.find_one_and_update(
+            {"_id": doc_id, "queue": True, "wake_at": {"$lte": now}},
+            {"$set": {"state": SENDING, "lease_until": until, "lease_token": token,
+                      "wake_at": until, "updated_at": now}},
             return_document=ReturnDocument.AFTER)
 
-    def claim(self, now: datetime, lease: timedelta, token: str) -> dict[str, Any] | None:
-        """Take the next due notification; a claim whose lease ran out can be taken again."""
-        for doc_id, state, field in self.due(now, 20):
-            doc = self.claim_one(doc_id, state, field, now, lease, token)
-            if doc is not None:
-                return doc
-        return None
-
-    def finish(self, doc_id: str, token: str, update: dict[str, Any],
-               notes: Any = None) -> bool:
+    def finish(self, doc_id: str, token: str, update: dict[str, Any]) -> bool:
         """Apply the sender's outcome only if this sender still holds the claim."""
-        found = (self.notifications if notes is None else notes).update_one(
+        found = self.notifications.update_one(
             {"_id": doc_id, "state": SENDING, "lease_token": token}, update)
         return found.matched_count == 1
 
     def cancel_waiting(self, query: dict[str, Any], reason: str, now: datetime) -> int:
         return self.notifications.update_many(
             {**query, "state": {"$in": list(WAITING)}},
-            {"$set": {"state": CANCELLED, "reason": reason, "updated_at": now}},
+            {"$set": {"state": CANCELLED, "reason": reason, "updated_at": now},
+             "$unset": DEQUEUE},
         ).modified_count
 
-    def get_notification(self, doc_id: str) -> dict[str, Any] | None:
-        return self.notifications.find_one({"_id": doc_id})
+    def requeue(self, doc_id: str, expect: dict[str, Any], fields: dict[str, Any],
+                now: datetime) -> bool:
+        """A waiting or failed notification made due again (officer's retry, a held
+        e-mail completed), if it is still as ``expect`` says."""
+        found = self.notifications.update_one(
+            {"_id": doc_id, **expect},
+            {"$set": {**fields, "state": PENDING, "due_at": now, "queue": True,
+                      "wake_at": now, "updated_at": now}})
+        return found.matched_count == 1
+
+    def held_for_dialogue(self, dialogue_id: str) -> list[dict[str, Any]]:
+        """Commitment e-mails waiting for this dialogue's facts."""
+        return list(self.notifications.find({"dialogue_id": dialogue_id,
+                                             "template": "commitment_assigned",
+                                             "state": "deferred", "awaiting_dialogue": True}))
+
+    def set_fields(self, doc_id: str, fields: dict[str, Any]) -> None:
+        self.notifications.update_one({"_id": doc_id}, {"$set": fields})
+
+    def get_notification(self, doc_id: str,
+                         scope: dict[str, Any] | None = None) -> dict[str, Any] | None:
+        return self.notifications.find_one({"_id": doc_id, **(scope or {})})
+
+    def by_provider_id(self, message_id: str) -> dict[str, Any] | None:
+        return self.notifications.find_one({"provider_message_id": message_id})
+
+    def record_report(self, doc_id: str, fields: dict[str, Any], report: dict[str, Any],
+                      *, keep_late: bool = True) -> bool:
+        """A delivery report: the first one moves the state (True), later ones are only
+        kept in the history (False), with ``keep_late``."""
+        moved = self.notifications.update_one(
+            {"_id": doc_id, "delivery": None},
+            {"$set": fields, "$push": {"reports": report}}).modified_count == 1
+        if not moved and keep_late:
+            self.notifications.update_one({"_id": doc_id}, {"$push": {"reports": report}})
+        return moved
+
+    def unreported_zns(self, cutoff: datetime, limit: int) -> list[dict[str, Any]]:
+        return list(self.notifications.find(
+            {"channel": "zalo", "state": "sent", "delivery": None,
+             "sent_at": {"$lte": cutoff}}).limit(limit))
 
     def list_notifications(self, query: dict[str, Any], page: int,
                            size: int) -> tuple[list[dict[str, Any]], int]:
@@ -136,6 +166,51 @@ class Store:
         docs = list(self.notifications.find(query).sort("created_at", DESCENDING)
                     .skip((page - 1) * size).limit(size))
         return docs, total
+
+    def delivery_groups(self) -> list[dict[str, Any]]:
+        """Counts by (channel, state, delivery); summed in Python (FerretDB's $group)."""
+        return list(self.notifications.aggregate([
+            {"$group": {"_id": {"channel": "$channel", "state": "$state",
+                                "delivery": "$delivery"}, "n": {"$sum": 1}}}]))
+
+    def migrate_queue(self) -> int:
+        """Queue notifications written before ``queue``/``wake_at`` existed; run at start,
+        idempotent (a no-op once done)."""
+        moved = 0
+        for state, field in [*((s, "due_at") for s in WAITING), (SENDING, "lease_until")]:
+            for doc in self.notifications.find({"state": state, "queue": {"$exists": False}},
+                                               {"_id": 1, field: 1}):
+                moved += self.notifications.update_one(
+                    {"_id": doc["_id"], "state": state, "queue": {"$exists": False}},
+                    {"$set": {"queue": True, "wake_at": doc.get(field)}}).modified_count
+        return moved
+
+    def migrate_stops(self) -> int:
+        """Stops recorded in the former ``stops`` collection become the petitions' flag."""
+        moved = 0
+        for stop in self.db["stops"].find():
+            moved += self.petitions.update_one(
+                {"_id": stop["_id"]}, {"$set": {"stopped": True, "stopped_at": stop.get("at")}},
+                upsert=True).modified_count
+        return moved
+
+    # ------------------------------------------------------------ quotas
+
+    def take_quota(self, key: str, window: int, n: int) -> int:
+        """Count ``n`` more sends in a fixed window; the window's total after them."""
+        for _attempt in range(3):
+            try:
+                doc = self.rate_limits.find_one_and_update(
+                    {"_id": f"{key}|{window}"},
+                    {"$inc": {"hits": n}, "$setOnInsert": {"window": window}},
+                    upsert=True, return_document=ReturnDocument.AFTER)
+                return doc["hits"]
+            except DuplicateKeyError:  # two first takes of a window at once: again
+                continue
+        return n
+
+    def sweep_quotas(self, before_window: int) -> int:
+        return self.rate_limits.delete_many({"window": {"$lt": before_window}}).deleted_count
 
     # ------------------------------------------------------------ petitions
 
@@ -155,16 +230,34 @@ class Store:
             update["$setOnInsert"] = on_insert
         self.petitions.update_one({"_id": petition_id}, update, upsert=True)
 
+    def receive_petition(self, petition_id: str, fields: dict[str, Any],
+                         on_insert: dict[str, Any]) -> dict[str, Any]:
+        """Store a received petition and return its read model as it now is (the stop
+        flag, the dialogues that listed it before it arrived): one command."""
+        return self.petitions.find_one_and_update(
+            {"_id": petition_id}, {"$set": fields, "$setOnInsert": on_insert},
+            upsert=True, return_document=ReturnDocument.AFTER)
+
+    def listed_on(self, petition_id: str, dialogue_id: str) -> dict[str, Any]:
+        """Note that a dialogue lists this petition, and return the petition as it now
+        is. Written before it is read, as ``receive_petition`` is, so whichever of the
+        two comes second sees the other: no invitation waits for ever."""
+        return self.petitions.find_one_and_update(
+            {"_id": petition_id}, {"$addToSet": {"dialogue_ids": dialogue_id}},
+            upsert=True, return_document=ReturnDocument.AFTER)
+
     def stop_petitions(self, query: dict[str, Any], now: datetime) -> int:
-        """Record that no more messages go out about the petitions matching ``query``."""
-        ids = [p["_id"] for p in self.petitions.find(query, {"_id": 1})]
-        for pid in ids:
-            with contextlib.suppress(DuplicateKeyError):  # stopped before
-                self.stops.insert_one({"_id": pid, "at": now})
-        return len(ids)
+        """No more messages about the petitions matching ``query`` (inbound HUY)."""
+        return self.petitions.update_many(
+            {**query, "stopped": {"$ne": True}},
+            {"$set": {"stopped": True, "stopped_at": now}}).matched_count
 
     def stopped(self, petition_id: str) -> bool:
-        return self.stops.find_one({"_id": petition_id}) is not None
+        return self.petitions.find_one({"_id": petition_id, "stopped": True},
+                                       {"_id": 1}) is not None
+
+    def petition_ids_of_phone(self, fp: str) -> list[str]:
+        return [p["_id"] for p in self.petitions.find({"phone_fp": fp}, {"_id": 1})]
 
     # ------------------------------------------------------------ dialogues
 
@@ -194,11 +287,6 @@ class Store:
     def set_dialogue(self, dialogue_id: str, fields: dict[str, Any]) -> None:
         """Fields that come from other events (held, concluded): no ordering needed."""
         self.dialogues.update_one({"_id": dialogue_id}, {"$set": fields}, upsert=True)
-
-    def dialogues_awaiting(self, petition_id: str, now: datetime) -> list[dict[str, Any]]:
-        return list(self.dialogues.find({"petition_ids": petition_id,
-                                         "status": {"$in": ["announced", "rescheduled"]},
-                                         "starts_at": {"$gt": now}}))
 
     # ------------------------------------------------------------ directory
 

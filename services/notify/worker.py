@@ -14,8 +14,7 @@ def main() -> None:
     worker.every(0.5, app.send_due, "send-due")
     worker.every(1.0, app.relay, "outbox-relay")
     worker.every(15.0, app.zns_timeouts, "zns-fallback")
-    worker.every(60.0, lambda: [lim.sweep() for lim in app.service.limiters.values()],
-                 "rate-limit-sweep")
+    worker.every(60.0, app.sweep_quotas, "rate-limit-sweep")
     try:
         worker.run_forever()
     finally:

@@ -22,12 +22,11 @@ from services.notify.channels import (
     GenericHttpSms,
     PermanentError,
     SmsProvider,
-    SmtpSender,
     TransientError,
     TwilioSms,
-    message_id_for,
     sms_provider_from_config,
 )
+from services.notify.mail import SmtpSender, message_id_for
 from services.notify.templates import render
 
 try:

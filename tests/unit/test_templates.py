@@ -168,13 +168,15 @@ CONTEXTS: dict[str, dict[str, Any]] = {
     },
     "sms_status_reply": {
         "tracking_code": CODE,
-        "status": "on_agenda",
+        "status": "assigned",
         "updated_at": datetime(2025, 8, 1, 2, 0, tzinfo=UTC),
         "dialogue_starts_at": START,
         "lookup_url": LOOKUP,
     },
     "sms_stop_reply": {"tracking_code": CODE, "sms_number": "8077"},
     "sms_help_reply": {"sms_number": "8077", "hotline": "0229 3871 234", "lookup_url": LOOKUP},
+    "dialogue_request_code": {"code": "042917", "commune_name": "Xã Gia Viễn",
+                              "expires_at": datetime(2025, 8, 1, 16, 55, tzinfo=UTC)},
 }
 
 PAIRS = [(name, channel) for name in TEMPLATE_NAMES for channel in channels_for(name)]
@@ -194,9 +196,10 @@ def sms(name: str, **overrides: Any) -> Any:
 
 def test_every_required_template_exists_with_its_channels() -> None:
     assert set(TEMPLATE_NAMES) == set(CONTEXTS)
-    for name in ("sms_status_reply", "sms_stop_reply", "sms_help_reply"):
+    sms_only = {"sms_status_reply", "sms_stop_reply", "sms_help_reply", "dialogue_request_code"}
+    for name in sms_only:
         assert channels_for(name) == ("sms",)
-    for name in set(TEMPLATE_NAMES) - {"sms_status_reply", "sms_stop_reply", "sms_help_reply"}:
+    for name in set(TEMPLATE_NAMES) - sms_only:
         assert channels_for(name) == ("email", "sms")
 
 
@@ -493,7 +496,7 @@ def test_status_names_are_the_contracts_own() -> None:
 def test_sms_status_reply() -> None:
     text = sms("sms_status_reply").text
     assert text == (
-        f"Kien nghi {CODE}: Dua vao chuong trinh doi thoai (cap nhat 01/08/2025). "
+        f"Kien nghi {CODE}: Dang giai quyet (cap nhat 01/08/2025). "
         f"Doi thoai luc 08:30 ngay 15/08/2025. Chi tiet: {LOOKUP}"
     )
 

@@ -76,7 +76,7 @@ def test_transient_failures_exhaust_attempts(notify_settings, clock, sinks):
         sinks.clear()
         sinks.fault(PHONE, [503, 503, 503])
         event = received(contact=contact(email=None))
-        harness.service.petition_received(event)
+        harness.service.dispatch.petition_received(event)
         assert harness.send() == 1
         clock.advance(hours=1)  # past any Retry-After the gateway asked for
         assert harness.send() == 1
@@ -106,11 +106,12 @@ def test_quiet_hours_defer_sms_to_seven(harness):
 
 
 def test_a_crashed_senders_claim_expires(harness):
-    event = received(contact=contact(email=None))
-    harness.deliver(event)
+    harness.service.inbound.sms(PHONE, "?", "in-crash")  # a reply, queued for the sender
     lease = timedelta(seconds=harness.app.settings.lease_seconds)
-    claimed = harness.store.claim(harness.clock(), lease, "crashed-sender")
+    [due] = harness.store.due(harness.clock(), 10)
+    claimed = harness.store.claim(due["_id"], harness.clock(), lease, "crashed-sender")
     assert claimed["state"] == "sending"
+    assert harness.store.claim(due["_id"], harness.clock(), lease, "other") is None
     assert harness.send() == 0  # still held
     harness.clock.advance(seconds=harness.app.settings.lease_seconds)
     assert harness.send() == 1
@@ -119,14 +120,28 @@ def test_a_crashed_senders_claim_expires(harness):
     assert not harness.store.finish(claimed["_id"], "crashed-sender", {"$set": {"state": "x"}})
 
 
+def test_an_acknowledgement_claimed_by_a_crashed_consumer_is_sent_by_a_sender(harness):
+    # The consumer writes the acknowledgement claimed and crashes before sending it.
+    harness.app.service.notifier.send_now = lambda written: None
+    event = received(contact=contact(email=None))
+    harness.deliver(event)
+    [doc] = harness.notifications(petition_id=event.subject)
+    assert doc["state"] == "sending" and harness.sms() == []
+    assert harness.send() == 0  # its lease holds
+    harness.clock.advance(seconds=harness.app.settings.lease_seconds)
+    assert harness.send() == 1
+    [sms] = harness.sms()
+    assert event.data["tracking_code"] in sms["body"]
+
+
 def test_two_senders_draining_one_backlog_send_each_message_once(harness):
     phones = [f"+8491234{n:04d}" for n in range(12)]
-    harness.deliver(*[received(code=f"NB25-4K7Q{n:02d}", contact=contact(phone=p, email=None))
-                      for n, p in enumerate(phones)])
+    for n, phone in enumerate(phones):  # replies to inbound SMS wait for a sender
+        harness.service.inbound.sms(phone, "?", f"in-{n}")
     counts: list[int] = []
 
     def sender() -> None:
-        counts.append(harness.send())
+        counts.append(harness.app.send_due())
 
     pool = [threading.Thread(target=sender) for _ in range(2)]
     for thread in pool:
@@ -136,3 +151,18 @@ def test_two_senders_draining_one_backlog_send_each_message_once(harness):
     assert sum(counts) == 12
     assert sorted(len(harness.sms(p)) for p in phones) == [1] * 12
     assert harness.send() == 0
+
+
+def test_after_a_provider_timeout_the_consumer_leaves_sending_to_the_sender(harness):
+    first, second = (received(code=f"NB25-4K7Q{n}Z", contact=contact(email=None))
+                     for n in (1, 2))
+    harness.sinks.fault(PHONE, [503])
+    harness.deliver(first)  # sent at once: the provider fails for now
+    [doc] = harness.notifications(petition_id=first.subject)
+    assert doc["state"] == "pending" and doc["attempt_count"] == 1
+    harness.deliver(second)  # within the minute: written for the sender, not sent here
+    [doc] = harness.notifications(petition_id=second.subject)
+    assert doc["state"] == "pending" and doc["attempt_count"] == 0
+    harness.sent_at_once = 0
+    assert harness.app.send_due() == 1  # the second one; the first waits for its backoff
+    assert len(harness.sms()) == 1

@@ -120,3 +120,62 @@ def test_stop_without_a_code_stops_every_petition_of_that_phone(harness, web):
     assert len(harness.sms(OTHER)) == 1
     assert all("Đã xử lý" not in m["body"] and "Da xu ly" not in m["body"]
                for m in harness.sms(PHONE))
+
+
+def _typed_code_petition(harness):
+    from services.common.contracts.codes import new_code
+
+    code = new_code("NB")
+    event = received(code=code, contact=contact(email=None))
+    harness.deliver(event, petition_event("petition.accepted", event.subject, code=code,
+                                          accepted_at=datetime(2027, 3, 9, 3, tzinfo=UTC)))
+    harness.send()
+    harness.sinks.clear()
+    return event, code
+
+
+def _as_typed(code: str) -> list[str]:
+    """NB-7K4M-Q2XC as people type it: no dash, lower case, spaces, with or without the
+    province prefix."""
+    prefix, body = code.split("-", 1)
+    bare = body.replace("-", "")
+    return [bare, bare.lower(), f"{bare[:4].lower()} {bare[4:].lower()}", f"{prefix}{bare}",
+            f"{prefix.lower()} {body.lower()}", f"{prefix} {bare[:4]} {bare[4:]}"]
+
+
+def test_status_by_sms_with_codes_as_people_type_them(harness, web):
+    _event, code = _typed_code_petition(harness)
+    for n, typed in enumerate(_as_typed(code)):
+        assert text(web, OTHER, f"tt {typed}", f"typed-{n}").json["reply"] == "sms_status_reply"
+    harness.send()
+    replies = harness.sms(OTHER)
+    assert len(replies) == len(_as_typed(code))
+    for reply in replies:  # each one found the petition and names it as it was issued
+        assert code in reply["body"] and "Da thu ly" in reply["body"], reply["body"]
+
+
+def test_stop_by_sms_with_a_code_typed_without_dash_or_prefix(harness, web):
+    for n, way in enumerate((0, 2, 4)):  # one petition per way of typing
+        event, code = _typed_code_petition(harness)
+        typed = _as_typed(code)[way]
+        text(web, PHONE, f"HUY {typed}", f"stop-{n}")
+        harness.send()
+        assert harness.store.stopped(event.subject), typed
+        [confirm] = harness.sms(PHONE)
+        assert code in confirm["body"] and "khong nhan tin nhan" in confirm["body"]
+
+
+def test_status_names_an_upcoming_dialogue(harness, web):
+    from datetime import timedelta
+
+    from tests.integration.notify.conftest import START, announced
+
+    event, code = _typed_code_petition(harness)
+    starts = START + timedelta(days=10)
+    harness.deliver(announced("dl-tt", [event.subject], starts))
+    harness.send()
+    harness.sinks.clear()
+    text(web, OTHER, f"TT {code}", "tt-dialogue")
+    harness.send()
+    [reply] = harness.sms(OTHER)
+    assert "Doi thoai luc 10:00 ngay 19/03/2027" in reply["body"], reply["body"]

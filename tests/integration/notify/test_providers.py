@@ -47,7 +47,7 @@ def delivery(harness: Harness, doc_id: str) -> str | None:
 def test_esms_sms_delivered_report_and_forged_report(live):
     harness, base = live
     event = received(contact=contact(email=None))
-    harness.service.petition_received(event)
+    harness.service.dispatch.petition_received(event)
     assert harness.send() == 1
 
     [sms] = harness.sms()
@@ -85,7 +85,7 @@ def test_esms_undelivered_report(live):
     harness, _ = live
     harness.sinks.fault(PHONE, [{"report": "failed"}])
     event = received(contact=contact(email=None))
-    harness.service.petition_received(event)
+    harness.service.dispatch.petition_received(event)
     assert harness.send() == 1
     [doc] = harness.notifications(petition_id=event.subject)
     wait_for(lambda: delivery(harness, doc["_id"]) == "failed", timeout=10,
@@ -120,7 +120,7 @@ def test_zalo_choice_goes_by_zns_and_is_reported_delivered(live):
     harness, base = live
     refreshes = harness.sinks.zalo_stats()["refreshes"]
     event = received(contact=contact(email=None, channel="zalo"))
-    harness.service.petition_received(event)
+    harness.service.dispatch.petition_received(event)
     assert harness.send() == 1
 
     [zalo] = harness.sinks.messages("zalo", PHONE)
@@ -138,7 +138,7 @@ def test_zalo_choice_goes_by_zns_and_is_reported_delivered(live):
              message="Zalo user_received_message")
     # Delivered in time: no SMS, even when the timeout sweep runs later.
     harness.clock.advance(seconds=harness.app.settings.zns_fallback_seconds + 1)
-    assert harness.service.zns_timeouts() == 0
+    assert harness.service.delivery.zns_timeouts() == 0
     assert harness.send() == 0 and harness.sms() == []
 
     # A webhook with a wrong signature is refused.
@@ -156,7 +156,7 @@ def test_zns_refused_falls_back_to_sms_exactly_once(harness):
     harness.sinks.fault("zalo:" + PHONE, [{"error": -118,
                                            "message": "Zalo account not existed"}])
     event = received(contact=contact(email=None, channel="zalo"))
-    harness.service.petition_received(event)
+    harness.service.dispatch.petition_received(event)
     assert harness.send() == 2  # the Zalo message fails, its SMS goes in the same pass
 
     zalo, sms = harness.notifications(petition_id=event.subject)
@@ -167,11 +167,11 @@ def test_zns_refused_falls_back_to_sms_exactly_once(harness):
     [text] = harness.sms()
     assert event.data["tracking_code"] in text["body"]
     # Whatever else happens to the Zalo message, no second SMS.
-    assert not harness.service._fallback(zalo, "again")
-    harness.service.delivery_report("zalo", delivered=False, detail={},
+    assert not harness.service.delivery.fallback(zalo, "again")
+    harness.service.inbound.delivery_report("zalo", delivered=False, detail={},
                                     notification_id=zalo["_id"])
     harness.clock.advance(seconds=harness.app.settings.zns_fallback_seconds + 1)
-    assert harness.service.zns_timeouts() == 0
+    assert harness.service.delivery.zns_timeouts() == 0
     assert harness.send() == 0
     assert len(harness.sms()) == 1
 
@@ -179,19 +179,19 @@ def test_zns_refused_falls_back_to_sms_exactly_once(harness):
 def test_zns_without_report_in_time_falls_back_once(harness):
     harness.sinks.fault("zalo:" + PHONE, [{"report": "none"}])
     event = received(contact=contact(email=None, channel="zalo"))
-    harness.service.petition_received(event)
+    harness.service.dispatch.petition_received(event)
     assert harness.send() == 1
     [zalo] = harness.notifications(petition_id=event.subject)
     assert zalo["state"] == "sent" and harness.sms() == []
 
     harness.clock.advance(seconds=harness.app.settings.zns_fallback_seconds - 1)
-    assert harness.service.zns_timeouts() == 0
+    assert harness.service.delivery.zns_timeouts() == 0
     harness.clock.advance(seconds=2)
-    assert harness.service.zns_timeouts() == 1
-    assert harness.service.zns_timeouts() == 0
+    assert harness.service.delivery.zns_timeouts() == 1
+    assert harness.service.delivery.zns_timeouts() == 0
     assert harness.send() == 1
     # The report arriving late is recorded, and changes nothing more.
-    harness.service.delivery_report("zalo", delivered=True, detail={},
+    harness.service.inbound.delivery_report("zalo", delivered=True, detail={},
                                     message_id=zalo["provider_message_id"])
     assert harness.send() == 0
     assert len(harness.sms()) == 1
@@ -226,7 +226,7 @@ def test_refresh_token_is_spent_once_across_processes(harness):
         # refresh token (the first one is spent) and goes through.
         requests.post(f"{sinks.url}/zalo/expire", timeout=5).raise_for_status()
         event = received(contact=contact(email=None, channel="zalo"))
-        harness.service.petition_received(event)
+        harness.service.dispatch.petition_received(event)
         assert harness.send() == 1
         [doc] = harness.notifications(petition_id=event.subject)
         assert doc["state"] == "pending" and doc["attempts"][0]["code"] == "-124"
@@ -262,13 +262,13 @@ def test_night_acknowledgement_at_once_reminder_waits(notify_settings, sinks):
     harness = Harness(app, clock, sinks)
     try:
         fresh = received(contact=contact(email=None), received_at=night)
-        harness.service.petition_received(fresh)
+        harness.service.dispatch.petition_received(fresh)
         stale = received(contact=contact(phone="+84987654321", email=None),
                          received_at=night - timedelta(hours=3))
-        harness.service.petition_received(stale)
+        harness.service.dispatch.petition_received(stale)
         from tests.integration.notify.conftest import announced
 
-        harness.service.dialogue_announced(announced(
+        harness.service.dispatch.dialogue_announced(announced(
             "dl-night", [fresh.subject], night + timedelta(hours=24, minutes=1)))
         clock.advance(seconds=120)  # the 24-hour reminder is due, at 04:32
         harness.send()
@@ -307,13 +307,13 @@ def test_codes_typed_casually_at_night_get_an_answer_at_once(notify_settings, si
         code = new_code("NB")
         event = received(code=code, contact=contact(email=None),
                          received_at=night - timedelta(days=2))
-        harness.service.petition_received(event)
-        harness.service.petition_status("accepted")(petition_event(
+        harness.service.dispatch.petition_received(event)
+        harness.service.dispatch.petition_status("accepted")(petition_event(
             "petition.accepted", event.subject, code=code, accepted_at=night))
         typed = code.split("-", 1)[1].replace("-", " ").lower()
-        assert harness.service.inbound_sms("0912345678", f"tt {typed}", "in-1") == (
+        assert harness.service.inbound.sms("0912345678", f"tt {typed}", "in-1") == (
             "sms_status_reply")
-        assert harness.service.inbound_sms("0912345678", f"Huỷ {typed}", "in-2") == (
+        assert harness.service.inbound.sms("0912345678", f"Huỷ {typed}", "in-2") == (
             "sms_stop_reply")
         harness.send()
         status, stop = harness.sms()

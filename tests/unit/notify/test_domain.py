@@ -33,6 +33,24 @@ def test_commands(text, verb, code):
     assert domain.parse_command(text) == domain.Command(verb, code)
 
 
+# A well-formed code (its check character fits): NB-7K4M-Q2X4, as people type it.
+@pytest.mark.parametrize(("text", "verb", "code"), [
+    ("TT NB-7K4M-Q2X4", "status", "NB-7K4M-Q2X4"),
+    ("TT 7K4MQ2X4", "status", "7K4M-Q2X4"),  # no dash, no prefix
+    ("tt 7k4m q2x4", "status", "7K4M-Q2X4"),  # lower case, a space
+    ("TT NB7K4MQ2X4", "status", "NB-7K4M-Q2X4"),  # prefix glued
+    ("tt nb 7k4m q2x4", "status", "NB-7K4M-Q2X4"),
+    ("TT7K4MQ2X4", "status", "7K4M-Q2X4"),  # verb glued to the code
+    ("HUY 7k4mq2x4", "stop", "7K4M-Q2X4"),
+    ("huỷ nb-7k4m-q2x4", "stop", "NB-7K4M-Q2X4"),
+    ("Hủy  NB 7K4M-Q2X4 ", "stop", "NB-7K4M-Q2X4"),
+])
+def test_codes_as_people_type_them(text, verb, code):
+    assert domain.parse_command(text) == domain.Command(verb, code)
+    # whatever was typed, the petition is found by the same 8 symbols
+    assert domain.code_key_of(code) == "7K4MQ2X4"
+
+
 def test_key_and_id_are_stable():
     key = domain.notification_key("ev-1", "petition:p1/sms", "petition_received")
     assert key == "ev-1|petition:p1/sms|petition_received"
@@ -144,3 +162,11 @@ def test_settings_defaults_and_checks():
         NotifySettings.from_env({"ZNS_TEMPLATES": '{"petition_received": {"params": {}}}'})
     with pytest.raises(ConfigError):
         NotifySettings.from_env({"SMS_SENDER": "UBND TINH NINH BINH"})  # > 11 characters
+
+
+def test_a_one_time_code_goes_at_once_and_never_after_it_expires():
+    night = vn(2027, 3, 9, 23, 40)
+    assert domain.urgent("dialogue_request_code", night)
+    assert not domain.expired(night + timedelta(minutes=15), night)
+    assert domain.expired(night + timedelta(minutes=15), night + timedelta(minutes=15))
+    assert not domain.expired(None, night)
