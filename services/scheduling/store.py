@@ -272,15 +272,16 @@ class Store:
         The filter matches only an older snapshot of a live issue; an unknown issue is
         inserted; a newer or merged one makes the upsert collide on ``_id``, which
         changes nothing."""
-        defaults = {k: v for k, v in ISSUE_DEFAULTS.items() if k not in fields}
+        query = {"_id": issue_id, "issue_version": {"$lt": version}, "merged_into": None}
+        update = {"$set": {**fields, "issue_version": version},
+                  "$setOnInsert": {k: v for k, v in ISSUE_DEFAULTS.items() if k not in fields}}
         try:
-            self.issues.update_one(
-                {"_id": issue_id, "issue_version": {"$lt": version}, "merged_into": None},
-                {"$set": {**fields, "issue_version": version}, "$setOnInsert": defaults},
-                upsert=True)
+            self.issues.update_one(query, update, upsert=True)
             return True
         except DuplicateKeyError:
-            return False
+            # Or another consumer inserted the issue an instant ago, with an older
+            # snapshot perhaps: once more, without inserting.
+            return self.issues.update_one(query, update).matched_count == 1
 
     def set_trending(self, issue_id: str) -> None:
         self.issues.update_one({"_id": issue_id}, {"$set": {"trending": True},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from pymongo import MongoClient, monitoring
@@ -191,7 +192,7 @@ def test_a_petition_event_is_one_or_two_writes_and_no_read(api):
     assert commands.take() == [("update", "petitions")]
     # only a snapshot older than the one held reads: is the issue merged meanwhile?
     model.on_grouped(grouped("p3", "iss-a", 1, heat=1.0, count=1))
-    assert [name for name, _ in commands.take()] == ["update", "update", "find"]
+    assert [name for name, _ in commands.take()] == ["update", "update", "update", "find"]
     found, _ = candidates(api)
     assert found["iss-a"]["petition_ids"] == ["p2", "p3"] and found["iss-a"]["heat"] == 2.0
     assert "petition.received" not in api.built.handlers  # nothing an agenda shows
@@ -237,3 +238,28 @@ def test_issues_stored_with_member_arrays_are_upgraded(api):
     found, _ = candidates(api)
     assert found["iss-old"]["petition_ids"] == ["o1", "o3"]
     assert "petition_ids" not in api.built.store.issue("iss-old")
+
+
+def test_consumers_racing_on_a_new_issue_keep_the_newest_snapshot(api):
+    # Several consumers (one per partition) group petitions into the same new issue at
+    # once. On MongoDB the upserts that lose the insert raise E11000 and must still take
+    # their snapshot if newer; the embedded server serialises updates by _id.
+    handle = api.built.handlers["petition.grouped"]
+    for round_ in range(2):
+        issue = f"iss-race-{round_}"
+        events = [grouped(f"r{round_}-{k}", issue, k + 1, heat=float(k + 1), count=k + 1)
+                  for k in range(8)]
+        barrier = threading.Barrier(len(events))
+
+        def run(event: Event, barrier: threading.Barrier) -> None:
+            barrier.wait()
+            handle(event)
+
+        threads = [threading.Thread(target=run, args=(e, barrier)) for e in events]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        found, _ = candidates(api)
+        assert found[issue]["issue_version"] == 8 and found[issue]["heat"] == 8.0
+        assert found[issue]["open_petition_count"] == 8
