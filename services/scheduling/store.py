@@ -7,7 +7,10 @@
   requester is encrypted, a keyed fingerprint makes them countable.
 - ``request_tallies``: one per (commune, year): whether ``dialogue.required`` was
   decided (outbox too), so it is published once.
-- ``issues`` and ``petitions``: the agenda-candidate read model, fed by intake's events.
+- ``notice_numbers``: one per notice number taken (per issuing body and year).
+- ``rendered_documents``: PDFs of the documents, by the hash of their DOCX.
+- ``issues`` and ``petitions``: the agenda-candidate read model, fed by intake's events
+  (each issue's latest snapshot; each petition's issue and open state).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+from bson import Binary
 from pymongo import DESCENDING, ReturnDocument, UpdateOne
 from pymongo.collection import Collection
 from pymongo.database import Database
@@ -34,6 +38,7 @@ TALLIES = "request_tallies"
 ISSUES = "issues"
 PETITIONS = "petitions"
 NOTICE_NUMBERS = "notice_numbers"  # _id "<unit>|<body>|<year>|<serial>": one number, once
+RENDERED = "rendered_documents"  # PDFs by the hash of their DOCX (LibreOffice is slow)
 
 INDEXES = [
     Index(DIALOGUES, asc("locality.province_code", "locality.ward_code", "starts_at"),
@@ -71,6 +76,7 @@ class Store:
         self.issues: Collection = db[ISSUES]
         self.petitions: Collection = db[PETITIONS]
         self.notice_numbers: Collection = db[NOTICE_NUMBERS]
+        self.rendered: Collection = db[RENDERED]
 
     def outbox_collections(self) -> list[Collection]:
         return [self.db[name] for name in OUTBOX_COLLECTIONS]
@@ -255,6 +261,32 @@ class Store:
             {"$group": {"_id": {"unit": "$unit_code", "level": "$level", "kind": "$kind"},
                         "n": {"$sum": 1}}},
         ]))
+
+    # --- documents --------------------------------------------------------------
+
+    def issued_notices(self, query: dict[str, Any], page: int,
+                       size: int) -> tuple[list[dict[str, Any]], int]:
+        """Concluded dialogues for the public register, the latest notice first."""
+        total = self.dialogues.count_documents(query)
+        docs = list(self.dialogues.find(query, {outbox.FIELD: 0})
+                    .sort([("notice.issued_at", DESCENDING), ("_id", 1)])
+                    .skip((page - 1) * size).limit(size))
+        return docs, total
+
+    def issue_titles(self, issue_ids: list[str]) -> dict[str, str]:
+        if not issue_ids:
+            return {}
+        return {d["_id"]: d["title"] for d in self.issues.find(
+            {"_id": {"$in": list(dict.fromkeys(issue_ids))}}, {"title": 1}) if d.get("title")}
+
+    def rendered_pdf(self, key: str) -> bytes | None:
+        found = self.rendered.find_one({"_id": key})
+        return bytes(found["pdf"]) if found is not None else None
+
+    def keep_pdf(self, key: str, data: bytes, now: datetime) -> None:
+        # Replace rather than insert: two requests may render the same document at once.
+        self.rendered.replace_one({"_id": key}, {"_id": key, "pdf": Binary(data),
+                                                 "created_at": now}, upsert=True)
 
     # --- agenda-candidate read model ----------------------------------------
     # ``issues`` holds each issue's latest snapshot (by ``issue_version``) and whether it
