@@ -44,7 +44,9 @@ class Requests(UseCase):
         self.limiter = RateLimiter(kit.db, settings.public_rate_limit, clock=kit.clock)
 
     def request(self, who: Principal | None, data: dict[str, Any],
-                         client: str) -> dict[str, Any]:
+                client: str) -> dict[str, Any]:
+        """A citizen asks (``who`` None: the public form, confirmed by a one-time code), or
+        the Front or the secretariat files for a citizen in front of them."""
         if who is not None and who.roles <= {"citizen"}:
             who = None  # a citizen's own token adds nothing: treated as the public form
         if who is not None and not who.has(*REQUESTERS_ON_BEHALF):
