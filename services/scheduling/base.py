@@ -34,6 +34,15 @@ def day_start(day: date) -> datetime:
     return datetime.combine(day, time(0), tzinfo=VN_TZ).astimezone(UTC)
 
 
+def in_scope(who: Principal, doc: dict[str, Any] | None,
+             missing: NotFound) -> dict[str, Any]:
+    """A document the caller may see: ``missing`` if there is none, 403 outside their area."""
+    if doc is None:
+        raise missing
+    who.require_scope(doc["locality"]["province_code"], doc["locality"].get("ward_code"))
+    return doc
+
+
 class UseCase:
     def __init__(self, kit: Kit, store: Store, outbox: Outbox,
                  settings: SchedulingSettings) -> None:
@@ -50,13 +59,8 @@ class UseCase:
         return new_event(type_, subject, data, source=self.settings.service, time=self.now)
 
     def load(self, who: Principal, dialogue_id: str) -> dict[str, Any]:
-        """A dialogue the caller may see; 404 if there is none, 403 outside their area."""
-        doc = self.store.dialogue(dialogue_id)
-        if doc is None:
-            raise NotFound(f"no dialogue {dialogue_id}",
-                           detail_vi="Không tìm thấy cuộc đối thoại.")
-        who.require_scope(doc["locality"]["province_code"], doc["locality"].get("ward_code"))
-        return doc
+        return in_scope(who, self.store.dialogue(dialogue_id), NotFound(
+            f"no dialogue {dialogue_id}", detail_vi="Không tìm thấy cuộc đối thoại."))
 
     def commit(self, who: Principal, doc: dict[str, Any], action: str, change: Change,
                states: tuple[str, ...] | None = None) -> dict[str, Any]:

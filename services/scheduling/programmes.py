@@ -8,7 +8,7 @@ from typing import Any
 from services.common.auth import Principal
 from services.common.errors import Conflict, Invalid, NotFound
 from services.common.text import nfc
-from services.scheduling.base import UseCase, checked_locality
+from services.scheduling.base import UseCase, checked_locality, in_scope
 
 
 def _published() -> Conflict:
@@ -41,12 +41,8 @@ class Programmes(UseCase):
         return self.store.programme(doc["_id"])
 
     def get(self, who: Principal, programme_id: str) -> dict[str, Any]:
-        doc = self.store.programme(programme_id)
-        if doc is None:
-            raise NotFound(f"no programme {programme_id}",
-                           detail_vi="Không tìm thấy chương trình.")
-        who.require_scope(doc["locality"]["province_code"], doc["locality"].get("ward_code"))
-        return doc
+        return in_scope(who, self.store.programme(programme_id), NotFound(
+            f"no programme {programme_id}", detail_vi="Không tìm thấy chương trình."))
 
     def publish(self, who: Principal, programme_id: str) -> dict[str, Any]:
         doc = self.get(who, programme_id)
