@@ -97,6 +97,12 @@ def run(petitions: int = 30, warm: int = 3) -> dict[str, Any]:
                        "PUBLIC_RATE_LIMIT": "1000000", "NOTIFY_SMS_RATE": "1000000",
                        "NOTIFY_QUIET_START": "00:00", "NOTIFY_QUIET_END": "00:00",
                        "LOG_LEVEL": "WARNING"})
+    from services.common.config import Settings
+    from services.common.kafka_security import setup, teardown
+
+    # the services run on their own principals: their ACLs and topics for this prefix,
+    # made as an operator would (as the e2e fixture does)
+    setup(Settings.from_env(), prefix=f"{prefix}.")
     counter = Counter()
     monitoring.register(counter)  # before any client exists: listeners attach at creation
 
@@ -169,6 +175,7 @@ def run(petitions: int = 30, warm: int = 3) -> dict[str, Any]:
         consumer.close()
     for app in apps.values():
         (getattr(app, "close", None) or app.kit.close)()
+    teardown(Settings.from_env(), f"{prefix}.")
     from pymongo import MongoClient
 
     client = MongoClient(os.environ.get("MONGO_URL", "mongodb://127.0.0.1:27017/"))

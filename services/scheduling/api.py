@@ -24,7 +24,7 @@ oversight = Blueprint("oversight", __name__, url_prefix="/api/v1",
                       description="Agenda candidates, compliance and reports")
 
 receptions = Blueprint("reception_days", __name__, url_prefix="/api/v1",
-                       description="Citizen reception days of Party heads (Quy định 11-QĐ/TW)")
+                       description="Citizen reception days of Party heads (Quy định 11-QĐi/TW)")
 
 BLUEPRINTS = [dialogues, programmes, requests_, oversight, documents, receptions]
 

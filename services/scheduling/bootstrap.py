@@ -41,6 +41,7 @@ class App:
 
     def prepare(self) -> None:
         self.kit.prepare(store_module.INDEXES, [*PUBLISHES, *CONSUMES])
+        self.store.upgrade()
 
     def web(self) -> Flask:
         self.prepare()

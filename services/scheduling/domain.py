@@ -1,15 +1,21 @@
-"""Rules of dialogues, agendas, conclusion notices and dialogue requests. No I/O.
+"""The dialogue aggregate: its states, its rules and the change each command makes. No I/O.
 
-Legal figures (DOMAIN.md): the notice is published at least 7 days ahead
-(ad hoc dialogues may be sooner, with a reason); results are published within
-10 days; a commune owes a dialogue when 10% of its voters ask for one
-(Luật Tổ chức chính quyền địa phương 2025, Điều 43).
+Each command (``announce``, ``reschedule``, ``cancel``, ``hold``, agenda edits; the
+conclusion is in ``notices``) checks the rules against the stored document and returns
+a ``Change``: the fields to set, the entries to push and the events to publish, which
+the service layer applies in one conditional ``update_one`` on (state, version) with
+the events staged in the same document (the outbox).
+
+Legal figures: the notice is published at least 7 days ahead (ad hoc dialogues may be
+sooner, with a reason); results are published within 10 days; a commune owes a
+dialogue when 10% of its voters ask for one (Luật Tổ chức chính quyền địa phương 2025,
+Điều 43).
 
 Forms of dialogue (``form``), which the law counts differently:
 - ``conference``: the art. 43 conference of the commune People's Committee with
   the Front, co-chaired by the Front and the People's Council; the only form that
   meets the annual minimum and a dialogue requested by 10 % of voters;
-- ``party_head``: a Party head's dialogue with citizens (Quy định 11-QĐ/TW ngày
+- ``party_head``: a Party head's dialogue with citizens (Quy định 11-QĐi/TW ngày
   18/02/2019), counted for the Party's own duty;
 - ``voter_meeting``: a meeting of deputies with voters (tiếp xúc cử tri, Luật Tổ
   chức Quốc hội / Luật Tổ chức chính quyền địa phương), which is not a dialogue;
@@ -20,18 +26,16 @@ Forms of dialogue (``form``), which the law counts differently:
 from __future__ import annotations
 
 import math
-import re
-import uuid
-from datetime import date, datetime
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from services.common.clock import vn_today
-from services.common.errors import Conflict, Invalid
-from services.common.text import fold
+from services.common.clock import aware, vn_today
+from services.common.errors import Conflict, Invalid, NotFound
+from services.common.text import fold, nfc
 from services.common.workdays import calendar_days_between
 
 NOTICE_DAYS = 7
-RESULTS_DAYS = 10
 REQUEST_SHARE_PERCENT = 10
 
 DRAFT, ANNOUNCED, HELD, CONCLUDED, CANCELLED = (
@@ -60,15 +64,12 @@ CONFERENCE, PARTY_HEAD, VOTER_MEETING, OTHER = (
     "conference", "party_head", "voter_meeting", "other")
 FORMS = (CONFERENCE, PARTY_HEAD, VOTER_MEETING, OTHER)
 FORM_VI = {CONFERENCE: "Hội nghị đối thoại (Điều 43 Luật Tổ chức chính quyền địa phương)",
-           PARTY_HEAD: "Đối thoại của người đứng đầu cấp ủy (Quy định 11-QĐ/TW)",
+           PARTY_HEAD: "Đối thoại của người đứng đầu cấp ủy (Quy định 11-QĐi/TW)",
            VOTER_MEETING: "Tiếp xúc cử tri", OTHER: "Đối thoại khác"}
 # Only these count towards the art. 43 duties (annual minimum, 10 % requests).
 COUNTED_FORMS = (CONFERENCE,)
 NOT_COUNTED_FORMS = (PARTY_HEAD, VOTER_MEETING, OTHER)
 BODIES = ("party", "committee", "council", "front", "other")
-
-_NAMESPACE = uuid.UUID("0d7b6c1e-58a4-4b7e-9f0c-5a2c3e7d9b41")
-
 
 def check_transition(action: str, state: str) -> str:
     """The state ``action`` leads to from ``state``; Conflict if it is out of order."""
@@ -217,98 +218,6 @@ def raise_clash(kind: str, other: dict[str, Any]) -> None:
                "ends_at": other["ends_at"].isoformat()})
 
 
-# Document numbers of conclusion notices.
-# State bodies (Nghị định 30/2020/NĐ-CP, Phụ lục III): "Số: 15/TB-UBND", number / kind
-# - issuing body. Party bodies (Hướng dẫn 36-HD/VPTW năm 2018): "Số 15-TB/ĐU",
-# number - kind / issuing body.
-_STATE = re.compile(r"^(\d{1,5})/TB-([^\W\d_]+(?:-[^\W\d_]+)*)$")
-_PARTY = re.compile(r"^(\d{1,5})-TB/([^\W\d_]+(?:-[^\W\d_]+)*)$")
-# State bodies never number in the Party's format, and the reverse.
-_STATE_TAGS = ("UBND", "HĐND", "VPUB", "SỞ")
-
-
-def parse_notice_number(number: str) -> dict[str, Any]:
-    """``{"number", "serial", "body", "format"}`` of a conclusion notice's number."""
-    text = " ".join(number.split()).removeprefix("Số:").removeprefix("Số").strip()
-    for form, pattern in (("state", _STATE), ("party", _PARTY)):
-        found = pattern.match(text)
-        if not found or found.group(2) != found.group(2).upper():
-            continue
-        body = found.group(2)
-        is_state = body.startswith("UB") or any(tag in body for tag in _STATE_TAGS)
-        if (form == "state") != is_state:
-            continue
-        return {"number": text, "serial": int(found.group(1)), "body": body, "format": form}
-    raise Invalid("notice_number", "expected 15/TB-UBND (state, Decree 30/2020) or 15-TB/ĐU "
-                  "(Party)", detail_vi="Số thông báo phải có dạng 15/TB-UBND (cơ quan nhà "
-                  "nước, Nghị định 30/2020/NĐ-CP) hoặc 15-TB/ĐU (cơ quan Đảng).")
-
-
-def check_notice_number(number: str) -> str:
-    return parse_notice_number(number)["number"]
-
-
-def notice_key(unit_code: str, parsed: dict[str, Any], issued_at: datetime) -> str:
-    """Numbers run per issuing body and year: a body is its abbreviation in its unit."""
-    return f"{unit_code}|{parsed['body']}|{vn_today(issued_at).year}|{parsed['serial']}"
-
-
-def is_late(held_at: datetime, issued_at: datetime) -> bool:
-    """Issued more than 10 calendar days (Vietnam time) after the dialogue."""
-    return (vn_today(issued_at) - vn_today(held_at)).days > RESULTS_DAYS
-
-
-def results_overdue(held_at: datetime, now: datetime) -> bool:
-    """Held but with no conclusion notice after 10 days: late already."""
-    return is_late(held_at, now)
-
-
-def check_issued(held_at: datetime, issued_at: datetime, now: datetime) -> None:
-    if vn_today(issued_at) < vn_today(held_at):
-        raise Invalid("issued_at", "cannot be before the dialogue was held",
-                      detail_vi="Ngày ban hành không thể trước ngày đối thoại.")
-    if issued_at > now:
-        raise Invalid("issued_at", "cannot be in the future",
-                      detail_vi="Ngày ban hành không thể ở tương lai.")
-
-
-def issued_record(held_at: datetime, issued_at: datetime, now: datetime,
-                  reason: str | None) -> dict[str, Any]:
-    """What the notice's date rests on. The server's entry time is proven; a date
-    claimed earlier than the entry day is only declared and needs a reason, and the
-    10-day rule is judged on the entry day, which nobody can back-date."""
-    check_issued(held_at, issued_at, now)
-    backdated = vn_today(issued_at) < vn_today(now)
-    if backdated and not (reason and reason.strip()):
-        raise Invalid("issued_reason", "a notice dated before the day it is entered needs a "
-                      "reason", detail_vi="Thông báo ghi ngày ban hành trước ngày nhập vào hệ "
-                      "thống, cần nêu lý do.")
-    return {"issued_at": issued_at, "recorded_at": now,
-            "issued_at_basis": "declared" if backdated else "recorded",
-            "issued_reason": reason.strip() if backdated and reason else None,
-            "late": is_late(held_at, now), "late_declared": is_late(held_at, issued_at)}
-
-
-def check_commitment_deadline(index: int, deadline: date | None, issued_at: datetime) -> None:
-    """A fixed deadline cannot fall before the notice that sets it."""
-    if deadline is not None and deadline < vn_today(issued_at):
-        raise Invalid(f"conclusions.{index}.deadline", "is before the notice date",
-                      detail_vi="Hạn xử lý không thể trước ngày ban hành thông báo kết luận.")
-
-
-def conclusion_id(dialogue_id: str, index: int) -> str:
-    """Stable: the same dialogue and position give the same id on every retry."""
-    return str(uuid.uuid5(_NAMESPACE, f"{dialogue_id}/conclusion/{index}"))
-
-
-def check_conclusion(index: int, item: dict[str, Any]) -> None:
-    has_deadline = item.get("deadline") is not None
-    has_days = item.get("working_days") is not None
-    if has_deadline == has_days:
-        raise Invalid(f"conclusions.{index}.deadline", "give either deadline or working_days",
-                      detail_vi="Nêu hạn xử lý bằng ngày cụ thể hoặc số ngày làm việc.")
-
-
 def check_agenda_order(current: list[str], wanted: list[str]) -> None:
     if sorted(current) != sorted(wanted) or len(set(wanted)) != len(wanted):
         raise Invalid("item_ids", "must list every agenda item exactly once",
@@ -318,3 +227,180 @@ def check_agenda_order(current: list[str], wanted: list[str]) -> None:
 def request_threshold(voters: int) -> int:
     """Requesters needed: 10% of the commune's voters, rounded up."""
     return max(1, math.ceil(voters * REQUEST_SHARE_PERCENT / 100))
+
+
+# --- the aggregate's commands ----------------------------------------------------
+
+
+@dataclass
+class Change:
+    """What one command does to a dialogue: fields to ``$set``, entries to ``$push``,
+    the events it publishes as (type, data) and the details the audit trail keeps."""
+
+    set: dict[str, Any] = field(default_factory=dict)
+    push: dict[str, Any] = field(default_factory=dict)
+    events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def update(self, now: datetime) -> dict[str, Any]:
+        """The Mongo update: every change bumps the version the next one is checked on."""
+        update: dict[str, Any] = {"$set": {**self.set, "updated_at": now},
+                                  "$inc": {"version": 1}}
+        if self.push:
+            update["$push"] = self.push
+        return update
+
+
+def person(data: dict[str, Any]) -> dict[str, Any]:
+    return {"name": nfc(data["name"]), "title": nfc(data["title"])}
+
+
+def new_dialogue(dialogue_id: str, data: dict[str, Any], locality: dict[str, Any],
+                 now: datetime, by: str) -> dict[str, Any]:
+    """A draft dialogue from a checked request (``locality`` already validated)."""
+    check_level(data["level"], locality["ward_code"])
+    check_times(data["starts_at"], data["ends_at"])
+    check_place(data["format"], data.get("venue"), data.get("online_url"))
+    co_chairs = [{**person(c), "body": body_of(c)} for c in data.get("co_chairs", [])]
+    form = data.get("form") or infer_form(data["level"], data["host"], co_chairs)
+    check_form(form, data["level"], co_chairs)
+    host = person(data["host"])
+    venue = nfc(data["venue"]) if data.get("venue") else None
+    return {
+        "_id": dialogue_id, "state": DRAFT, "version": 1,
+        "kind": data["kind"], "form": form, "level": data["level"], "locality": locality,
+        "unit_code": locality["ward_code"] or locality["province_code"],
+        "host": host, "host_key": host_key(host), "co_chairs": co_chairs,
+        "lead_agency_id": data["lead_agency_id"],
+        "coordinating_agency_ids": list(dict.fromkeys(data.get("coordinating_agency_ids",
+                                                               []))),
+        "format": data["format"], "venue": venue, "venue_key": venue_key(venue, locality),
+        "online_url": data.get("online_url"),
+        "starts_at": aware(data["starts_at"]), "ends_at": aware(data["ends_at"]),
+        "topic": nfc(data["topic"]), "agenda": [],
+        "created_at": now, "created_by": by, "updated_at": now,
+    }
+
+
+def facts(doc: dict[str, Any]) -> dict[str, Any]:
+    """What every announcement, reschedule and cancellation tells its invitees."""
+    agenda = [{"item_id": i["item_id"], "title": i["title"], "issue_id": i.get("issue_id"),
+               "petition_ids": i.get("petition_ids", [])} for i in doc["agenda"]]
+    return {
+        "dialogue_id": doc["_id"], "kind": doc["kind"], "level": doc["level"],
+        "locality": doc["locality"], "host": doc["host"],
+        "lead_agency_id": doc["lead_agency_id"],
+        "coordinating_agency_ids": doc["coordinating_agency_ids"],
+        "format": doc["format"], "venue": doc.get("venue"),
+        "online_url": doc.get("online_url"), "starts_at": doc["starts_at"],
+        "ends_at": doc["ends_at"], "topic": doc["topic"], "agenda": agenda,
+        "petition_ids": list(dict.fromkeys(p for i in agenda for p in i["petition_ids"])),
+    }
+
+
+def announce(doc: dict[str, Any], now: datetime, reason: str | None) -> Change:
+    check_transition("announce", doc["state"])
+    check_notice(doc["kind"], doc["starts_at"], now, reason)
+    return Change(set={"state": ANNOUNCED, "announced_at": now, "notice_reason": reason},
+                  events=[("dialogue.announced",
+                           {**facts(doc), "announced_at": now, "reason": reason})],
+                  details={"reason": reason})
+
+
+def moved(doc: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+    """The dialogue at its new time and place (what the clash check looks at)."""
+    venue = nfc(data["venue"]) if data.get("venue") else doc.get("venue")
+    return {**doc, "starts_at": aware(data["starts_at"]), "ends_at": aware(data["ends_at"]),
+            "venue": venue, "venue_key": venue_key(venue, doc["locality"]),
+            "online_url": data.get("online_url") or doc.get("online_url")}
+
+
+def reschedule(doc: dict[str, Any], data: dict[str, Any], now: datetime, by: str) -> Change:
+    check_transition("reschedule", doc["state"])
+    new = moved(doc, data)
+    check_times(new["starts_at"], new["ends_at"])
+    check_place(doc["format"], new["venue"], new["online_url"])
+    reason = data.get("reason")
+    check_notice(doc["kind"], new["starts_at"], now, reason)
+    return Change(
+        set={"starts_at": new["starts_at"], "ends_at": new["ends_at"], "venue": new["venue"],
+             "venue_key": new["venue_key"], "online_url": new["online_url"],
+             "announced_at": now, "notice_reason": reason},
+        push={"reschedules": {"at": now, "by": by, "previous_starts_at": doc["starts_at"],
+                              "previous_venue": doc.get("venue"), "reason": reason}},
+        events=[("dialogue.rescheduled", {
+            **facts(new), "previous_starts_at": doc["starts_at"],
+            "previous_venue": doc.get("venue"), "announced_at": now, "reason": reason})],
+        details={"starts_at": new["starts_at"].isoformat(), "venue": new["venue"]})
+
+
+def cancel(doc: dict[str, Any], reason: str, now: datetime) -> Change:
+    check_transition("cancel", doc["state"])
+    events = []
+    if doc["state"] == ANNOUNCED:  # invitees of a draft were never told
+        events.append(("dialogue.cancelled",
+                       {**facts(doc), "reason": reason, "cancelled_at": now}))
+    return Change(set={"state": CANCELLED, "cancelled_at": now, "cancel_reason": reason},
+                  events=events, details={"reason": reason})
+
+
+def hold(doc: dict[str, Any], data: dict[str, Any], now: datetime) -> Change:
+    """Held from the start time on; ``held_at`` is the scheduled start. The event names
+    the issues on the agenda, which then leave the agenda candidates."""
+    check_transition("hold", doc["state"])
+    check_hold(doc["starts_at"], now)
+    attendance = data["attendance"]
+    groups = sum(attendance.get(k, 0) for k in ("citizens", "front", "organisations",
+                                                 "agencies"))
+    if groups > attendance["total"]:
+        raise Invalid("attendance.total", "is less than the sum of the groups",
+                      detail_vi="Tổng số người dự nhỏ hơn tổng các thành phần.")
+    items = {i["item_id"]: i for i in doc["agenda"]}
+    discussed = data.get("discussed_item_ids")
+    if discussed is None:
+        discussed = list(items)
+    unknown = [i for i in discussed if i not in items]
+    if unknown:
+        raise Invalid("discussed_item_ids", f"not on the agenda: {', '.join(unknown)}",
+                      detail_vi="Có mục không thuộc chương trình đối thoại.")
+    petitions = data.get("discussed_petition_ids")
+    if petitions is None:
+        petitions = [p for i in discussed for p in items[i].get("petition_ids", [])]
+    petitions = list(dict.fromkeys(petitions))
+    issue_ids = list(dict.fromkeys(i["issue_id"] for i in doc["agenda"] if i.get("issue_id")))
+    held_at = doc["starts_at"]
+    return Change(
+        set={"state": HELD, "held_at": held_at, "held_year": vn_today(held_at).year,
+             "recorded_at": now, "attendance": attendance, "minutes": data.get("minutes"),
+             "discussed_item_ids": discussed, "discussed_petition_ids": petitions},
+        events=[("dialogue.held", {
+            "dialogue_id": doc["_id"], "locality": doc["locality"], "held_at": held_at,
+            "attendance": attendance, "discussed_item_ids": discussed,
+            "discussed_petition_ids": petitions, "issue_ids": issue_ids})],
+        details={"attendance": attendance})
+
+
+def add_item(doc: dict[str, Any], item_id: str, data: dict[str, Any]) -> Change:
+    check_editable(doc["state"])
+    item = {"item_id": item_id, "title": nfc(data["title"]), "issue_id": data.get("issue_id"),
+            "petition_ids": list(dict.fromkeys(data.get("petition_ids", []))),
+            "minutes_allotted": data.get("minutes_allotted")}
+    return Change(push={"agenda": item},
+                  details={"item_id": item_id, "title": item["title"]})
+
+
+def remove_item(doc: dict[str, Any], item_id: str) -> Change:
+    check_editable(doc["state"])
+    if item_id not in {i["item_id"] for i in doc["agenda"]}:
+        raise NotFound(f"no agenda item {item_id}", detail_vi="Không tìm thấy mục này.")
+    # The whole agenda under the version filter rather than $pull: FerretDB 1.24
+    # matches a $pull condition on whole sub-documents only.
+    return Change(set={"agenda": [i for i in doc["agenda"] if i["item_id"] != item_id]},
+                  details={"item_id": item_id})
+
+
+def reorder(doc: dict[str, Any], item_ids: list[str]) -> Change:
+    check_editable(doc["state"])
+    check_agenda_order([i["item_id"] for i in doc["agenda"]], item_ids)
+    by_id = {i["item_id"]: i for i in doc["agenda"]}
+    return Change(set={"agenda": [by_id[i] for i in item_ids]}, details={"item_ids": item_ids})

@@ -1,8 +1,8 @@
 """What the scheduling service does with each event it consumes (from ``intake.petitions``).
 
-All of it keeps the agenda-candidate read model current; every handler is
-idempotent and tolerates out-of-order delivery (snapshots carry
-``issue_version``; petition membership uses sets).
+All of it keeps the agenda-candidate read model current (``agenda.AgendaModel``): every
+handler is idempotent and tolerates replays and the order Kafka gives across keys.
+``petition.received`` changes nothing an agenda shows, so it is not handled.
 """
 
 from __future__ import annotations
@@ -10,18 +10,15 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from services.common.events import Event
+from services.scheduling.agenda import CLOSING, OPENING
 from services.scheduling.service import Scheduling
-
-# Petition statuses after which a petition no longer counts as open on its issue.
-CLOSING = ("petition.rejected", "petition.withdrawn", "petition.answered", "petition.closed")
-OPENING = ("petition.accepted", "petition.reopened", "petition.assigned")
 
 
 def event_handlers(svc: Scheduling) -> dict[str, Callable[[Event], None]]:
+    model = svc.agenda
     return {
-        "petition.grouped": svc.on_grouped,
-        "issue.trending": svc.on_trending,
-        "issue.merged": svc.on_merged,
-        **{name: svc.on_petition_closed for name in CLOSING},
-        **{name: svc.on_petition_open for name in OPENING},
+        "petition.grouped": model.on_grouped,
+        "issue.trending": model.on_trending,
+        "issue.merged": model.on_merged,
+        **dict.fromkeys(CLOSING + OPENING, model.on_status),
     }

@@ -1,10 +1,16 @@
 """Citizen reception days (ngày tiếp công dân) of Party heads: a public schedule per
 unit, and compliance counted like dialogues.
 
-Minimum per month (Quy định 11-QĐ/TW ngày 18/02/2019 of the Politburo on the duty of
-Party heads to receive citizens and dialogue with them, as the project's legal brief
-reads it for the two-level government of 2025): the province head at least one day
-a month, a commune head at least two days a month.
+Minimum per month: Quy định 11-QĐi/TW ngày 18/02/2019 of the Politburo (on the duty of
+Party heads to receive citizens, dialogue with them and handle what they raise), Điều 4
+khoản 1: the head of the province's Party committee at least 1 day a month, the head of
+a commune's at least 2 days a month. Kết luận 215-KL/TW ngày 23/11/2025 amended that
+clause and Điều 1 khoản 2 for the two-level local government: the rule now applies to
+the province and the commune only (the district level is gone); the two figures stand.
+
+Not counted here: the People's Committee chairs' own reception duty under Luật Tiếp công
+dân 2013 (a commune chair receives citizens at least 1 day a week, Điều 15 khoản 2 điểm
+d), which is the state's, not the Party head's.
 """
 
 from __future__ import annotations
@@ -23,8 +29,9 @@ from services.common.mongo import Index, asc
 from services.common.text import nfc
 
 COLLECTION = "reception_days"
-MONTHLY_MINIMUM = {"province": 1, "commune": 2}  # Quy định 11-QĐ/TW 2019
-SOURCE = "Quy định 11-QĐ/TW ngày 18/02/2019"
+MONTHLY_MINIMUM = {"province": 1, "commune": 2}  # QĐ 11-QĐi/TW, Điều 4 khoản 1
+SOURCE = ("Quy định 11-QĐi/TW ngày 18/02/2019, Điều 4 khoản 1 (sửa đổi bởi Kết luận "
+          "215-KL/TW ngày 23/11/2025)")
 SCHEDULED, HELD, CANCELLED = "scheduled", "held", "cancelled"
 INDEXES = [Index(COLLECTION, asc("locality.province_code", "month"), name="reception_month"),
            Index(COLLECTION, asc("unit_code", "starts_at"), name="reception_unit")]

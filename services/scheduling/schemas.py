@@ -432,7 +432,7 @@ class ReportOut(Schema):
     items = fields.List(fields.Nested(ReportRow))
 
 
-# --- reception days (Quy định 11-QĐ/TW) -------------------------------------------
+# --- reception days (Quy định 11-QĐi/TW) ------------------------------------------
 
 class ReceptionIn(Schema):
     level = fields.String(required=True, validate=validate.OneOf(LEVELS))

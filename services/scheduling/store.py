@@ -7,7 +7,10 @@
   requester is encrypted, a keyed fingerprint makes them countable.
 - ``request_tallies``: one per (commune, year): whether ``dialogue.required`` was
   decided (outbox too), so it is published once.
-- ``issues`` and ``petitions``: the agenda-candidate read model, fed by intake's events.
+- ``notice_numbers``: one per notice number taken (per issuing body and year).
+- ``rendered_documents``: PDFs of the documents, by the hash of their DOCX.
+- ``issues`` and ``petitions``: the agenda-candidate read model, fed by intake's events
+  (each issue's latest snapshot; each petition's issue and open state).
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from pymongo import DESCENDING
+from bson import Binary
+from pymongo import DESCENDING, ReturnDocument, UpdateOne
 from pymongo.collection import Collection
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
@@ -34,6 +38,7 @@ TALLIES = "request_tallies"
 ISSUES = "issues"
 PETITIONS = "petitions"
 NOTICE_NUMBERS = "notice_numbers"  # _id "<unit>|<body>|<year>|<serial>": one number, once
+RENDERED = "rendered_documents"  # PDFs by the hash of their DOCX (LibreOffice is slow)
 
 INDEXES = [
     Index(DIALOGUES, asc("locality.province_code", "locality.ward_code", "starts_at"),
@@ -53,8 +58,7 @@ INDEXES = [
     outbox.index(TALLIES),
     Index(ISSUES, asc("locality.province_code", "locality.ward_code", "heat"),
           name="issue_locality"),
-    Index(ISSUES, asc("petition_ids"), name="issue_petitions"),
-    Index(ISSUES, asc("open_petition_ids"), name="issue_open_petitions"),
+    Index(PETITIONS, asc("issue_id"), name="petition_issue"),
     *RATE_INDEXES,
     *RECEPTION_INDEXES,
 ]
@@ -72,6 +76,7 @@ class Store:
         self.issues: Collection = db[ISSUES]
         self.petitions: Collection = db[PETITIONS]
         self.notice_numbers: Collection = db[NOTICE_NUMBERS]
+        self.rendered: Collection = db[RENDERED]
 
     def outbox_collections(self) -> list[Collection]:
         return [self.db[name] for name in OUTBOX_COLLECTIONS]
@@ -217,20 +222,13 @@ class Store:
         ])
         return {r["_id"]: r["n"] for r in rows}
 
-    def unconcluded_per_ward(self, province_code: str, year: int,
-                             now: datetime) -> dict[str, int]:
-        """Held dialogues with no conclusion notice 10 days on: late already."""
-        from services.scheduling.domain import results_overdue
-
-        found: dict[str, int] = {}
-        for doc in self.dialogues.find({"locality.province_code": province_code,
-                                        "held_year": year, "level": "commune",
-                                        "state": "held"},
-                                       {"locality.ward_code": 1, "held_at": 1}):
-            if results_overdue(from_mongo(doc["held_at"]), now):
-                ward_code = doc["locality"]["ward_code"]
-                found[ward_code] = found.get(ward_code, 0) + 1
-        return found
+    def held_unconcluded(self, province_code: str, year: int) -> list[dict[str, Any]]:
+        """Commune dialogues held and not concluded yet: ``{ward_code, held_at}``."""
+        return [{"ward_code": d["locality"]["ward_code"], "held_at": from_mongo(d["held_at"])}
+                for d in self.dialogues.find({"locality.province_code": province_code,
+                                              "held_year": year, "level": "commune",
+                                              "state": "held"},
+                                             {"locality.ward_code": 1, "held_at": 1})]
 
     def claim_notice_number(self, key: str, dialogue_id: str, now: datetime) -> bool:
         """Take a notice number for a dialogue; False if another dialogue holds it."""
@@ -264,75 +262,142 @@ class Store:
                         "n": {"$sum": 1}}},
         ]))
 
+    # --- documents --------------------------------------------------------------
+
+    def issued_notices(self, query: dict[str, Any], page: int,
+                       size: int) -> tuple[list[dict[str, Any]], int]:
+        """Concluded dialogues for the public register, the latest notice first."""
+        total = self.dialogues.count_documents(query)
+        docs = list(self.dialogues.find(query, {outbox.FIELD: 0})
+                    .sort([("notice.issued_at", DESCENDING), ("_id", 1)])
+                    .skip((page - 1) * size).limit(size))
+        return docs, total
+
+    def issue_titles(self, issue_ids: list[str]) -> dict[str, str]:
+        if not issue_ids:
+            return {}
+        return {d["_id"]: d["title"] for d in self.issues.find(
+            {"_id": {"$in": list(dict.fromkeys(issue_ids))}}, {"title": 1}) if d.get("title")}
+
+    def rendered_pdf(self, key: str) -> bytes | None:
+        found = self.rendered.find_one({"_id": key})
+        return bytes(found["pdf"]) if found is not None else None
+
+    def keep_pdf(self, key: str, data: bytes, now: datetime) -> None:
+        # Replace rather than insert: two requests may render the same document at once.
+        self.rendered.replace_one({"_id": key}, {"_id": key, "pdf": Binary(data),
+                                                 "created_at": now}, upsert=True)
+
     # --- agenda-candidate read model ----------------------------------------
+    # ``issues`` holds each issue's latest snapshot (by ``issue_version``) and whether it
+    # trends, was merged or is on a held dialogue's agenda; ``petitions`` which issue each
+    # petition is in and whether it still counts as open. Consuming a petition event is
+    # one or two writes and no read.
 
     def issue(self, issue_id: str) -> dict[str, Any] | None:
         return self.issues.find_one({"_id": issue_id})
 
-    def ensure_issue(self, issue_id: str) -> None:
-        self.issues.update_one(
-            {"_id": issue_id},
-            {"$setOnInsert": {"issue_version": 0, "heat": 0.0, "trending": False,
-                              "merged_into": None, "on_held_agenda": False,
-                              "petition_ids": [], "open_petition_ids": []}},
-            upsert=True)
+    def take_snapshot(self, issue_id: str, version: int, fields: dict[str, Any]) -> bool:
+        """Take a newer snapshot of an issue in one upsert; False if the one held is as new
+        or newer, or the issue was merged (out-of-order delivery, replays).
 
-    def newer_snapshot(self, issue_id: str, version: int, fields: dict[str, Any]) -> bool:
-        """Take the snapshot only if it is newer than the one held (out-of-order delivery)."""
-        result = self.issues.update_one(
-            {"_id": issue_id, "issue_version": {"$lt": version}},
-            {"$set": {**fields, "issue_version": version}})
-        return result.modified_count == 1
+        The filter matches only an older snapshot of a live issue; an unknown issue is
+        inserted; a newer or merged one makes the upsert collide on ``_id``, which
+        changes nothing."""
+        query = {"_id": issue_id, "issue_version": {"$lt": version}, "merged_into": None}
+        update = {"$set": {**fields, "issue_version": version},
+                  "$setOnInsert": {k: v for k, v in ISSUE_DEFAULTS.items() if k not in fields}}
+        try:
+            self.issues.update_one(query, update, upsert=True)
+            return True
+        except DuplicateKeyError:
+            # Or another consumer inserted the issue an instant ago, with an older
+            # snapshot perhaps: once more, without inserting.
+            return self.issues.update_one(query, update).matched_count == 1
 
-    def closed_petitions(self, petition_ids: list[str]) -> set[str]:
-        if not petition_ids:
-            return set()
-        return {d["_id"] for d in self.petitions.find(
-            {"_id": {"$in": petition_ids}, "open": False}, {"_id": 1})}
+    def set_trending(self, issue_id: str) -> None:
+        self.issues.update_one({"_id": issue_id}, {"$set": {"trending": True},
+                                                   "$setOnInsert": _insert_defaults("trending")},
+                               upsert=True)
 
-    def add_petitions(self, issue_id: str, petition_ids: list[str], open_ids: list[str]) -> None:
-        update: dict[str, Any] = {"$addToSet": {"petition_ids": {"$each": petition_ids}}}
-        if open_ids:
-            update["$addToSet"]["open_petition_ids"] = {"$each": open_ids}
-        self.issues.update_one({"_id": issue_id}, update)
+    def mark_merged(self, merged_id: str, into: str) -> dict[str, Any] | None:
+        """Hide a merged issue; returns it as it was (None if unknown until now)."""
+        return self.issues.find_one_and_update(
+            {"_id": merged_id},
+            {"$set": {"merged_into": into},
+             "$setOnInsert": _insert_defaults("merged_into")},
+            upsert=True, return_document=ReturnDocument.BEFORE)
 
-    def detach_petition(self, petition_id: str, keep_issue: str) -> None:
-        """A petition belongs to one issue: drop it from any other."""
-        self.issues.update_many(
-            {"_id": {"$ne": keep_issue}, "petition_ids": petition_id, "merged_into": None},
-            {"$pull": {"petition_ids": petition_id, "open_petition_ids": petition_id}})
-
-    def set_petition(self, petition_id: str, fields: dict[str, Any],
+    def put_petition(self, petition_id: str, fields: dict[str, Any],
                      on_insert: dict[str, Any] | None = None) -> None:
         update: dict[str, Any] = {"$set": fields}
         if on_insert:
             update["$setOnInsert"] = on_insert
         self.petitions.update_one({"_id": petition_id}, update, upsert=True)
 
-    def close_petition(self, petition_id: str) -> None:
-        self.issues.update_many({"open_petition_ids": petition_id},
-                                {"$pull": {"open_petition_ids": petition_id}})
+    def move_petitions(self, petition_ids: list[str], from_issue: str, to_issue: str) -> None:
+        self.petitions.update_many({"_id": {"$in": petition_ids}, "issue_id": from_issue},
+                                   {"$set": {"issue_id": to_issue}})
 
-    def reopen_petition(self, petition_id: str) -> None:
-        self.issues.update_many({"petition_ids": petition_id, "merged_into": None},
-                                {"$addToSet": {"open_petition_ids": petition_id}})
+    def move_members(self, from_issue: str, to_issue: str) -> None:
+        """Every petition of a merged issue goes to the surviving one."""
+        self.petitions.update_many({"issue_id": from_issue}, {"$set": {"issue_id": to_issue}})
 
-    def mark_merged(self, merged_id: str, into: str) -> None:
-        self.issues.update_one({"_id": merged_id},
-                               {"$set": {"merged_into": into, "open_petition_ids": []}})
+    def add_unknown(self, petition_ids: list[str], issue_id: str) -> None:
+        """Petitions named by an issue event before their own event came: open members of
+        ``issue_id``. Known ones keep their issue and state (their own events decide)."""
+        if petition_ids:
+            self.petitions.bulk_write(
+                [UpdateOne({"_id": p}, {"$setOnInsert": {"issue_id": issue_id, "open": True}},
+                           upsert=True) for p in petition_ids], ordered=False)
 
     def mark_on_held_agenda(self, issue_ids: list[str], dialogue_id: str) -> None:
-        for issue_id in issue_ids:
-            self.ensure_issue(issue_id)
         if issue_ids:
-            self.issues.update_many({"_id": {"$in": issue_ids}},
-                                    {"$set": {"on_held_agenda": True},
-                                     "$addToSet": {"held_dialogue_ids": dialogue_id}})
+            self.issues.bulk_write(
+                [UpdateOne({"_id": i}, {"$set": {"on_held_agenda": True},
+                                        "$addToSet": {"held_dialogue_ids": dialogue_id},
+                                        "$setOnInsert": _insert_defaults("on_held_agenda")},
+                           upsert=True) for i in issue_ids], ordered=False)
 
     def candidates(self, locality: dict[str, Any]) -> list[dict[str, Any]]:
-        """Visible issues of a locality, hottest first (open ones are filtered by the caller)."""
+        """Live issues of a locality not yet on a held agenda, hottest first."""
         query: dict[str, Any] = {"merged_into": None, "on_held_agenda": False,
                                  "locality.province_code": locality["province_code"]}
         if locality.get("ward_code"):
             query["locality.ward_code"] = locality["ward_code"]
         return list(self.issues.find(query).sort("heat", DESCENDING).limit(1000))
+
+    def open_petitions(self, issue_ids: list[str]) -> dict[str, list[str]]:
+        """The open petitions of each issue."""
+        found: dict[str, list[str]] = {}
+        if issue_ids:
+            for doc in self.petitions.find({"issue_id": {"$in": issue_ids},
+                                            "open": {"$ne": False}}, {"issue_id": 1}):
+                found.setdefault(doc["issue_id"], []).append(doc["_id"])
+        return found
+
+    def upgrade(self) -> None:
+        """Issues stored before petitions had a document of their own listed their members
+        in arrays: give each listed petition its document, then drop the arrays."""
+        for doc in self.issues.find({"petition_ids": {"$exists": True}},
+                                    {"petition_ids": 1, "open_petition_ids": 1,
+                                     "merged_into": 1}):
+            target = doc.get("merged_into") or doc["_id"]
+            still_open = set(doc.get("open_petition_ids") or [])
+            ops = [UpdateOne({"_id": p}, {"$setOnInsert": {"issue_id": target,
+                                                           "open": p in still_open}},
+                             upsert=True) for p in doc.get("petition_ids") or []]
+            if ops:
+                self.petitions.bulk_write(ops, ordered=False)
+            self.issues.update_one({"_id": doc["_id"]},
+                                   {"$unset": {"petition_ids": "", "open_petition_ids": ""}})
+
+
+# What an issue document holds before its first snapshot.
+ISSUE_DEFAULTS: dict[str, Any] = {"trending": False, "on_held_agenda": False}
+
+
+def _insert_defaults(*except_: str) -> dict[str, Any]:
+    """``$setOnInsert`` of an issue first seen by something other than its snapshot."""
+    fields = {**ISSUE_DEFAULTS, "issue_version": 0, "merged_into": None}
+    return {k: v for k, v in fields.items() if k not in except_}

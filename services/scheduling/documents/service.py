@@ -26,19 +26,15 @@ from datetime import datetime
 from typing import Any
 
 import yaml
-from bson import Binary
-from pymongo import DESCENDING
 
 from services.common.auth import Principal
 from services.common.clock import aware, vn_date, vn_today
 from services.common.errors import Invalid, NotFound
 from services.common.localities import UnknownLocality, validate
-from services.common.outbox import FIELD as OUTBOX_FIELD
 from services.scheduling import domain
 from services.scheduling.documents import content, render
 from services.scheduling.documents import format as f
 
-CACHE = "rendered_documents"
 KINDS = ("notice", "minutes")
 FORMATS = ("docx", "pdf")
 TITLES = {"notice": "Thông báo kết luận", "minutes": "Biên bản đối thoại",
@@ -77,7 +73,6 @@ class Documents:
     def __init__(self, scheduling: Any, names_file: str | None) -> None:
         self.scheduling = scheduling
         self.store = scheduling.store
-        self.cache = scheduling.kit.db[CACHE]
         self.names = AgencyNames(names_file)
 
     # --- officers --------------------------------------------------------------
@@ -114,10 +109,7 @@ class Documents:
             query["held_year"] = args["year"]
         if args.get("late") is not None:
             query["late"] = args["late"]
-        total = self.store.dialogues.count_documents(query)
-        page, size = args["page"], args["page_size"]
-        docs = self.store.dialogues.find(query, {OUTBOX_FIELD: 0}).sort(
-            [("notice.issued_at", DESCENDING), ("_id", 1)]).skip((page - 1) * size).limit(size)
+        docs, total = self.store.issued_notices(query, args["page"], args["page_size"])
         return [self._entry(d) for d in docs], total
 
     def public_notice(self, dialogue_id: str) -> File:
@@ -155,11 +147,8 @@ class Documents:
             when = doc["notice"]["issued_at"]
             label = doc["notice"]["number"]
         else:
-            issues = {}
-            for item in doc.get("agenda", []):
-                found = self.store.issue(item["issue_id"]) if item.get("issue_id") else None
-                if found and found.get("title"):
-                    issues[item["issue_id"]] = found["title"]
+            issues = self.store.issue_titles(
+                [i["issue_id"] for i in doc.get("agenda", []) if i.get("issue_id")])
             context = content.minutes(doc, self.names, issues)
             when = doc["held_at"]
             label = vn_today(doc["held_at"]).isoformat()
@@ -178,12 +167,10 @@ class Documents:
 
     def _pdf(self, docx: bytes, when: datetime, title: str, author: str) -> bytes:
         key = hashlib.sha256(docx).hexdigest()
-        found = self.cache.find_one({"_id": key})
+        found = self.store.rendered_pdf(key)
         if found is not None:
-            return bytes(found["pdf"])
+            return found
         data = render.pdf(docx, when, title, author)
-        # Replace rather than insert: two requests may render the same document at once.
-        self.cache.replace_one({"_id": key}, {"_id": key, "pdf": Binary(data),
-                                              "created_at": self.scheduling.now}, upsert=True)
+        self.store.keep_pdf(key, data, self.scheduling.now)
         return data
 

@@ -334,7 +334,7 @@ def test_clashing_announcements_at_the_same_instant_let_one_through(build):
 
 def test_a_slot_held_too_long_answers_409_and_frees_nothing(api):
     draft = _create(api)
-    api.built.service.slot_wait = 0.3
+    api.built.service.planning.slot_wait = 0.3
     host = api.built.store.dialogue(draft["id"])["host_key"]
     with mutex(api.built.kit.db, f"dialogue-host|{host}"):  # another command, stuck
         r = api.post(f"{D}/{draft['id']}/announce")

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
+from pymongo import MongoClient, monitoring
+
 from services.common.events import Event, new_event
+from services.scheduling.agenda import AgendaModel
+from services.scheduling.store import Store
 from tests.helpers import running, wait_for
 from tests.integration.scheduling.conftest import START, dialogue_body
 
@@ -146,3 +151,115 @@ def test_candidates_need_a_locality_and_respect_scope(api):
     assert api.get(f"{C}?province_code=37", roles=("citizen",)).status_code == 403
 
 
+
+
+class Commands(monitoring.CommandListener):
+    """Every command a client sends, by name and collection."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, str]] = []
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        self.seen.append((event.command_name, str(event.command.get(event.command_name))))
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+    def take(self) -> list[tuple[str, str]]:
+        seen, self.seen = self.seen, []
+        return seen
+
+
+def counted_model(api) -> tuple[AgendaModel, Commands]:
+    """The read model over its own client, which counts what the handlers send."""
+    listener = Commands()
+    client = MongoClient(api.settings.mongo_url, tz_aware=True, event_listeners=[listener])
+    model = AgendaModel(Store(client[api.built.kit.db.name]))
+    listener.take()
+    return model, listener
+
+
+def test_a_petition_event_is_one_or_two_writes_and_no_read(api):
+    model, commands = counted_model(api)
+    model.on_grouped(grouped("p1", "iss-a", 1, heat=1.0, count=1))  # a new issue
+    assert commands.take() == [("update", "petitions"), ("update", "issues")]
+    model.on_grouped(grouped("p2", "iss-a", 2, heat=2.0, count=2))  # a newer snapshot
+    assert commands.take() == [("update", "petitions"), ("update", "issues")]
+    model.on_status(closed("p1", "iss-a"))
+    assert commands.take() == [("update", "petitions")]
+    # only a snapshot older than the one held reads: is the issue merged meanwhile?
+    model.on_grouped(grouped("p3", "iss-a", 1, heat=1.0, count=1))
+    assert [name for name, _ in commands.take()] == ["update", "update", "update", "find"]
+    found, _ = candidates(api)
+    assert found["iss-a"]["petition_ids"] == ["p2", "p3"] and found["iss-a"]["heat"] == 2.0
+    assert "petition.received" not in api.built.handlers  # nothing an agenda shows
+
+
+def test_the_status_an_event_carries_decides(api):
+    h = api.built.handlers
+    h["petition.grouped"](grouped("p1", "iss-a", 1, heat=1.0, count=1))
+    # grouped after an officer already rejected it: intake says so in the event
+    event = grouped("p2", "iss-a", 2, heat=2.0, count=2)
+    event.data["status"] = "rejected"  # the contract's field, added by intake
+    h["petition.grouped"](event)
+    found, _ = candidates(api)
+    assert found["iss-a"]["petition_ids"] == ["p1"]
+    # accepted again (a status event naming its status) counts again
+    event = status("petition.accepted", "p2", "iss-a", accepted_at=START)
+    event.data["status"] = "accepted"  # the contract's field, added by intake
+    h["petition.accepted"](event)
+    found, _ = candidates(api)
+    assert found["iss-a"]["petition_ids"] == ["p1", "p2"]
+
+
+def test_a_petition_split_off_leaves_its_old_issue(api):
+    h = api.built.handlers
+    for event in (grouped("p1", "iss-a", 1, heat=1.0, count=1),
+                  grouped("p2", "iss-a", 2, heat=2.0, count=2),
+                  grouped("p2", "iss-b", 1, heat=1.5, count=1, title="Khói lò gạch")):
+        h[event.type](event)
+    found, _ = candidates(api)
+    assert found["iss-a"]["petition_ids"] == ["p1"]
+    assert found["iss-b"]["petition_ids"] == ["p2"]
+
+
+def test_issues_stored_with_member_arrays_are_upgraded(api):
+    api.built.store.issues.insert_one({
+        "_id": "iss-old", "issue_version": 3, "title": "Đèn đường thôn Bắc",
+        "category": "infrastructure", "locality": GIA_VIEN, "heat": 4.0, "trending": False,
+        "merged_into": None, "on_held_agenda": False, "petition_count": 3,
+        "distinct_petitioners": 3, "petition_ids": ["o1", "o2", "o3"],
+        "open_petition_ids": ["o1", "o3"]})
+    api.built.prepare()
+    api.built.prepare()  # once done, nothing left to do
+    found, _ = candidates(api)
+    assert found["iss-old"]["petition_ids"] == ["o1", "o3"]
+    assert "petition_ids" not in api.built.store.issue("iss-old")
+
+
+def test_consumers_racing_on_a_new_issue_keep_the_newest_snapshot(api):
+    # Several consumers (one per partition) group petitions into the same new issue at
+    # once. On MongoDB the upserts that lose the insert raise E11000 and must still take
+    # their snapshot if newer; the embedded server serialises updates by _id.
+    handle = api.built.handlers["petition.grouped"]
+    for round_ in range(2):
+        issue = f"iss-race-{round_}"
+        events = [grouped(f"r{round_}-{k}", issue, k + 1, heat=float(k + 1), count=k + 1)
+                  for k in range(8)]
+        barrier = threading.Barrier(len(events))
+
+        def run(event: Event, barrier: threading.Barrier) -> None:
+            barrier.wait()
+            handle(event)
+
+        threads = [threading.Thread(target=run, args=(e, barrier)) for e in events]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        found, _ = candidates(api)
+        assert found[issue]["issue_version"] == 8 and found[issue]["heat"] == 8.0
+        assert found[issue]["open_petition_count"] == 8

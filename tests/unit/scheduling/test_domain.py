@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from services.common.errors import Conflict, Invalid
-from services.scheduling import domain
+from services.scheduling import domain, notices
 
 NOW = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
 
@@ -105,19 +105,19 @@ def test_clash_names_the_other_dialogue():
 @pytest.mark.parametrize("number", ["15/TB-UBND", "15-TB/ĐU", "120-TB/TU", "7/TB-VPUB-NC",
                                     "3/TB-HĐND", "8-TB/VPTU"])
 def test_notice_numbers_accepted(number):
-    assert domain.check_notice_number(number) == number
+    assert notices.check_notice_number(number) == number
 
 
 def test_notice_number_formats_and_keys():
-    state = domain.parse_notice_number("Số: 15/TB-UBND")
+    state = notices.parse_notice_number("Số: 15/TB-UBND")
     assert state == {"number": "15/TB-UBND", "serial": 15, "body": "UBND", "format": "state"}
-    party = domain.parse_notice_number("15-TB/ĐU")
+    party = notices.parse_notice_number("15-TB/ĐU")
     assert party["format"] == "party" and party["body"] == "ĐU"
     issued = datetime(2026, 12, 31, 18, 0, tzinfo=UTC)  # 01/01/2027 in Vietnam
-    assert domain.notice_key("14464", state, issued) == "14464|UBND|2027|15"
+    assert notices.notice_key("14464", state, issued) == "14464|UBND|2027|15"
     # the same number of another body, or of the same body in another commune, differs
-    assert domain.notice_key("14464", party, issued) != domain.notice_key("14464", state, issued)
-    assert domain.notice_key("14482", state, issued) != domain.notice_key("14464", state, issued)
+    assert notices.notice_key("14464", party, issued) != notices.notice_key("14464", state, issued)
+    assert notices.notice_key("14482", state, issued) != notices.notice_key("14464", state, issued)
 
 
 # A state body in the Party's format (03-TB/UBND) and the Party's in the state's are wrong.
@@ -126,16 +126,16 @@ def test_notice_number_formats_and_keys():
                                     "abc"])
 def test_notice_numbers_refused(number):
     with pytest.raises(Invalid) as info:
-        domain.check_notice_number(number)
+        notices.check_notice_number(number)
     assert "notice_number" in info.value.extra["errors"]
 
 
 def test_late_when_issued_more_than_ten_days_after():
     held = datetime(2026, 3, 10, 1, 0, tzinfo=UTC)  # 08:00 on 10/03 in Vietnam
-    assert not domain.is_late(held, held + timedelta(days=10))
-    assert domain.is_late(held, held + timedelta(days=11))
+    assert not notices.is_late(held, held + timedelta(days=10))
+    assert notices.is_late(held, held + timedelta(days=11))
     # 17:30 UTC on the 20th is already the 21st in Vietnam: late
-    assert domain.is_late(held, datetime(2026, 3, 20, 17, 30, tzinfo=UTC))
+    assert notices.is_late(held, datetime(2026, 3, 20, 17, 30, tzinfo=UTC))
 
 
 def test_ten_percent_rule_rounds_up():
@@ -146,9 +146,9 @@ def test_ten_percent_rule_rounds_up():
 
 
 def test_conclusion_ids_are_stable_and_distinct():
-    assert domain.conclusion_id("d1", 0) == domain.conclusion_id("d1", 0)
-    assert domain.conclusion_id("d1", 0) != domain.conclusion_id("d1", 1)
-    assert domain.conclusion_id("d1", 0) != domain.conclusion_id("d2", 0)
+    assert notices.conclusion_id("d1", 0) == notices.conclusion_id("d1", 0)
+    assert notices.conclusion_id("d1", 0) != notices.conclusion_id("d1", 1)
+    assert notices.conclusion_id("d1", 0) != notices.conclusion_id("d2", 0)
 
 
 def test_place_and_level_rules():
@@ -189,28 +189,28 @@ def test_back_dated_notice_needs_a_reason_and_is_only_declared():
     entered = datetime(2026, 4, 20, 9, 0, tzinfo=VN_TZ)
     claimed = datetime(2026, 3, 12, 9, 0, tzinfo=VN_TZ)
     with pytest.raises(Invalid) as info:
-        domain.issued_record(held, claimed, entered, None)
+        notices.issued_record(held, claimed, entered, None)
     assert "issued_reason" in info.value.extra["errors"]
-    record = domain.issued_record(held, claimed, entered, "Nhập bổ sung văn bản giấy")
+    record = notices.issued_record(held, claimed, entered, "Nhập bổ sung văn bản giấy")
     assert record["issued_at_basis"] == "declared" and record["recorded_at"] == entered
     # on time by its own claim, late by the record nobody can back-date
     assert record["late_declared"] is False and record["late"] is True
-    same_day = domain.issued_record(held, entered.replace(hour=8), entered, None)
+    same_day = notices.issued_record(held, entered.replace(hour=8), entered, None)
     assert same_day["issued_at_basis"] == "recorded" and same_day["issued_reason"] is None
 
 
 def test_held_but_unconcluded_is_late_after_ten_days():
     held = datetime(2026, 3, 10, 8, 0, tzinfo=VN_TZ)
-    assert not domain.results_overdue(held, datetime(2026, 3, 20, 23, 59, tzinfo=VN_TZ))
-    assert domain.results_overdue(held, datetime(2026, 3, 21, 0, 0, tzinfo=VN_TZ))
+    assert not notices.results_overdue(held, datetime(2026, 3, 20, 23, 59, tzinfo=VN_TZ))
+    assert notices.results_overdue(held, datetime(2026, 3, 21, 0, 0, tzinfo=VN_TZ))
 
 
 def test_commitment_deadline_not_before_the_notice():
     issued = datetime(2026, 3, 15, 9, 0, tzinfo=VN_TZ)
-    domain.check_commitment_deadline(0, date(2026, 3, 15), issued)
-    domain.check_commitment_deadline(0, None, issued)
+    notices.check_commitment_deadline(0, date(2026, 3, 15), issued)
+    notices.check_commitment_deadline(0, None, issued)
     with pytest.raises(Invalid) as info:
-        domain.check_commitment_deadline(2, date(2026, 3, 14), issued)
+        notices.check_commitment_deadline(2, date(2026, 3, 14), issued)
     assert "conclusions.2.deadline" in info.value.extra["errors"]
 
 

@@ -1,5 +1,6 @@
 """Issue 19: reception days, at least one a month for the province head and two for a
-commune head (Quy định 11-QĐ/TW)."""
+commune head (Quy định 11-QĐi/TW, Điều 4 khoản 1, as amended by Kết luận 215-KL/TW of
+23/11/2025)."""
 
 from __future__ import annotations
 
