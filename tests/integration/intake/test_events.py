@@ -187,7 +187,7 @@ def test_sweep_groups_what_a_crash_left_ungrouped(built, client, clock, monkeypa
     # redelivered): the citizen has a tracking code, the petition no issue.
     created = client.post("/api/v1/petitions", json=petition())
     assert created.status_code == 201
-    monkeypatch.setattr(intake, "group", died)
+    monkeypatch.setattr(intake.grouping, "group", died)
     with contextlib.suppress(RuntimeError):
         group_now(intake, created.json["id"])
     stored = petitions.find_one({"ungrouped": True})
