@@ -106,7 +106,7 @@ def submit(body: dict[str, Any]):
         raise Forbidden(f"needs one of the roles: {', '.join(ASSISTING)}")
     elif principal.roles <= set(auth.READ_ONLY):
         raise Forbidden("read-only role")
-    return views.created(intake.submit(body, principal=principal))
+    return views.created(intake.submit(body, principal=principal, defer=True))
 
 
 @petitions.route("", methods=["GET"])

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
+from collections import OrderedDict
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -25,6 +26,7 @@ from services.intake.views import MAX_BAND, ref
 
 log = logging.getLogger(__name__)
 DENUNCIATION = "denunciation"
+ISSUE_CACHE = 5000  # issues remembered per process (a few KB each)
 
 
 def snapshot(issue: dict[str, Any]) -> dict[str, Any]:
@@ -58,6 +60,14 @@ class Grouping:
         self.lock = threading.RLock()
         self._synced: dict[tuple[str, str], datetime] = {}
         self._cv: dict[str, int] = {}
+        # How long a bucket's index is trusted without reading the centroids again.
+        # Every write to a centroid is conditional on its version, so a stale entry
+        # is caught by the write; what a short trust may miss is an issue another
+        # process opened meanwhile in the bucket (then a petition opens its own).
+        self.trust = timedelta(seconds=ctx.settings.centroid_trust_seconds)
+        # The issues this process last wrote, as written: counting a petition starts
+        # from them, its write conditional on their version (a miss reads it again).
+        self._issues: OrderedDict[str, dict[str, Any]] = OrderedDict()
 
     # --- the consumer -------------------------------------------------------------------
     def on_received(self, event: Event) -> None:
@@ -110,6 +120,8 @@ class Grouping:
         ward, category = bucket
         since = None if full else self._synced.get(bucket)
         now = self.ctx.clock()
+        if since is not None and timedelta(0) <= now - since < self.trust:
+            return
         first, last = (slot(since - timedelta(seconds=5)), slot(now)) if since else (0, -1)
         whole = since is None or last - first > 6
         seen = set()
@@ -150,6 +162,7 @@ class Grouping:
                     created = new_issue(issue_id, doc, now, petition_count=1,
                                         daily={paging.day_key(now): 1})
                     self.store.insert_issue(created)
+                    self._remember({k: v for k, v in created.items() if k != "outbox"})
                     self.clusterer.add_issue(issue_id, *bucket, centroid)
                     self._cv[issue_id] = 1
                     return issue_id, None, created
@@ -179,11 +192,25 @@ class Grouping:
             **ref({**doc, "issue_id": issue_id}), **snapshot(issue),
             "similarity": round(score, 4) if score is not None else None}, now, cause)
         claim = {"issue_id": issue_id, "similarity": score, "updated_at": now}
-        after = self.store.claim_grouping(
-            doc["_id"], stage({"$set": claim, "$unset": {UNGROUPED: ""}}, [grouped], now))
-        if after is not None:  # publish from the document as written: no read back
-            self.ctx.outbox.flush(self.store.petitions, doc["_id"], after)
+        update = {"$set": claim, "$unset": {UNGROUPED: ""}}
+        if self._publish(grouped):
+            # Published and acknowledged: the grouping is one write, with no outbox to
+            # clear. A crash before it regroups on redelivery: at least once.
+            self.store.change_petition({"_id": doc["_id"], "issue_id": None}, update)
+        else:  # the broker did not take it: the outbox and its relay will
+            after = self.store.claim_grouping(doc["_id"], stage(update, [grouped], now))
+            if after is not None:
+                self.ctx.outbox.flush(self.store.petitions, doc["_id"], after)
         return {**{k: v for k, v in doc.items() if k != UNGROUPED}, **claim}
+
+    def _publish(self, event: Event) -> bool:
+        try:
+            self.ctx.kit.bus.publish(event)
+        except Exception:
+            log.warning("publishing petition.grouped failed; staged for the relay",
+                        exc_info=True)
+            return False
+        return True
 
     # --- heat ---------------------------------------------------------------------------
     def compute_heat(self, issue: dict[str, Any], now: datetime) -> float:
@@ -201,19 +228,34 @@ class Grouping:
         now = self.ctx.clock()
         # Read, compute, then write only if nobody changed the issue meanwhile (its
         # version): the heat matches the counts, and a crossing stages one event.
+        issue = self._recall(issue_id)
         for _attempt in range(20):
-            issue = self.store.issue(issue_id)
+            if issue is None:
+                issue = self.store.issue(issue_id)
             after, update, events = self._heat_update(issue, now, cause, petition,
                                                       new_petitioner, member)
             if self.store.change_issue({"_id": issue_id, "version": issue["version"]},
                                        stage(update, events, now)):
+                self._remember(after)
                 break
+            issue = None  # changed elsewhere (or a stale copy): read it
         else:
             raise RuntimeError(f"issue {issue_id} kept changing while counting it")
         if events:
             self.ctx.outbox.flush(self.store.issues, issue_id)
         self.store.bounds.widen(MAX_BAND, after["heat_band"], lower=False)
         return after
+
+    def _recall(self, issue_id: str) -> dict[str, Any] | None:
+        with self.lock:
+            return self._issues.get(issue_id)
+
+    def _remember(self, issue: dict[str, Any]) -> None:
+        with self.lock:
+            self._issues[issue["_id"]] = issue
+            self._issues.move_to_end(issue["_id"])
+            while len(self._issues) > ISSUE_CACHE:
+                self._issues.popitem(last=False)
 
     def _heat_update(self, issue: dict[str, Any], now: datetime, cause: Event | None,
                      petition: datetime | None, new_petitioner: bool,
@@ -241,6 +283,7 @@ class Grouping:
         stale = domain.stale_days(daily, now, self.settings.heat_window_days)
         if stale:
             update["$unset"] = {f"daily.{k}": "" for k in stale}
+            after["daily"] = {k: v for k, v in daily.items() if k not in stale}
         threshold = self.settings.trending_threshold
         events = []
         if value >= threshold and not issue["trending"] and issue["status"] == OPEN:

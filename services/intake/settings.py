@@ -29,6 +29,10 @@ class IntakeSettings(Settings):
     # Tuned on tests/data/petitions.jsonl (tests/unit/test_clustering_quality.py).
     cluster_threshold: float = setting("INTAKE_CLUSTER_THRESHOLD", DEFAULT_THRESHOLD,
                                        "minimum similarity for a petition to join an issue")
+    centroid_trust_seconds: float = setting(
+        "INTAKE_CENTROID_TRUST_SECONDS", 5.0,
+        "seconds the grouping trusts its in-memory issue centroids of a commune and "
+        "category before reading what other processes changed (0: read every time)")
     heat_window_days: int = setting("INTAKE_HEAT_WINDOW_DAYS", 30,
                                     "petitions counted in an issue's heat", low=1, high=365)
     trending_threshold: float = setting("INTAKE_TRENDING_THRESHOLD", 10.0,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from pymongo.errors import DuplicateKeyError
@@ -24,6 +25,7 @@ from services.common.outbox import new_document, stage
 from services.common.text import fold, words
 from services.intake import deadlines, domain
 from services.intake.context import Context
+from services.intake.deferred import Deferred
 from services.intake.store import UNGROUPED
 from services.intake.views import FIRST_DAY, Reads, day, pairs, ref
 
@@ -128,12 +130,17 @@ class Submission:
             "preferred_channel": person.get("preferred_channel"),
         }
 
+    @cached_property
+    def deferred(self) -> Deferred:
+        return Deferred(self.ctx.outbox)
+
     def submit(self, data: dict[str, Any], *, principal: Principal | None = None,
-               external: tuple[str, str] | None = None,
-               cause: Event | None = None) -> dict[str, Any]:
-        """Store a new petition with its ``petition.received`` and publish it. Grouping
-        into an issue happens off the request path, in the consumer of that event, so
-        the answer and the acknowledgement never wait for it."""
+               external: tuple[str, str] | None = None, cause: Event | None = None,
+               defer: bool = False) -> dict[str, Any]:
+        """Store a new petition with its ``petition.received`` and publish it (with
+        ``defer``, after returning: the HTTP answer waits only for the insert).
+        Grouping into an issue happens off the request path, in the consumer of that
+        event, so the answer and the acknowledgement never wait for it."""
         data = domain.check_submission(data)
         category = self.category(data)
         now = self.ctx.clock()
@@ -172,7 +179,7 @@ class Submission:
                                   {"channel": doc["channel"]})
         # Published at once from the document just written (no read back); should it
         # fail, the relay publishes it.
-        outbox.flush(self.store.petitions, pid, stored)
+        (self.deferred if defer else outbox).flush(self.store.petitions, pid, stored)
         return doc
 
     def _citizen_change(self, code: str, factor: dict[str, Any], action: str, type_: str,
