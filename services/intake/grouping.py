@@ -196,7 +196,8 @@ class Grouping:
         if self._publish(grouped):
             # Published and acknowledged: the grouping is one write, with no outbox to
             # clear. A crash before it regroups on redelivery: at least once.
-            self.store.change_petition({"_id": doc["_id"], "issue_id": None}, update)
+            self.store.change_petition({"_id": doc["_id"], "issue_id": None, UNGROUPED: True},
+                                       update)
         else:  # the broker did not take it: the outbox and its relay will
             after = self.store.claim_grouping(doc["_id"], stage(update, [grouped], now))
             if after is not None:

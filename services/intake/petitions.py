@@ -24,7 +24,19 @@ from services.intake.views import Reads, ref
 
 log = logging.getLogger(__name__)
 Make = Callable[[dict[str, Any], datetime], list[Event]]
+DENUNCIATION = "denunciation"
 CHANGED_VI = "Đơn vừa được người khác cập nhật, vui lòng tải lại."
+
+
+def grouping_change(doc: dict[str, Any], kind: str) -> dict[str, Any]:
+    """How a change of kind moves a petition in or out of issues: a denunciation leaves
+    its issue (issues reach public agendas; Luật Tố cáo 2018 keeps it confidential),
+    a former denunciation waits to be grouped like any petition."""
+    if kind == DENUNCIATION and doc["kind"] != DENUNCIATION:
+        return {"$set": {"issue_id": None}, "$unset": {UNGROUPED: ""}}
+    if doc["kind"] == DENUNCIATION and kind != DENUNCIATION:
+        return {"$set": {UNGROUPED: True}}
+    return {}
 
 
 class Petitions:
@@ -121,18 +133,26 @@ class Petitions:
         tells notify and the portal."""
         now = self.ctx.clock()
         changes = deadlines.fields_for(doc, kind, basis)
-        after = {**doc, "kind": kind, **changes}
+        regroup = grouping_change(doc, kind)
+        after = {**doc, "kind": kind, **changes, **regroup.get("$set", {})}
         event = self.ctx.event("petition.kind_corrected", doc["_id"], {
             **ref(after), "kind": kind, "previous_kind": doc["kind"],
             "due_date": views.day(changes["due_date"]),
             "accept_by": views.day(changes["accept_by"]),
             "deadline_source": changes["deadline_source"], "corrected_at": now}, now)
-        update: dict[str, Any] = {"$set": {"kind": kind, **changes, "updated_at": now}}
+        update: dict[str, Any] = {"$set": {"kind": kind, **changes, "updated_at": now,
+                                           **regroup.get("$set", {})}}
+        if "$unset" in regroup:
+            update["$unset"] = regroup["$unset"]
         if push:
             update["$push"] = push
         if not self.store.change_petition(query, stage(update, [event], now)):
             raise Conflict("the petition changed meanwhile; reload it", detail_vi=CHANGED_VI)
         self.ctx.outbox.flush(self.store.petitions, doc["_id"])
+        if regroup and doc.get("issue_id"):  # a denunciation now: out of its issue
+            self.grouping.rebuild_issue(doc["issue_id"], now)
+        elif regroup.get("$set", {}).get(UNGROUPED):  # no longer a denunciation
+            self.grouping.group_petition(doc["_id"])
         return views.deadline(self.reads.find(doc["_id"]))
 
     def correct_kind(self, ref_: str, principal: Principal, data: dict[str, Any]

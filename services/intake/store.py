@@ -135,7 +135,8 @@ class Store:
     def claim_grouping(self, pid: str, update: dict[str, Any]) -> dict[str, Any] | None:
         """Group a petition not yet grouped; the petition as written (with its outbox)."""
         return self.petitions.find_one_and_update(
-            {"_id": pid, "issue_id": None}, update, return_document=ReturnDocument.AFTER)
+            {"_id": pid, "issue_id": None, UNGROUPED: True}, update,
+            return_document=ReturnDocument.AFTER)
 
     def ungrouped(self, limit: int) -> Iterator[dict[str, Any]]:
         return self.petitions.find({UNGROUPED: True}, {"_id": 1, "updated_at": 1}).limit(limit)

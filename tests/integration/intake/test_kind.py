@@ -118,3 +118,24 @@ def test_a_new_petition_uses_the_province_figures(client, built, token, clock, t
     accepted = client.post(f"{BASE}/{complaint['id']}/accept", json={},
                            headers=token("secretariat")).json
     assert accepted["due_date"] == "2027-03-29"  # 25 days from Wed 03/03 (28/03 a Sunday)
+
+
+def test_a_petition_corrected_to_a_denunciation_leaves_its_issue(client, built, token):
+    """Issue 19: a denunciation is never in an issue, even one found out after grouping;
+    corrected back, it is grouped like any petition."""
+    from tests.integration.intake.conftest import group_now
+
+    officer = token("secretariat")
+    ref = client.post(BASE, json=petition()).json["id"]
+    issue_id = group_now(built.intake, ref)
+    assert issue_id is not None
+    r = client.post(f"{BASE}/{ref}/kind", json={"kind": "denunciation"}, headers=officer)
+    assert r.status_code == 200 and r.json["issue_id"] is None
+    issue = built.kit.db.issues.find_one({"_id": issue_id})
+    assert issue["petition_count"] == 0 and issue["status"] == "closed"
+    assert "ungrouped" not in built.kit.db.petitions.find_one({"_id": ref})
+    envelopes = events_on(built.settings, "intake.petitions", min_count=3)
+    corrected = [e["data"] for e in envelopes if e["type"] == "petition.kind_corrected"]
+    assert corrected[0]["issue_id"] is None and corrected[0]["kind"] == "denunciation"
+    back = client.post(f"{BASE}/{ref}/kind", json={"kind": "feedback"}, headers=officer)
+    assert back.status_code == 200 and back.json["issue_id"] is not None

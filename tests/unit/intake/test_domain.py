@@ -258,3 +258,14 @@ def test_targets_are_statuses_of_the_shared_vocabulary():
         assert domain.target(action) == target
         assert target == "" or target in PETITION_STATUS_VI
     assert domain.allows("reopened", "resume") and not domain.allows("closed", "resume")
+
+
+def test_a_change_of_kind_moves_a_petition_out_of_or_into_issues():
+    from services.intake.petitions import grouping_change
+
+    feedback = {"kind": "feedback", "issue_id": "i1"}
+    assert grouping_change(feedback, "denunciation") == {
+        "$set": {"issue_id": None}, "$unset": {"ungrouped": ""}}
+    assert grouping_change({"kind": "denunciation"}, "complaint") == {
+        "$set": {"ungrouped": True}}
+    assert grouping_change(feedback, "complaint") == {}
