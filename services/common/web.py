@@ -240,3 +240,6 @@ def _install_probes(app: Flask, settings: Settings,
             extra.register(collector)
             payload += generate_latest(extra)
         return Response(payload, mimetype=CONTENT_TYPE_LATEST)
+
+# The public name, for a service's own 422 handler (intake words errors for citizens).
+field_errors = _field_errors

@@ -10,13 +10,13 @@ from flask_smorest import Blueprint
 from services.common import auth
 from services.common.auth import OFFICERS, Forbidden
 from services.common.errors import Invalid, TooManyRequests
-from services.common.web import _field_errors, problem
-from services.intake import confidential
+from services.common.web import field_errors, problem
+from services.intake import confidential, views
 from services.intake import schemas as s
-from services.intake.service import Intake, _day
+from services.intake.service import Intake
 
 petitions = Blueprint("petitions", __name__, url_prefix="/api/v1/petitions",
-                      description="Petitions (kiến nghị, phản ánh)")
+                      description="Petitions (phản ánh, kiến nghị, khiếu nại, tố cáo)")
 issues = Blueprint("issues", __name__, url_prefix="/api/v1/issues",
                    description="Issues: clusters of similar petitions")
 BLUEPRINTS = [petitions, issues]
@@ -64,7 +64,7 @@ def _label(path: str) -> str:
 def validation_problem(error: Any):
     """422 with the fields named, in English and in Vietnamese for citizens' forms."""
     data = getattr(error, "data", None) or {}
-    errors = _field_errors(data.get("messages") or data.get("errors") or {})
+    errors = field_errors(data.get("messages") or data.get("errors") or {})
     errors_vi = {path: f"{_label(path)}: {_vi_message(msgs)}" for path, msgs in errors.items()}
     detail_vi = "Vui lòng kiểm tra lại: " + "; ".join(errors_vi[p] for p in sorted(errors_vi)) \
         + "."
@@ -106,10 +106,7 @@ def submit(body: dict[str, Any]):
         raise Forbidden(f"needs one of the roles: {', '.join(ASSISTING)}")
     elif principal.roles <= set(auth.READ_ONLY):
         raise Forbidden("read-only role")
-    doc = intake.submit(body, principal=principal)
-    return {"id": doc["_id"], "tracking_code": doc["tracking_code"], "status": doc["status"],
-            "category": doc["category"],
-            "due_date": _day(doc.get("due_date")), "created_at": doc["created_at"]}
+    return views.created(intake.submit(body, principal=principal, defer=True))
 
 
 @petitions.route("", methods=["GET"])
@@ -253,9 +250,7 @@ def split(body: dict[str, Any], issue_id: str):
 @petitions.response(200, s.PetitionDeadline)
 def correct_kind(body: dict[str, Any], ref: str):
     """Correct the kind (and a complaint's instance, complexity, area); the deadline follows."""
-    from services.intake import corrections
-
-    return corrections.correct_kind(service(), ref, auth.current(), body)
+    return service().correct_kind(ref, auth.current(), body)
 
 
 @petitions.route("/<ref>/extend", methods=["POST"])
@@ -264,6 +259,4 @@ def correct_kind(body: dict[str, Any], ref: str):
 @petitions.response(200, s.PetitionDeadline)
 def extend(body: dict[str, Any], ref: str):
     """Extend a denunciation's deadline by 30 days (at most twice), with a reason."""
-    from services.intake import corrections
-
-    return corrections.extend(service(), ref, auth.current(), body["reason"])
+    return service().extend(ref, auth.current(), body["reason"])

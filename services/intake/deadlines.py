@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 from services.common import workdays
-from services.common.clock import vn_today
+from services.common.clock import from_mongo, vn_today
 from services.common.errors import Invalid
 
 DEFAULT_FILE = "services/intake/deadlines.yaml"
@@ -52,9 +52,17 @@ LAW: dict[str, Figure] = {
     "denunciation_accept": Figure(7, True, "Luật Tố cáo 2018, Điều 24"),
     "denunciation": Figure(30, False, "Luật Tố cáo 2018, Điều 30 khoản 1"),
     "denunciation_extension": Figure(30, False, "Luật Tố cáo 2018, Điều 30 khoản 1"),
-    # Voters' petitions answered within 60 days (project's legal brief, DOMAIN.md; the
-    # province confirms the article it applies).
-    "voters_petition": Figure(60, False, "DOMAIN.md: kiến nghị cử tri, 60 ngày"),
+    # Voters' petitions: 60 days from receipt to settle and answer, set by the Prime
+    # Minister's Quy chế tiếp nhận, giải quyết và trả lời kiến nghị của cử tri, Điều 12
+    # khoản 1 as amended by Quyết định 30/2020/QĐ-TTg (in force 01/10/2020). That rule
+    # binds ministries and agencies answering what National Assembly deputies forward;
+    # neither Luật Hoạt động giám sát 2015 nor Nghị quyết 525/2012/UBTVQH13 sets a
+    # figure. For what a People's Council forwards it is the practice default: a
+    # province sets its own in INTAKE_DEADLINES_FILE.
+    "voters_petition": Figure(60, False, "Quyết định 30/2020/QĐ-TTg (Quy chế tiếp nhận, "
+                                         "giải quyết và trả lời kiến nghị của cử tri, "
+                                         "Điều 12 khoản 1); mặc định, tỉnh có thể quy "
+                                         "định khác"),
     # Feedback/recommendations: no single statutory figure; a province setting.
     "feedback": Figure(15, True, "quy định của tỉnh"),
 }
@@ -143,3 +151,29 @@ def check_extension(kind: str, extensions: list[dict[str, Any]], reason: str | N
     if not (reason and reason.strip()):
         raise Invalid("reason", "an extension needs a reason",
                       detail_vi="Gia hạn giải quyết tố cáo phải nêu lý do.")
+
+
+# --- a petition's deadline, from its stored document ---------------------------------
+def basis_of(doc: dict[str, Any]) -> dict[str, Any]:
+    """What a petition's deadline rests on: instance, complexity, area, extensions."""
+    return {"instance": 1, "complex": False, "remote": False, "extensions": [],
+            **(doc.get("deadline_basis") or {})}
+
+
+def fields_for(doc: dict[str, Any], kind: str, basis: dict[str, Any]) -> dict[str, Any]:
+    """The petition's deadline fields for ``kind`` on ``basis``, by its province's
+    figures: the deadline (from acceptance, or receipt before it), the last day to
+    accept, and the figure's source."""
+    province = doc.get("province_code") or doc["locality"]["province_code"]
+    received = from_mongo(doc["created_at"])
+    start = from_mongo(doc.get("accepted_at")) or received
+    settle = due(kind, start, province=province, instance=basis["instance"],
+                 complex_=basis["complex"], remote=basis["remote"],
+                 extensions=len(basis["extensions"]))
+    key = key_of(kind, instance=basis["instance"], complex_=basis["complex"],
+                 remote=basis["remote"])
+    accept_by = acceptance_due(kind, received, province)
+    return {"due_date": settle.isoformat(),
+            "accept_by": accept_by.isoformat() if accept_by else None,
+            "deadline_source": figure(key, province).source,
+            "deadline_basis": basis}

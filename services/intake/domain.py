@@ -94,6 +94,42 @@ def transition(status: str, action: str) -> tuple[tuple[str, ...], str]:
     return allowed, target or status
 
 
+def allows(status: str, action: str) -> bool:
+    return status in TRANSITIONS[action][0]
+
+
+def target(action: str) -> str:
+    """The status ``action`` leads to ("" for one that keeps it)."""
+    return TRANSITIONS[action][1]
+
+
+def guard(doc: Mapping[str, Any], action: str, cause: str | None = None) -> dict[str, Any]:
+    """The filter of ``action``'s update on ``doc``: the statuses it may start from (a
+    race changes nothing) and, for a consumed event, that it was not applied yet."""
+    allowed, _ = transition(doc["status"], action)
+    query: dict[str, Any] = {"_id": doc["_id"], "status": {"$in": list(allowed)}}
+    if cause is not None:
+        query["events_seen"] = {"$ne": cause}
+    return query
+
+
+def step(status: str, action: str, now: datetime, *, note: str | None = None,
+         set_: Mapping[str, Any] | None = None, cause: str | None = None) -> dict[str, Any]:
+    """The update that moves a petition in ``status`` through ``action``: the new status,
+    a history line when the status changes or a note is given, and the consumed
+    event's id (``cause``) so a replay finds it applied."""
+    _, target = transition(status, action)
+    update: dict[str, Any] = {"$set": {"status": target, "updated_at": now, **(set_ or {})}}
+    push: dict[str, Any] = {}
+    if target != status or note:
+        push["history"] = {"status": target, "at": now, "note": note}
+    if cause is not None:
+        push["events_seen"] = cause
+    if push:
+        update["$push"] = push
+    return update
+
+
 def check_reopen(answered_at: datetime | None, now: datetime, window_days: int) -> None:
     if answered_at is None or now - answered_at > timedelta(days=window_days):
         raise Conflict(f"an answer can be reopened only within {window_days} days",

@@ -94,7 +94,7 @@ def import_records(svc: Any, records: Iterable[tuple[int, dict[str, Any]]],
             refused.append({"line": number, "id": ref, "reason": str(exc)})
             continue
         # keep where it came from: the old codes stay with the petition
-        svc.store.petitions.update_one({"_id": doc["_id"]}, {"$set": {
+        svc.store.change_petition({"_id": doc["_id"]}, {"$set": {
             "legacy_locality": record.get("legacy_locality")}})
         imported += 1
     return {"imported": imported, "unmapped": unmapped, "refused": refused}

@@ -86,6 +86,10 @@ class SecondFactor(Schema):
 
 
 class CitizenView(Schema):
+    id = fields.String(metadata={"description": "the petition's id"})
+    issue_id = fields.String(allow_none=True, metadata={
+        "description": "the issue it was grouped into; null until grouped (within "
+                       "seconds of submission) and for denunciations"})
     tracking_code = fields.String()
     status = fields.String()
     status_vi = fields.String()

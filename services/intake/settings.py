@@ -13,7 +13,8 @@ from services.intake.clustering import DEFAULT_THRESHOLD
 # which external systems seal to in development, is
 #   dev:kYRlgAQ+YcToWAPIweXKw5Y6aqxnla7XMROTM/QpsTA=
 # (services.common.crypto.public_key_of(DEV_INTAKE_PRIVATE)). Production sets
-# INTAKE_PRIVATE_KEYS and publishes its public key in docs/agencies.md.
+# INTAKE_PRIVATE_KEYS and hands its public key (public_key_of) to each external system
+# that submits; the submission itself is ``petition.submitted`` in docs/asyncapi.json.
 DEV_INTAKE_PRIVATE = "dev:" + base64.b64encode(
     hashlib.sha256(b"doithoai-dev-intake").digest()).decode()
 
@@ -21,28 +22,17 @@ DEV_INTAKE_PRIVATE = "dev:" + base64.b64encode(
 @dataclass(frozen=True)
 class IntakeSettings(Settings):
     service: str = setting("SERVICE_NAME", "intake", "service name")
-    due_feedback_days: int = setting("INTAKE_DUE_FEEDBACK_DAYS", 15,
-                                     "days to answer feedback/recommendations", low=1, high=365)
-    due_feedback_working: bool = setting("INTAKE_DUE_FEEDBACK_WORKING", True,
-                                         "feedback deadline counts working days")
-    due_complaint_days: int = setting("INTAKE_DUE_COMPLAINT_DAYS", 30,
-                                      "days to settle a first complaint, from acceptance",
-                                      low=1, high=365)
-    due_complaint_working: bool = setting("INTAKE_DUE_COMPLAINT_WORKING", False,
-                                          "complaint deadline counts working days")
-    due_denunciation_days: int = setting("INTAKE_DUE_DENUNCIATION_DAYS", 30,
-                                         "days to settle a denunciation", low=1, high=365)
-    due_denunciation_working: bool = setting("INTAKE_DUE_DENUNCIATION_WORKING", False,
-                                             "denunciation deadline counts working days")
-    due_voters_petition_days: int = setting("INTAKE_DUE_VOTERS_PETITION_DAYS", 60,
-                                            "days to answer a voters' petition", low=1, high=365)
-    due_voters_petition_working: bool = setting("INTAKE_DUE_VOTERS_PETITION_WORKING", False,
-                                                "voters' petition deadline counts working days")
+    # Petition deadlines are the law's figures with per-province overrides:
+    # services/intake/deadlines.py and INTAKE_DEADLINES_FILE.
     categories_file: str = setting("INTAKE_CATEGORIES_FILE", "services/intake/categories.yaml",
                                    "category taxonomy (Vietnamese names and keywords)")
     # Tuned on tests/data/petitions.jsonl (tests/unit/test_clustering_quality.py).
     cluster_threshold: float = setting("INTAKE_CLUSTER_THRESHOLD", DEFAULT_THRESHOLD,
                                        "minimum similarity for a petition to join an issue")
+    centroid_trust_seconds: float = setting(
+        "INTAKE_CENTROID_TRUST_SECONDS", 5.0,
+        "seconds the grouping trusts its in-memory issue centroids of a commune and "
+        "category before reading what other processes changed (0: read every time)")
     heat_window_days: int = setting("INTAKE_HEAT_WINDOW_DAYS", 30,
                                     "petitions counted in an issue's heat", low=1, high=365)
     trending_threshold: float = setting("INTAKE_TRENDING_THRESHOLD", 10.0,
@@ -69,6 +59,3 @@ class IntakeSettings(Settings):
         if not 0.0 < self.cluster_threshold <= 1.0:
             raise ConfigError("INTAKE_CLUSTER_THRESHOLD must be in (0, 1]")
 
-    def due(self, kind: str) -> tuple[int, bool]:
-        """(days, working) for a petition kind."""
-        return getattr(self, f"due_{kind}_days"), getattr(self, f"due_{kind}_working")

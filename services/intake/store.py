@@ -1,11 +1,21 @@
-"""Collections of the intake service and the indexes their queries need."""
+"""Collections of the intake service, the indexes their queries need, and every query."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+from pymongo import ReturnDocument
+from pymongo.collection import Collection
+from pymongo.cursor import Cursor
 from pymongo.database import Database
+from pymongo.errors import DuplicateKeyError
 
 from services.common import outbox
 from services.common.mongo import Index, asc
+from services.common.outbox import FIELD
 from services.common.ratelimit import INDEXES as RATE_INDEXES
 
 PETITIONS = "petitions"
@@ -18,6 +28,10 @@ CENTROIDS = "issue_centroids"
 # petitioners of an issue without a growing array in the issue document.
 PETITIONERS = "issue_petitioners"
 META = "meta"
+OPEN = "open"
+# Set while a petition waits to be grouped, unset in the same write that groups it:
+# FerretDB cannot find ``issue_id: null`` by index, but finds this flag by one.
+UNGROUPED = "ungrouped"
 
 INDEXES = [
     Index(PETITIONS, asc("tracking_code"), unique=True, name="tracking_code"),
@@ -49,7 +63,48 @@ INDEXES = [
 ]
 
 
+class Bounds:
+    """Bounds kept in ``meta``: the oldest petition's day, where newest-first walks
+    end; the highest heat band, where hottest-first walks start. Each process
+    remembers the furthest it has seen, so the database is asked only when a value
+    goes further."""
+
+    def __init__(self, meta: Collection) -> None:
+        self.meta = meta
+        self._known: dict[str, Any] = {}
+
+    def widen(self, marker: str, value: Any, *, lower: bool) -> None:
+        """Move ``marker`` out to ``value`` when it lies beyond."""
+        known = self._known.get(marker)
+        if known is not None and (value >= known if lower else value <= known):
+            return
+        beyond = {"$gt": value} if lower else {"$lt": value}
+        moved = self.meta.update_one({"_id": marker, "value": beyond},
+                                     {"$set": {"value": value}})
+        if not moved.matched_count and known is None:
+            with contextlib.suppress(DuplicateKeyError):  # further already, or the first
+                self.meta.insert_one({"_id": marker, "value": value})
+        self._known[marker] = value if known is None else (min if lower else max)(known,
+                                                                                 value)
+
+    def value(self, marker: str) -> Any:
+        doc = self.meta.find_one({"_id": marker})
+        return doc["value"] if doc else None
+
+
+def slot(at: datetime) -> int:
+    """When a centroid last changed, in 10-second steps (an equality to filter on)."""
+    return int(at.timestamp()) // 10
+
+
+def bucket_key(ward: str, category: str) -> str:
+    """The clustering bucket of an issue: its commune and category."""
+    return f"{ward}|{category}"
+
+
 class Store:
+    """Every query of intake: petitions, issues, their centroids and petitioners."""
+
     def __init__(self, db: Database) -> None:
         self.db = db
         self.petitions = db[PETITIONS]
@@ -57,3 +112,129 @@ class Store:
         self.centroids = db[CENTROIDS]
         self.petitioners = db[PETITIONERS]
         self.meta = db[META]
+        self.bounds = Bounds(self.meta)
+
+    # --- petitions ---------------------------------------------------------------------
+    def petition(self, pid: str, projection: dict[str, int] | None = None
+                 ) -> dict[str, Any] | None:
+        return self.petitions.find_one({"_id": pid}, projection or {FIELD: 0})
+
+    def petition_with_outbox(self, pid: str) -> dict[str, Any] | None:
+        return self.petitions.find_one({"_id": pid})
+
+    def petition_by_code(self, code: str) -> dict[str, Any] | None:
+        return self.petitions.find_one({"tracking_code": code}, {FIELD: 0})
+
+    def insert_petition(self, doc: dict[str, Any]) -> None:
+        self.petitions.insert_one(doc)
+
+    def change_petition(self, query: dict[str, Any], update: dict[str, Any]) -> bool:
+        """One conditional update of one petition; whether it matched."""
+        return bool(self.petitions.update_one(query, update).matched_count)
+
+    def claim_grouping(self, pid: str, update: dict[str, Any]) -> dict[str, Any] | None:
+        """Group a petition not yet grouped; the petition as written (with its outbox)."""
+        return self.petitions.find_one_and_update(
+            {"_id": pid, "issue_id": None, UNGROUPED: True}, update,
+            return_document=ReturnDocument.AFTER)
+
+    def ungrouped(self, limit: int) -> Iterator[dict[str, Any]]:
+        return self.petitions.find({UNGROUPED: True}, {"_id": 1, "updated_at": 1}).limit(limit)
+
+    def member_ids(self, issue_id: str) -> list[str]:
+        return [p["_id"] for p in self.petitions.find({"issue_id": issue_id}, {"_id": 1})]
+
+    def members(self, issue_id: str) -> list[dict[str, Any]]:
+        """What rebuilding an issue reads of its petitions, oldest first."""
+        return list(self.petitions.find(
+            {"issue_id": issue_id},
+            {"title": 1, "content": 1, "petitioner_fingerprint": 1, "created_at": 1}
+        ).sort("created_at", 1))
+
+    def petitions_of(self, ids: list[str], issue_id: str) -> list[dict[str, Any]]:
+        return list(self.petitions.find({"_id": {"$in": ids}, "issue_id": issue_id},
+                                        {FIELD: 0}).sort("created_at", 1))
+
+    def move_petitions(self, query: dict[str, Any], issue_id: str, now: datetime) -> None:
+        self.petitions.update_many(query, {"$set": {"issue_id": issue_id, "updated_at": now}})
+
+    def find_petitions(self, query: dict[str, Any]) -> Cursor:
+        return self.petitions.find(query, {FIELD: 0, "content": 0, "terms": 0})
+
+    # --- issues -----------------------------------------------------------------------
+    def issue(self, issue_id: str) -> dict[str, Any] | None:
+        return self.issues.find_one({"_id": issue_id}, {FIELD: 0})
+
+    def find_issues(self, query: dict[str, Any]) -> Cursor:
+        return self.issues.find(query, {FIELD: 0, "daily": 0})
+
+    def insert_issue(self, issue: dict[str, Any]) -> None:
+        self.issues.insert_one(issue)
+
+    def change_issue(self, query: dict[str, Any], update: dict[str, Any]) -> bool:
+        return bool(self.issues.update_one(query, update).matched_count)
+
+    def recount_issue(self, issue_id: str, fields: dict[str, Any]) -> dict[str, Any]:
+        return self.issues.find_one_and_update(
+            {"_id": issue_id}, {"$set": fields, "$inc": {"version": 1}},
+            return_document=ReturnDocument.AFTER)
+
+    def heated(self, since: datetime) -> list[str]:
+        """Issues whose heat may change with time: trending, or with recent petitions."""
+        query = {"status": OPEN, "$or": [{"trending": True},
+                                         {"last_petition_at": {"$gte": since}}]}
+        return [i["_id"] for i in self.issues.find(query, {"_id": 1})]
+
+    # --- centroids ----------------------------------------------------------------------
+    def centroids_in(self, key: str, slots: range | None) -> Iterator[dict[str, Any]]:
+        """The open centroids of a bucket, or those changed in ``slots``."""
+        if slots is None:
+            yield from self.centroids.find({"bucket": key, "status": OPEN})
+            return
+        for at in slots:
+            yield from self.centroids.find({"bucket": key, "slot": at})
+
+    def insert_centroid(self, issue_id: str, key: str, centroid: dict[str, Any],
+                        now: datetime) -> None:
+        self.centroids.insert_one({"_id": issue_id, "bucket": key, "status": OPEN, "cv": 1,
+                                   "slot": slot(now), "centroid": centroid,
+                                   "updated_at": now})
+
+    def move_centroid(self, issue_id: str, cv: int, centroid: dict[str, Any],
+                      now: datetime) -> bool:
+        """Replace an open centroid still at version ``cv``; whether it was."""
+        return self.change_centroid({"_id": issue_id, "cv": cv, "status": OPEN},
+                                    {"centroid": centroid}, now)
+
+    def change_centroid(self, query: dict[str, Any], fields: dict[str, Any],
+                        now: datetime) -> bool:
+        return bool(self.centroids.update_one(
+            query, {"$set": {**fields, "slot": slot(now), "updated_at": now},
+                    "$inc": {"cv": 1}}).matched_count)
+
+    def save_centroid(self, issue_id: str, key: str, centroid: dict[str, Any], status: str,
+                      now: datetime) -> int:
+        """Write an issue's centroid as it is now (after a rebuild); its new ``cv``."""
+        doc = self.centroids.find_one_and_update(
+            {"_id": issue_id},
+            {"$set": {"centroid": centroid, "status": status, "bucket": key,
+                      "slot": slot(now), "updated_at": now}, "$inc": {"cv": 1}},
+            upsert=True, return_document=ReturnDocument.AFTER)
+        return doc["cv"]
+
+    # --- petitioners --------------------------------------------------------------------
+    def count_petitioner(self, issue_id: str, fingerprint: str) -> bool:
+        """Record that this petitioner wrote about the issue; True the first time."""
+        try:
+            self.petitioners.insert_one({"_id": f"{issue_id}|{fingerprint}",
+                                         "issue_id": issue_id, "fingerprint": fingerprint})
+        except DuplicateKeyError:
+            return False
+        return True
+
+    def reset_petitioners(self, issue_id: str, fingerprints: set[str]) -> None:
+        self.petitioners.delete_many({"issue_id": issue_id})
+        if fingerprints:
+            self.petitioners.insert_many([
+                {"_id": f"{issue_id}|{fp}", "issue_id": issue_id, "fingerprint": fp}
+                for fp in fingerprints])

@@ -36,6 +36,11 @@ class PetitionRef(EventSchema):
     locality = locality(required=True)
     category = fields.String(load_default=None, allow_none=True)
     issue_id = fields.String(load_default=None, allow_none=True)
+    # The petition's status once the change is made (a key of PETITION_STATUS_VI), so
+    # no consumer infers intake's state machine from event names. Absent from events
+    # published before it was added.
+    status = fields.String(load_default=None, allow_none=True,
+                           validate=validate.OneOf(tuple(PETITION_STATUS_VI)))
 
 
 @event("petition.received", topic=TOPIC)
@@ -149,6 +154,19 @@ class PetitionAnswered(PetitionRef):
     contact = fields.Nested(Contact, required=True)
 
 
+@event("petition.kind_corrected", topic=TOPIC)
+class PetitionKindCorrected(PetitionRef):
+    """An officer corrected the petition's kind (and a complaint's instance, complexity
+    or area), or extended a denunciation: its deadline follows."""
+
+    kind = fields.String(required=True, validate=validate.OneOf(KINDS))
+    previous_kind = fields.String(required=True, validate=validate.OneOf(KINDS))
+    due_date = fields.Date(load_default=None, allow_none=True)
+    accept_by = fields.Date(load_default=None, allow_none=True)
+    deadline_source = fields.String(load_default=None, allow_none=True)
+    corrected_at = fields.AwareDateTime(required=True)
+
+
 @event("petition.closed", topic=TOPIC)
 class PetitionClosed(PetitionRef):
     """Closed for good."""
@@ -180,8 +198,9 @@ class PetitionSubmitted(EventSchema):
 
     The same fields as ``POST /api/v1/petitions`` plus ``external_ref`` and
     ``source_system``. The petitioner should travel sealed to intake's public key
-    as ``petitioner_token`` (see docs/agencies.md); a plaintext ``petitioner`` is
-    accepted only for systems that cannot seal yet and is deprecated. Intake
+    as ``petitioner_token`` (``INTAKE_PRIVATE_KEYS``, services/intake/settings.py); a
+    plaintext ``petitioner`` is accepted only for systems that cannot seal yet and is
+    deprecated. Intake
     validates it exactly as an HTTP submission and dead-letters what fails.
     """
 

@@ -42,6 +42,7 @@ def test_submit_and_citizen_lookup(client, built):
     code = created["tracking_code"]
     view = client.get(f"{BASE}/{code}?phone_last4=5678")
     assert view.status_code == 200
+    assert view.json["id"] == created["id"]
     assert view.json["status"] == "received" and view.json["status_vi"] == "Đã tiếp nhận"
     assert view.json["history"][0]["status"] == "received"
     assert view.json["locality"] == {"province_code": "37", "ward_code": "14464"}
@@ -69,6 +70,11 @@ def test_submit_and_citizen_lookup(client, built):
     assert contact["phone"] == "+84912345678" and contact["tracking_code"] == code
     grouped = next(e for e in envelopes if e["type"] == "petition.grouped")
     assert grouped["data"]["issue_id"] == created["issue_id"]
+    # every petition event says the status it leaves the petition in
+    assert received["data"]["status"] == grouped["data"]["status"] == "received"
+    # the portal's tracking page follows the petition and its issue from this view
+    again = client.get(f"{BASE}/{code}?phone_last4=5678").json
+    assert again["id"] == created["id"] and again["issue_id"] == created["issue_id"]
     # stored encrypted
     doc = built.kit.db.petitions.find_one({"_id": created["id"]})
     assert "Hùng" not in str(doc) and "912345678" not in str(doc)
@@ -364,3 +370,28 @@ def test_a_phrase_is_searched_as_adjacent_words(client, token):
     both = client.get(f"{BASE}?q=làng", headers=headers).json
     assert {i["id"] for i in both["items"]} == {near["id"], apart["id"]}
     assert client.get(f"{BASE}?q=làng đường ngập", headers=headers).json["total"] == 0
+
+
+def test_events_carry_the_status_they_lead_to(client, built, token):
+    """No consumer infers intake's state machine: each event names the resulting status,
+    a key of the shared vocabulary."""
+    from services.common.contracts.intake import PETITION_STATUS_VI
+
+    officer = token("secretariat")
+    one = submit(client)
+    two = submit(client, title="Đèn đường khu phố 3 hỏng nhiều tháng nay",
+                 content="Toàn bộ đèn đường khu phố 3 không sáng, đi lại ban đêm nguy hiểm.")
+    client.post(f"{BASE}/{one['id']}/accept", json={}, headers=officer)
+    client.post(f"{BASE}/{one['id']}/answer", json={"answer": "Đã nạo vét cống."},
+                headers=officer)
+    client.post(f"{BASE}/{one['id']}/close", json={}, headers=officer)
+    client.post(f"{BASE}/{two['id']}/reject", json={"reason": "Không thuộc thẩm quyền"},
+                headers=officer)
+    envelopes = events_on(built.settings, "intake.petitions", min_count=8)
+    said = {(e["subject"], e["type"]): e["data"]["status"] for e in envelopes
+            if e["type"].startswith("petition.")}
+    assert said[(one["id"], "petition.accepted")] == "accepted"
+    assert said[(one["id"], "petition.answered")] == "answered"
+    assert said[(one["id"], "petition.closed")] == "closed"
+    assert said[(two["id"], "petition.rejected")] == "rejected"
+    assert set(said.values()) <= set(PETITION_STATUS_VI)

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from services.common.contracts.intake import PETITION_STATUS_VI
 from services.common.errors import Conflict, Invalid
 from services.intake import domain
 from services.intake.domain import ALPHABET, BadCode, Taxonomy, parse_code
@@ -216,3 +217,55 @@ def test_stale_days_are_those_no_heat_reads():
     assert sorted(domain.stale_days(daily, now, 30)) == ["2026-01-01", "2026-10-29"]
     # a window shorter than two weeks still keeps the fortnight growth needs
     assert domain.stale_days({"2026-11-15": 1, "2026-11-14": 1}, now, 3) == ["2026-11-14"]
+
+
+# --- transitions as updates (domain.guard / domain.step) ---------------------------
+NOW = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
+
+
+def test_step_moves_the_status_and_writes_history():
+    update = domain.step("received", "accept", NOW, note="Đủ điều kiện",
+                         set_={"accepted_at": NOW})
+    assert update["$set"] == {"status": "accepted", "updated_at": NOW, "accepted_at": NOW}
+    assert update["$push"] == {"history": {"status": "accepted", "at": NOW,
+                                           "note": "Đủ điều kiện"}}
+
+
+def test_step_keeping_the_status_writes_history_only_with_a_note():
+    assert "$push" not in domain.step("accepted", "reclassify", NOW)
+    noted = domain.step("accepted", "reclassify", NOW, note="Sai lĩnh vực")
+    assert noted["$set"]["status"] == "accepted"
+    assert noted["$push"]["history"]["status"] == "accepted"
+
+
+def test_step_of_a_consumed_event_records_it():
+    update = domain.step("accepted", "assign", NOW, cause="evt-1")
+    assert update["$push"]["events_seen"] == "evt-1"
+    assert update["$set"]["status"] == "assigned"
+
+
+def test_guard_names_the_allowed_statuses_and_the_event():
+    doc = {"_id": "p1", "status": "answered"}
+    assert domain.guard(doc, "close") == {
+        "_id": "p1", "status": {"$in": ["answered", "accepted", "assigned"]}}
+    assert domain.guard(doc, "resume", "evt-2")["events_seen"] == {"$ne": "evt-2"}
+    with pytest.raises(Conflict):
+        domain.guard({"_id": "p1", "status": "closed"}, "answer")
+
+
+def test_targets_are_statuses_of_the_shared_vocabulary():
+    for action, (_, target) in domain.TRANSITIONS.items():
+        assert domain.target(action) == target
+        assert target == "" or target in PETITION_STATUS_VI
+    assert domain.allows("reopened", "resume") and not domain.allows("closed", "resume")
+
+
+def test_a_change_of_kind_moves_a_petition_out_of_or_into_issues():
+    from services.intake.petitions import grouping_change
+
+    feedback = {"kind": "feedback", "issue_id": "i1"}
+    assert grouping_change(feedback, "denunciation") == {
+        "$set": {"issue_id": None}, "$unset": {"ungrouped": ""}}
+    assert grouping_change({"kind": "denunciation"}, "complaint") == {
+        "$set": {"ungrouped": True}}
+    assert grouping_change(feedback, "complaint") == {}

@@ -1,0 +1,62 @@
+"""Publishing a new petition's outbox after the HTTP answer, not before it.
+
+The petition and its ``petition.received`` are one insert: once it is stored nothing
+is lost, so the citizen need not wait for the broker's acknowledgement nor for the
+write that clears the outbox. A few daemon threads per web process publish at once
+(so the acknowledgement SMS is not delayed); should the process die first, the
+worker's outbox relay publishes what is left (services/common/outbox.py).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import threading
+from typing import Any
+
+from pymongo.collection import Collection
+
+from services.common.outbox import Outbox
+
+log = logging.getLogger(__name__)
+
+
+class Deferred:
+    def __init__(self, outbox: Outbox, *, threads: int = 2, size: int = 10_000) -> None:
+        self.outbox = outbox
+        self.threads = threads
+        self.queue: queue.Queue[tuple[Collection, Any, dict[str, Any]]] = queue.Queue(size)
+        self._lock = threading.Lock()
+        self._pid: int | None = None
+
+    def flush(self, collection: Collection, doc_id: Any, doc: dict[str, Any]) -> None:
+        """Publish ``doc``'s outbox (as just written) soon, on another thread."""
+        self._start()
+        try:
+            self.queue.put_nowait((collection, doc_id, doc))
+        except queue.Full:  # the relay publishes it
+            log.warning("deferred publishing is behind; left to the outbox relay")
+
+    def drain(self) -> None:
+        """Wait until everything handed over so far is published (tests, tools)."""
+        self.queue.join()
+
+    def _start(self) -> None:
+        if self._pid == os.getpid():
+            return
+        with self._lock:
+            if self._pid == os.getpid():
+                return
+            for i in range(self.threads):  # started in the process that publishes
+                threading.Thread(target=self._run, name=f"intake-publish-{i}",
+                                 daemon=True).start()
+            self._pid = os.getpid()
+
+    def _run(self) -> None:
+        while True:
+            collection, doc_id, doc = self.queue.get()
+            try:
+                self.outbox.flush(collection, doc_id, doc)  # logs and leaves to the relay
+            finally:
+                self.queue.task_done()
