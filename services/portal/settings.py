@@ -32,7 +32,7 @@ class PortalSettings(Settings):
                                  "the province whose public pages the portal shows")
     agencies_file: str = setting("PORTAL_AGENCIES_FILE", "",
                                  "YAML of the province's agencies (id: name); empty: the "
-                                 "bundled Ninh Bình list")
+                                 "platform's one list, services/common/agencies.yaml")
     timeout: float = setting("PORTAL_HTTP_TIMEOUT", 15.0, "seconds to wait for a service")
 
     def validate(self) -> None:
