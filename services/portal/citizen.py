@@ -10,7 +10,6 @@ from flask import (
     Blueprint,
     Response,
     abort,
-    current_app,
     redirect,
     render_template,
     request,
@@ -23,7 +22,7 @@ from services.common.contracts.codes import BadCode, parse_code
 from services.common.contracts.intake import KINDS
 from services.common.text import nfc
 from services.portal.backend import ApiError
-from services.portal.pages import FORM_AGAIN, backend, now, when
+from services.portal.pages import FORM_AGAIN, backend, now, settings, when
 
 blueprint = Blueprint("citizen", __name__)
 
@@ -107,7 +106,7 @@ def _form() -> dict[str, str]:
             "email", "address")
     form = {k: nfc((get(k) or "").strip()) for k in keys}
     form["consent"] = "yes" if get("consent") else ""
-    form["province_code"] = form["province_code"] or current_app.config["PORTAL"].province_code
+    form["province_code"] = form["province_code"] or settings().province_code
     return form
 
 
@@ -249,12 +248,12 @@ def agenda_of(petition_id: str | None, issue_id: str | None,
 
 def _public_dialogues(ward_code: str | None, states: tuple[str, ...]) -> list[dict[str, Any]]:
     """Dialogues of the province (or one commune) read with the portal's service account."""
-    settings = current_app.config["PORTAL"]
+    portal = settings()
     token = backend().service_token()
     found: list[dict[str, Any]] = []
     for state in states:
         page = backend().get("scheduling", "/api/v1/dialogues", token,
-                             province_code=settings.province_code, ward_code=ward_code,
+                             province_code=portal.province_code, ward_code=ward_code,
                              state=state, page_size=200)
         found += page["items"]
     return found
@@ -262,9 +261,9 @@ def _public_dialogues(ward_code: str | None, states: tuple[str, ...]) -> list[di
 
 @blueprint.get("/doi-thoai")
 def dialogues():
-    settings = current_app.config["PORTAL"]
+    portal = settings()
     ward_code = request.args.get("ward_code") or None
-    if ward_code and ward_code not in {w.code for w in wards(settings.province_code)}:
+    if ward_code and ward_code not in {w.code for w in wards(portal.province_code)}:
         ward_code = None
     today = now()
     items = [d for d in _public_dialogues(ward_code, ("announced",))
@@ -273,7 +272,7 @@ def dialogues():
     past = [d for d in _public_dialogues(ward_code, ("held", "concluded"))]
     past.sort(key=lambda d: d["starts_at"], reverse=True)
     return render_template("citizen/dialogues.html", items=items, past=past[:20],
-                           ward_code=ward_code, wards=wards(settings.province_code))
+                           ward_code=ward_code, wards=wards(portal.province_code))
 
 
 def _dialogue(dialogue_id: str) -> dict[str, Any]:
@@ -386,8 +385,8 @@ def commitments_of(token: str, **filters: Any) -> list[dict[str, Any]]:
 
 @blueprint.get("/bang-xep-hang")
 def scoreboard():
-    settings = current_app.config["PORTAL"]
-    items = commitments_of(backend().service_token(), province_code=settings.province_code)
+    portal = settings()
+    items = commitments_of(backend().service_token(), province_code=portal.province_code)
     by_agency = tally(items, lambda c: c["agency_id"])
     by_ward = tally(items, lambda c: (c.get("locality") or {}).get("ward_code"))
     return render_template("citizen/scoreboard.html", by_agency=by_agency, by_ward=by_ward,

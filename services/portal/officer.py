@@ -13,7 +13,6 @@ from flask import (
     Blueprint,
     Response,
     abort,
-    current_app,
     flash,
     g,
     get_flashed_messages,
@@ -27,7 +26,16 @@ from services.common.clock import VN_TZ, vn_today
 from services.portal.auth import officer_required, token
 from services.portal.backend import ApiError
 from services.portal.citizen import STATE_NAMES, commitments_of, tally, wards
-from services.portal.pages import FORM_AGAIN, backend, field_errors, now, send, when
+from services.portal.pages import (
+    FORM_AGAIN,
+    agencies,
+    backend,
+    field_errors,
+    now,
+    send,
+    settings,
+    when,
+)
 
 blueprint = Blueprint("officer", __name__, url_prefix="/can-bo")
 
@@ -50,7 +58,7 @@ def me() -> dict[str, Any]:
 def my_wards() -> list:
     """The communes an officer may pick: their own, or every one of their province."""
     user = me()
-    every = wards(user.get("province_code") or current_app.config["PORTAL"].province_code)
+    every = wards(user.get("province_code") or settings().province_code)
     return [w for w in every if w.code == user["ward_code"]] if user.get("ward_code") else every
 
 
@@ -142,7 +150,7 @@ def plan():
             errors["host_name"] = "Vui lòng nhập họ tên người chủ trì."
         if not form["host_title"]:
             errors["host_title"] = "Vui lòng nhập chức vụ người chủ trì."
-        if form["lead_agency_id"] not in current_app.extensions["agencies"]:
+        if form["lead_agency_id"] not in agencies():
             errors["lead_agency_id"] = "Vui lòng chọn cơ quan chủ trì chuẩn bị."
         if not form["ward_code"]:
             errors["ward_code"] = "Vui lòng chọn xã, phường."
@@ -181,7 +189,7 @@ def plan():
                 return redirect(url_for("officer.dialogue", dialogue_id=created["id"]), 303)
     return render_template("officer/plan.html", form=form, errors=errors,
                            candidates=candidates, wards=my_wards(), kinds=DIALOGUE_KINDS,
-                           formats=FORMATS, agencies=current_app.extensions["agencies"],
+                           formats=FORMATS, agencies=agencies(),
                            notice_days=NOTICE_DAYS), FORM_AGAIN if errors else 200
 
 
@@ -224,7 +232,7 @@ def dialogue(dialogue_id: str, errors: dict[str, str] | None = None, status: int
         "officer/dialogue.html", d=d, states=STATE_NAMES, notice_ok=notice_ok,
         notice_days=NOTICE_DAYS, clashes=clashes(d) if d["state"] in ("draft", "announced")
         else [], can_hold=now() >= starts, errors=errors or {}, rows=rows,
-        petition_ids=petition_ids, labels=labels, agencies=current_app.extensions["agencies"],
+        petition_ids=petition_ids, labels=labels, agencies=agencies(),
         outcomes=OUTCOMES, today=vn_today(now()), messages=get_flashed_messages(),
         editor=bool(set(me()["roles"]) & set(EDITORS))), status
 
@@ -297,7 +305,7 @@ def conclude(dialogue_id: str):
             continue
         item: dict[str, Any] = {"text": text, "responsible_agency_id": f.get(f"c{n}_agency", ""),
                                 "petition_ids": f.getlist(f"c{n}_petitions")}
-        if item["responsible_agency_id"] not in current_app.extensions["agencies"]:
+        if item["responsible_agency_id"] not in agencies():
             errors[f"c{n}_agency"] = "Vui lòng chọn cơ quan chịu trách nhiệm."
         deadline, days = f.get(f"c{n}_deadline", "").strip(), f.get(f"c{n}_days", "").strip()
         if deadline and not days:
@@ -452,7 +460,7 @@ def judgements():
 @officer_required("host", "auditor", "admin", "secretariat", "front_officer")
 def overview():
     user = me()
-    province = user.get("province_code") or current_app.config["PORTAL"].province_code
+    province = user.get("province_code") or settings().province_code
     year = vn_today(now()).year
     compliance = backend().get("scheduling", "/api/v1/compliance", token(), province_code=province,
                            year=year)

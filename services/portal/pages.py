@@ -11,14 +11,24 @@ from flask import current_app, flash, redirect
 from flask.typing import ResponseReturnValue
 
 from services.portal.backend import ApiError, Backend
+from services.portal.settings import PortalSettings
 
 # A form shown again with its errors beside the fields is an ordinary page: it answers
 # 200, since browsers log every 4xx page load as a console error.
 FORM_AGAIN = 200
 
 
+def settings() -> PortalSettings:
+    return current_app.config["PORTAL"]
+
+
 def backend() -> Backend:
     return current_app.extensions["backend"]
+
+
+def agencies() -> dict[str, str]:
+    """The province's agencies a dialogue or conclusion can name: id -> name."""
+    return current_app.extensions["agencies"]
 
 
 def now() -> datetime:
