@@ -19,6 +19,10 @@ class PortalSettings(Settings):
                                 "followup's base URL")
     oidc_issuer: str = setting("PORTAL_OIDC_ISSUER", "http://127.0.0.1:8180/realms/doithoai",
                                "OpenID Connect issuer (its /.well-known/openid-configuration)")
+    oidc_browser_url: str = setting("PORTAL_OIDC_BROWSER_URL", "",
+                                    "the provider's address as browsers reach it, when the "
+                                    "portal reaches it at another (a container network); "
+                                    "empty: the issuer's")
     oidc_client_id: str = setting("PORTAL_OIDC_CLIENT_ID", "doithoai-portal",
                                   "the portal's client at the provider")
     oidc_client_secret: str = setting("PORTAL_OIDC_CLIENT_SECRET", "doithoai-portal-dev-secret",

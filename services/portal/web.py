@@ -69,11 +69,13 @@ def create_app(settings: PortalSettings | None = None, clock=None) -> Flask:
 
     @app.after_request
     def headers(response):
-        # No inline script or style anywhere, so the policy can forbid them.
+        # No inline script or style anywhere, so the policy can forbid them. The sign-out
+        # form's redirect goes on to the provider, which form-action must therefore allow.
         response.headers.setdefault(
             "Content-Security-Policy",
             "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-            "form-action 'self' " + _origin(settings.oidc_issuer) + "; frame-ancestors 'none'")
+            "form-action 'self' " + _origin(settings.oidc_browser_url or settings.oidc_issuer)
+            + "; frame-ancestors 'none'")
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
         return response
