@@ -1,4 +1,10 @@
 # One image for every service; docker-compose.yml picks the web or worker command.
+# The portal's CSS and JS (Pico, htmx) from the npm registry, as `make portal-assets` does.
+FROM node:22-slim AS portal-assets
+WORKDIR /assets
+COPY services/portal/assets/package.json services/portal/assets/package-lock.json ./
+RUN npm ci --no-audit --no-fund
+
 FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /app
@@ -7,6 +13,7 @@ RUN apt-get update && apt-get install -y --no-install-recommends libreoffice-wri
     fonts-liberation2 && rm -rf /var/lib/apt/lists/*
 COPY pyproject.toml README.md ./
 COPY services ./services
+COPY --from=portal-assets /assets/node_modules ./services/portal/assets/node_modules
 COPY deploy/gunicorn.conf.py deploy/sinks.py ./deploy/
 RUN pip install --no-cache-dir . && useradd --system --uid 10001 app \
     && mkdir -p /tmp/metrics && chown app /tmp/metrics

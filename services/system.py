@@ -91,7 +91,9 @@ class System:
             "ESMS_URL": self.url("sinks"), "ZALO_API_URL": self.url("sinks"),
             "ZALO_OAUTH_URL": self.url("sinks"), "NOTIFY_CALLBACK_URL": self.url("notify"),
             "PUBLIC_BASE_URL": self.url("intake"),
-            "NOTIFY_LOOKUP_URL": f"{self.url('intake')}/tra-cuu",
+            # Links in messages open the portal's tracking page (intake's own page when
+            # the portal is not started); the portal's page takes ?code= to come prefilled.
+            "NOTIFY_LOOKUP_URL": f"{self.url('portal' if self.portal else 'intake')}/tra-cuu",
             # Each service on its own Kafka principal (services/common/acls.py), with the
             # password `services.cli kafka setup` keeps under <DOITHOAI_VAR>/kafka/users/.
             "KAFKA_USERNAME": service,

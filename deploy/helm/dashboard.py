@@ -52,10 +52,12 @@ PANELS = [
     ("Overdue commitments", "short",
      [("{{agency_id}}", 'sum by (agency_id) (followup_commitments_overdue)')],
      "Commitments past their deadline without a resolution, by responsible agency."),
-    ("SMS failures per hour", "short",
-     [("{{provider}} {{reason}}",
-       'sum by (provider, reason) (increase(notify_sms_failures_total[1h]))')],
-     "SMS the provider refused or that failed after every retry."),
+    # notify_notifications is counted from notify's database, so every web pod reports the
+    # same totals: max, not sum, across pods; a gauge, hence delta rather than increase.
+    ("Failed deliveries in the last hour (SMS, Zalo, e-mail)", "short",
+     [("{{channel}}", 'max by (channel) (delta(notify_notifications{delivery="failed"}[1h]))')],
+     "Messages the provider refused, that failed after every retry, or that it reported "
+     "undelivered. A Zalo failure falls back to SMS once."),
 ]
 
 

@@ -20,6 +20,7 @@ from typing import Any
 import requests
 from kafka import KafkaProducer
 
+from services.common import agencies
 from services.common.auth import issue_token
 from services.common.clock import VN_TZ, vn_datetime
 from services.common.config import Settings
@@ -31,17 +32,13 @@ from services.common.localities import ward
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "data" / "petitions.jsonl"
 PROVINCE = "37"
-AGENCIES = {
-    "so-nnmt-37": "Sở Nông nghiệp và Môi trường tỉnh Ninh Bình",
-    "so-xd-37": "Sở Xây dựng tỉnh Ninh Bình",
-    "so-yt-37": "Sở Y tế tỉnh Ninh Bình",
-    "so-nv-37": "Sở Nội vụ tỉnh Ninh Bình",
-    "cong-an-37": "Công an tỉnh Ninh Bình",
-}
+# The agencies the demo assigns conclusions to, named as in the platform's one list.
+AGENCIES = {a: agencies.load()[a] for a in ("so-nnmt-37", "so-xd-37", "so-yt-37", "so-nv-37",
+                                            "ca-37")}
 BY_CATEGORY = {"land": "so-nnmt-37", "environment": "so-nnmt-37", "infrastructure": "so-xd-37",
                "construction": "so-xd-37", "social_policy": "so-nv-37", "labour": "so-nv-37",
-               "administrative": "so-nv-37", "civil_status": "cong-an-37",
-               "security": "cong-an-37"}
+               "administrative": "so-nv-37", "civil_status": "ca-37",
+               "security": "ca-37"}
 SURNAMES = ["Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Vũ", "Đinh", "Bùi", "Đỗ", "Ngô"]
 GIVEN = ["Văn An", "Thị Bình", "Văn Cường", "Thị Dung", "Minh Đức", "Thị Hà", "Văn Hùng",
          "Thị Lan", "Quang Minh", "Thị Nga", "Văn Phúc", "Thị Thu"]

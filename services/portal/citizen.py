@@ -10,7 +10,6 @@ from flask import (
     Blueprint,
     Response,
     abort,
-    current_app,
     redirect,
     render_template,
     request,
@@ -19,15 +18,13 @@ from flask import (
 )
 
 from services.common import localities, phones
+from services.common.contracts.codes import BadCode, parse_code
 from services.common.contracts.intake import KINDS
 from services.common.text import nfc
-from services.portal.backend import ApiError, Backend
+from services.portal.backend import ApiError
+from services.portal.pages import FORM_AGAIN, backend, now, settings, when
 
 blueprint = Blueprint("citizen", __name__)
-
-# A form shown again with its errors beside the fields is an ordinary page: it answers
-# 200, since browsers log every 4xx page load as a console error.
-FORM_AGAIN = 200
 
 KIND_NAMES = {"feedback": "Phản ánh, kiến nghị", "complaint": "Khiếu nại",
               "denunciation": "Tố cáo", "voters_petition": "Kiến nghị cử tri"}
@@ -38,14 +35,6 @@ API_FIELDS = {"kind": "kind", "title": "title", "content": "content",
               "locality.province_code": "province_code", "locality.ward_code": "ward_code",
               "petitioner.full_name": "full_name", "petitioner.phone": "phone",
               "petitioner.email": "email", "petitioner.address": "address"}
-
-
-def backend() -> Backend:
-    return current_app.extensions["backend"]
-
-
-def now() -> datetime:
-    return current_app.extensions["clock"]()
 
 
 def client() -> str:
@@ -117,7 +106,7 @@ def _form() -> dict[str, str]:
             "email", "address")
     form = {k: nfc((get(k) or "").strip()) for k in keys}
     form["consent"] = "yes" if get("consent") else ""
-    form["province_code"] = form["province_code"] or current_app.config["PORTAL"].province_code
+    form["province_code"] = form["province_code"] or settings().province_code
     return form
 
 
@@ -171,13 +160,25 @@ def submitted():
 
 # --- track ---------------------------------------------------------------------------
 
+def _code(raw: str) -> str:
+    """The code in its usual form however it was typed (``7k4m q2xc``); as typed when it
+    is not a well-formed code, for intake to say it knows no such petition."""
+    try:
+        return parse_code(raw)
+    except BadCode:
+        return raw.strip().upper()
+
+
 @blueprint.get("/tra-cuu")
 def track():
-    code = (request.args.get("code") or "").strip().upper()
+    code = _code(request.args.get("code") or "")
     last4 = (request.args.get("phone_last4") or "").strip()
     errors: dict[str, str] = {}
     view = None
-    if code or last4:
+    # The link in an SMS, e-mail or Zalo message carries the code alone (?code=...): the
+    # form comes prefilled and asks only for the phone digits. The form itself always
+    # sends both fields, so a missing one is named beside it.
+    if "phone_last4" in request.args:
         if not code:
             errors["code"] = "Vui lòng nhập mã tra cứu."
         if not (len(last4) == 4 and last4.isdigit()):
@@ -196,39 +197,30 @@ def track():
                     raise
     steps = journey(view) if view else []
     return render_template("citizen/track.html", code=code, last4=last4, errors=errors,
-                           view=view, steps=steps), FORM_AGAIN if errors else 200
+                           view=view, steps=steps,
+                           prefilled=bool(code) and "phone_last4" not in request.args), \
+        FORM_AGAIN if errors else 200
 
 
 def journey(view: dict[str, Any]) -> list[dict[str, Any]]:
     """The petition's way through the platform, after the citizen proved it is theirs:
     received, grouped into an issue, on a dialogue's agenda, concluded, answered. Intake's
-    citizen view has the first and the last; the rest is read, without personal data, with
-    the portal's read-only service account. A failure only shortens the list."""
+    citizen view gives the petition's id and issue; the dialogue that took it up is read,
+    without personal data, with the portal's read-only service account. A failure there
+    only shortens the list."""
     history = view.get("history") or []
+    petition_id, issue_id = view.get("id"), view.get("issue_id")
     steps: list[dict[str, Any]] = [{"label": "Đã tiếp nhận", "at": view.get("created_at"),
                                     "done": True}]
-    grouped = None
     found: dict[str, Any] | None = None
-    try:
-        token = backend().service_token()
-        locality = view.get("locality") or {}
-        page = backend().get("intake", "/api/v1/petitions", token,
-                             province_code=locality.get("province_code"),
-                             ward_code=locality.get("ward_code"), q=view["title"][:200],
-                             page_size=100)
-        mine = next((p for p in page["items"] if p["tracking_code"] == view["tracking_code"]),
-                    None)
-        if mine is not None:
-            grouped = mine.get("issue_id")
-            for d in _public_dialogues(locality.get("ward_code"),
-                                       ("announced", "held", "concluded")):
-                if any(mine["id"] in i["petition_ids"] for i in d.get("agenda") or []):
-                    found = d
-                    break
-    except (ApiError, OSError, KeyError, ValueError):
-        pass  # the steps below still say what is known
+    if petition_id or issue_id:
+        try:
+            found = agenda_of(petition_id, issue_id,
+                              (view.get("locality") or {}).get("ward_code"))
+        except (ApiError, OSError, KeyError, ValueError):
+            pass  # the steps below still say what is known
     steps.append({"label": "Đã tổng hợp cùng các ý kiến tương tự thành một vấn đề",
-                  "done": bool(grouped)})
+                  "done": bool(issue_id)})
     steps.append({"label": "Được đưa vào chương trình đối thoại", "done": found is not None,
                   "dialogue": found, "at": found["starts_at"] if found else None})
     concluded = found is not None and found["state"] == "concluded"
@@ -240,16 +232,28 @@ def journey(view: dict[str, Any]) -> list[dict[str, Any]]:
     return steps
 
 
+def agenda_of(petition_id: str | None, issue_id: str | None,
+              ward_code: str | None) -> dict[str, Any] | None:
+    """The public dialogue of the commune whose agenda took up the petition, itself or
+    through its issue (a petition grouped after the agenda was set), furthest on first."""
+    for d in _public_dialogues(ward_code, ("concluded", "held", "announced")):
+        for item in d.get("agenda") or []:
+            if (petition_id and petition_id in (item.get("petition_ids") or [])) or \
+                    (issue_id and item.get("issue_id") == issue_id):
+                return d
+    return None
+
+
 # --- dialogues -----------------------------------------------------------------------
 
 def _public_dialogues(ward_code: str | None, states: tuple[str, ...]) -> list[dict[str, Any]]:
     """Dialogues of the province (or one commune) read with the portal's service account."""
-    settings = current_app.config["PORTAL"]
+    portal = settings()
     token = backend().service_token()
     found: list[dict[str, Any]] = []
     for state in states:
         page = backend().get("scheduling", "/api/v1/dialogues", token,
-                             province_code=settings.province_code, ward_code=ward_code,
+                             province_code=portal.province_code, ward_code=ward_code,
                              state=state, page_size=200)
         found += page["items"]
     return found
@@ -257,22 +261,18 @@ def _public_dialogues(ward_code: str | None, states: tuple[str, ...]) -> list[di
 
 @blueprint.get("/doi-thoai")
 def dialogues():
-    settings = current_app.config["PORTAL"]
+    portal = settings()
     ward_code = request.args.get("ward_code") or None
-    if ward_code and ward_code not in {w.code for w in wards(settings.province_code)}:
+    if ward_code and ward_code not in {w.code for w in wards(portal.province_code)}:
         ward_code = None
     today = now()
     items = [d for d in _public_dialogues(ward_code, ("announced",))
-             if _when(d["ends_at"]) >= today]
+             if when(d["ends_at"]) >= today]
     items.sort(key=lambda d: d["starts_at"])
     past = [d for d in _public_dialogues(ward_code, ("held", "concluded"))]
     past.sort(key=lambda d: d["starts_at"], reverse=True)
     return render_template("citizen/dialogues.html", items=items, past=past[:20],
-                           ward_code=ward_code, wards=wards(settings.province_code))
-
-
-def _when(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+                           ward_code=ward_code, wards=wards(portal.province_code))
 
 
 def _dialogue(dialogue_id: str) -> dict[str, Any]:
@@ -321,7 +321,7 @@ def _fold(line: str) -> str:
 
 def ics(d: dict[str, Any], url: str, stamp: datetime) -> str:
     def utc(value: str) -> str:
-        return _when(value).astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+        return when(value).astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
 
     place = ", ".join(x for x in (d.get("venue"), d.get("online_url")) if x)
     agenda = "; ".join(i["title"] for i in d.get("agenda") or [])
@@ -385,8 +385,8 @@ def commitments_of(token: str, **filters: Any) -> list[dict[str, Any]]:
 
 @blueprint.get("/bang-xep-hang")
 def scoreboard():
-    settings = current_app.config["PORTAL"]
-    items = commitments_of(backend().service_token(), province_code=settings.province_code)
+    portal = settings()
+    items = commitments_of(backend().service_token(), province_code=portal.province_code)
     by_agency = tally(items, lambda c: c["agency_id"])
     by_ward = tally(items, lambda c: (c.get("locality") or {}).get("ward_code"))
     return render_template("citizen/scoreboard.html", by_agency=by_agency, by_ward=by_ward,

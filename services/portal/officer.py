@@ -13,7 +13,6 @@ from flask import (
     Blueprint,
     Response,
     abort,
-    current_app,
     flash,
     g,
     get_flashed_messages,
@@ -25,8 +24,18 @@ from flask import (
 
 from services.common.clock import VN_TZ, vn_today
 from services.portal.auth import officer_required, token
-from services.portal.backend import ApiError, Backend
-from services.portal.citizen import FORM_AGAIN, STATE_NAMES, commitments_of, tally, wards
+from services.portal.backend import ApiError
+from services.portal.citizen import STATE_NAMES, commitments_of, tally, wards
+from services.portal.pages import (
+    FORM_AGAIN,
+    agencies,
+    backend,
+    field_errors,
+    now,
+    send,
+    settings,
+    when,
+)
 
 blueprint = Blueprint("officer", __name__, url_prefix="/can-bo")
 
@@ -42,14 +51,6 @@ CATEGORIES = {"land": "Đất đai", "environment": "Môi trường", "social_po
               "labour": "Lao động, việc làm", "security": "An ninh, trật tự", "other": "Khác"}
 
 
-def api() -> Backend:
-    return current_app.extensions["backend"]
-
-
-def now() -> datetime:
-    return current_app.extensions["clock"]()
-
-
 def me() -> dict[str, Any]:
     return g.user
 
@@ -57,18 +58,8 @@ def me() -> dict[str, Any]:
 def my_wards() -> list:
     """The communes an officer may pick: their own, or every one of their province."""
     user = me()
-    every = wards(user.get("province_code") or current_app.config["PORTAL"].province_code)
+    every = wards(user.get("province_code") or settings().province_code)
     return [w for w in every if w.code == user["ward_code"]] if user.get("ward_code") else every
-
-
-def _when(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
-
-
-def _errors(exc: ApiError) -> dict[str, str]:
-    found = {k.split(".")[-1]: v for k, v in exc.fields.items()}
-    found.setdefault("form", exc.detail_vi)
-    return found
 
 
 @blueprint.get("/")
@@ -85,7 +76,7 @@ def issues():
     user = me()
     ward_code = request.args.get("ward_code") or user.get("ward_code")
     category = request.args.get("category") or None
-    page = api().get("intake", "/api/v1/issues", token(),
+    page = backend().get("intake", "/api/v1/issues", token(),
                      province_code=user.get("province_code"), ward_code=ward_code,
                      category=category, page_size=50)
     return render_template("officer/issues.html", items=page["items"], total=page["total"],
@@ -96,8 +87,8 @@ def issues():
 @blueprint.get("/van-de/<issue_id>")
 @officer_required("secretariat", "host", "front_officer", "auditor", "admin")
 def issue(issue_id: str):
-    found = api().get("intake", f"/api/v1/issues/{issue_id}", token())
-    petitions = api().get("intake", "/api/v1/petitions", token(), issue_id=issue_id,
+    found = backend().get("intake", f"/api/v1/issues/{issue_id}", token())
+    petitions = backend().get("intake", "/api/v1/petitions", token(), issue_id=issue_id,
                           province_code=found["locality"]["province_code"], page_size=100)
     return render_template("officer/issue.html", issue=found, petitions=petitions["items"],
                            categories=CATEGORIES)
@@ -108,7 +99,7 @@ def issue(issue_id: str):
 @blueprint.get("/doi-thoai")
 @officer_required()
 def dialogues():
-    page = api().get("scheduling", "/api/v1/dialogues", token(),
+    page = backend().get("scheduling", "/api/v1/dialogues", token(),
                      province_code=me().get("province_code"), ward_code=me().get("ward_code"),
                      page_size=100)
     return render_template("officer/dialogues.html", items=page["items"], states=STATE_NAMES,
@@ -135,7 +126,7 @@ def _plan_form() -> dict[str, Any]:
 def _candidates(ward_code: str) -> list[dict[str, Any]]:
     if not ward_code:
         return []
-    page = api().get("scheduling", "/api/v1/agenda-candidates", token(),
+    page = backend().get("scheduling", "/api/v1/agenda-candidates", token(),
                      province_code=me().get("province_code"), ward_code=ward_code,
                      page_size=50)
     return page["items"]
@@ -159,7 +150,7 @@ def plan():
             errors["host_name"] = "Vui lòng nhập họ tên người chủ trì."
         if not form["host_title"]:
             errors["host_title"] = "Vui lòng nhập chức vụ người chủ trì."
-        if form["lead_agency_id"] not in current_app.extensions["agencies"]:
+        if form["lead_agency_id"] not in agencies():
             errors["lead_agency_id"] = "Vui lòng chọn cơ quan chủ trì chuẩn bị."
         if not form["ward_code"]:
             errors["ward_code"] = "Vui lòng chọn xã, phường."
@@ -179,12 +170,12 @@ def plan():
                     "ends_at": (starts + timedelta(hours=hours)).isoformat(),
                     "topic": form["topic"]}
             try:
-                created = api().post("scheduling", "/api/v1/dialogues", body, token())
+                created = backend().post("scheduling", "/api/v1/dialogues", body, token())
                 chosen = {c["issue_id"]: c for c in candidates}
                 for issue_id in form["issue_ids"]:
                     if issue_id in chosen:
                         c = chosen[issue_id]
-                        api().post("scheduling",
+                        backend().post("scheduling",
                                    f"/api/v1/dialogues/{created['id']}/agenda-items",
                                    {"title": c["title"] or "Vấn đề " + issue_id,
                                     "issue_id": issue_id, "petition_ids": c["petition_ids"]},
@@ -192,26 +183,26 @@ def plan():
             except ApiError as exc:
                 if exc.status not in (409, 422):
                     raise
-                errors = _errors(exc)
+                errors = field_errors(exc)
             else:
                 flash("Đã tạo dự thảo buổi đối thoại. Kiểm tra rồi thông báo.")
                 return redirect(url_for("officer.dialogue", dialogue_id=created["id"]), 303)
     return render_template("officer/plan.html", form=form, errors=errors,
                            candidates=candidates, wards=my_wards(), kinds=DIALOGUE_KINDS,
-                           formats=FORMATS, agencies=current_app.extensions["agencies"],
+                           formats=FORMATS, agencies=agencies(),
                            notice_days=NOTICE_DAYS), FORM_AGAIN if errors else 200
 
 
 def clashes(d: dict[str, Any]) -> list[dict[str, Any]]:
     """Other live dialogues overlapping this one with the same host or at the same venue."""
-    page = api().get("scheduling", "/api/v1/dialogues", token(),
+    page = backend().get("scheduling", "/api/v1/dialogues", token(),
                      province_code=d["locality"]["province_code"], page_size=200)
-    start, end = _when(d["starts_at"]), _when(d["ends_at"])
+    start, end = when(d["starts_at"]), when(d["ends_at"])
     found = []
     for other in page["items"]:
         if other["id"] == d["id"] or other["state"] not in ("draft", "announced"):
             continue
-        if _when(other["starts_at"]) < end and start < _when(other["ends_at"]):
+        if when(other["starts_at"]) < end and start < when(other["ends_at"]):
             same_host = other["host"]["name"].casefold() == d["host"]["name"].casefold()
             same_venue = bool(d.get("venue")) and (other.get("venue") or "").casefold() \
                 == d["venue"].casefold()
@@ -224,8 +215,8 @@ def clashes(d: dict[str, Any]) -> list[dict[str, Any]]:
 @blueprint.get("/doi-thoai/<dialogue_id>")
 @officer_required()
 def dialogue(dialogue_id: str, errors: dict[str, str] | None = None, status: int = 200):
-    d = api().get("scheduling", f"/api/v1/dialogues/{dialogue_id}", token())
-    starts = _when(d["starts_at"])
+    d = backend().get("scheduling", f"/api/v1/dialogues/{dialogue_id}", token())
+    starts = when(d["starts_at"])
     notice_ok = starts - now() >= timedelta(days=NOTICE_DAYS)
     rows = max(1, min(int(request.args.get("rows", "2") or 2), 20))
     petition_ids = sorted({p for i in d.get("agenda") or [] for p in i["petition_ids"]})
@@ -233,7 +224,7 @@ def dialogue(dialogue_id: str, errors: dict[str, str] | None = None, status: int
     if d["state"] == "held":
         # Tracking codes and titles read better than ids in the conclusions editor.
         for issue_id in {i["issue_id"] for i in d.get("agenda") or [] if i.get("issue_id")}:
-            found = api().get("intake", "/api/v1/petitions", token(), issue_id=issue_id,
+            found = backend().get("intake", "/api/v1/petitions", token(), issue_id=issue_id,
                               province_code=d["locality"]["province_code"], page_size=100)
             labels.update({p["id"]: f"{p['tracking_code']} — {p['title']}"
                            for p in found["items"]})
@@ -241,7 +232,7 @@ def dialogue(dialogue_id: str, errors: dict[str, str] | None = None, status: int
         "officer/dialogue.html", d=d, states=STATE_NAMES, notice_ok=notice_ok,
         notice_days=NOTICE_DAYS, clashes=clashes(d) if d["state"] in ("draft", "announced")
         else [], can_hold=now() >= starts, errors=errors or {}, rows=rows,
-        petition_ids=petition_ids, labels=labels, agencies=current_app.extensions["agencies"],
+        petition_ids=petition_ids, labels=labels, agencies=agencies(),
         outcomes=OUTCOMES, today=vn_today(now()), messages=get_flashed_messages(),
         editor=bool(set(me()["roles"]) & set(EDITORS))), status
 
@@ -255,7 +246,7 @@ DOCUMENTS = {"thong-bao-ket-luan": "notice", "bien-ban": "minutes"}
 def document(dialogue_id: str, name: str, fmt: str):
     if name not in DOCUMENTS or fmt not in ("docx", "pdf"):
         abort(404)
-    got = api().download("scheduling",
+    got = backend().download("scheduling",
                          f"/api/v1/dialogues/{dialogue_id}/documents/{DOCUMENTS[name]}.{fmt}",
                          token())
     headers = {k: got.headers[k] for k in ("Content-Type", "Content-Disposition")
@@ -264,14 +255,10 @@ def document(dialogue_id: str, name: str, fmt: str):
 
 
 def _act(dialogue_id: str, action: str, body: dict[str, Any], done: str):
-    try:
-        api().post("scheduling", f"/api/v1/dialogues/{dialogue_id}/{action}", body, token())
-    except ApiError as exc:
-        if exc.status not in (409, 422):
-            raise
-        return dialogue(dialogue_id, errors=_errors(exc), status=FORM_AGAIN)
-    flash(done)
-    return redirect(url_for("officer.dialogue", dialogue_id=dialogue_id), 303)
+    """A step of the dialogue (announce, hold, conclude), back to its page."""
+    return send("scheduling", f"/api/v1/dialogues/{dialogue_id}/{action}", body, token(),
+                done=done, then=url_for("officer.dialogue", dialogue_id=dialogue_id),
+                again=lambda **shown: dialogue(dialogue_id, **shown))
 
 
 @blueprint.post("/doi-thoai/<dialogue_id>/thong-bao")
@@ -318,7 +305,7 @@ def conclude(dialogue_id: str):
             continue
         item: dict[str, Any] = {"text": text, "responsible_agency_id": f.get(f"c{n}_agency", ""),
                                 "petition_ids": f.getlist(f"c{n}_petitions")}
-        if item["responsible_agency_id"] not in current_app.extensions["agencies"]:
+        if item["responsible_agency_id"] not in agencies():
             errors[f"c{n}_agency"] = "Vui lòng chọn cơ quan chịu trách nhiệm."
         deadline, days = f.get(f"c{n}_deadline", "").strip(), f.get(f"c{n}_days", "").strip()
         if deadline and not days:
@@ -369,7 +356,7 @@ def commitments():
 @blueprint.get("/cam-ket/<commitment_id>")
 @officer_required()
 def commitment(commitment_id: str, errors: dict[str, str] | None = None, status: int = 200):
-    c = api().get("followup", f"/api/v1/commitments/{commitment_id}", token())
+    c = backend().get("followup", f"/api/v1/commitments/{commitment_id}", token())
     roles = set(me()["roles"])
     return render_template(
         "officer/commitment.html", c=c, errors=errors or {}, outcomes=OUTCOMES,
@@ -380,14 +367,10 @@ def commitment(commitment_id: str, errors: dict[str, str] | None = None, status:
 
 
 def _followup(commitment_id: str, action: str, body: dict[str, Any], done: str):
-    try:
-        api().post("followup", f"/api/v1/commitments/{commitment_id}/{action}", body, token())
-    except ApiError as exc:
-        if exc.status not in (409, 422):
-            raise
-        return commitment(commitment_id, errors=_errors(exc), status=FORM_AGAIN)
-    flash(done)
-    return redirect(url_for("officer.commitment", commitment_id=commitment_id), 303)
+    """A report on a commitment (progress, resolve, assess), back to its page."""
+    return send("followup", f"/api/v1/commitments/{commitment_id}/{action}", body, token(),
+                done=done, then=url_for("officer.commitment", commitment_id=commitment_id),
+                again=lambda **shown: commitment(commitment_id, **shown))
 
 
 def _evidence(errors: dict[str, str]) -> list[str]:
@@ -431,13 +414,13 @@ def resolve(commitment_id: str):
     if evidence:
         # Evidence goes with a final progress report: resolution itself carries the answer.
         try:
-            api().post("followup", f"/api/v1/commitments/{commitment_id}/progress",
+            backend().post("followup", f"/api/v1/commitments/{commitment_id}/progress",
                        {"note": "Hồ sơ, minh chứng kết quả", "percent": 100,
                         "evidence": evidence}, token())
         except ApiError as exc:
             if exc.status not in (409, 422):
                 raise
-            return commitment(commitment_id, errors=_errors(exc), status=FORM_AGAIN)
+            return commitment(commitment_id, errors=field_errors(exc), status=FORM_AGAIN)
     return _followup(commitment_id, "resolve", {"answer": answer, "outcome": outcome},
                      "Đã báo cáo kết quả giải quyết; người dân có kiến nghị liên quan được "
                      "thông báo.")
@@ -477,9 +460,9 @@ def judgements():
 @officer_required("host", "auditor", "admin", "secretariat", "front_officer")
 def overview():
     user = me()
-    province = user.get("province_code") or current_app.config["PORTAL"].province_code
+    province = user.get("province_code") or settings().province_code
     year = vn_today(now()).year
-    compliance = api().get("scheduling", "/api/v1/compliance", token(), province_code=province,
+    compliance = backend().get("scheduling", "/api/v1/compliance", token(), province_code=province,
                            year=year)
     rows = compliance["items"]
     if user.get("ward_code"):
@@ -488,9 +471,9 @@ def overview():
     by_agency = tally(items, lambda c: c["agency_id"])
     overdue = sorted((c for c in items if c.get("overdue") and c["status"] != "resolved"),
                      key=lambda c: c["deadline"])
-    held = api().get("scheduling", "/api/v1/dialogues", token(), province_code=province,
+    held = backend().get("scheduling", "/api/v1/dialogues", token(), province_code=province,
                      ward_code=user.get("ward_code"), page_size=200)["items"]
-    months = Counter(_when(d["starts_at"]).astimezone(VN_TZ).strftime("%m/%Y")
+    months = Counter(when(d["starts_at"]).astimezone(VN_TZ).strftime("%m/%Y")
                      for d in held if d["state"] in ("held", "concluded"))
     per_month = [{"month": m, "count": n} for m, n in
                  sorted(months.items(), key=lambda x: (x[0][3:], x[0][:2]))]

@@ -19,6 +19,10 @@ class PortalSettings(Settings):
                                 "followup's base URL")
     oidc_issuer: str = setting("PORTAL_OIDC_ISSUER", "http://127.0.0.1:8180/realms/doithoai",
                                "OpenID Connect issuer (its /.well-known/openid-configuration)")
+    oidc_browser_url: str = setting("PORTAL_OIDC_BROWSER_URL", "",
+                                    "the provider's address as browsers reach it, when the "
+                                    "portal reaches it at another (a container network); "
+                                    "empty: the issuer's")
     oidc_client_id: str = setting("PORTAL_OIDC_CLIENT_ID", "doithoai-portal",
                                   "the portal's client at the provider")
     oidc_client_secret: str = setting("PORTAL_OIDC_CLIENT_SECRET", "doithoai-portal-dev-secret",
@@ -32,7 +36,7 @@ class PortalSettings(Settings):
                                  "the province whose public pages the portal shows")
     agencies_file: str = setting("PORTAL_AGENCIES_FILE", "",
                                  "YAML of the province's agencies (id: name); empty: the "
-                                 "bundled Ninh Bình list")
+                                 "platform's one list, services/common/agencies.yaml")
     timeout: float = setting("PORTAL_HTTP_TIMEOUT", 15.0, "seconds to wait for a service")
 
     def validate(self) -> None:

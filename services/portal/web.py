@@ -7,11 +7,11 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import yaml
 from flask import Flask, abort, redirect, render_template, request, send_from_directory, url_for
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from services.common import agencies
 from services.common.clock import VN_TZ, default_clock, vn_date, vn_datetime
 from services.portal import auth
 from services.portal.backend import ApiError, Backend
@@ -22,11 +22,6 @@ HERE = Path(__file__).resolve().parent
 VENDOR = {"pico.min.css": "@picocss/pico/css/pico.min.css",
           "htmx.min.js": "htmx.org/dist/htmx.min.js"}
 log = logging.getLogger("portal")
-
-
-def load_agencies(settings: PortalSettings) -> dict[str, str]:
-    path = Path(settings.agencies_file) if settings.agencies_file else HERE / "agencies.yaml"
-    return {str(k): str(v) for k, v in (yaml.safe_load(path.read_text()) or {}).items()}
 
 
 def create_app(settings: PortalSettings | None = None, clock=None) -> Flask:
@@ -40,7 +35,7 @@ def create_app(settings: PortalSettings | None = None, clock=None) -> Flask:
         PERMANENT_SESSION_LIFETIME=timedelta(hours=8), WTF_CSRF_TIME_LIMIT=8 * 3600,
         MAX_CONTENT_LENGTH=1_000_000)
     app.extensions["backend"] = Backend(settings)
-    app.extensions["agencies"] = load_agencies(settings)
+    app.extensions["agencies"] = agencies.load(settings.agencies_file or None)
     app.extensions["clock"] = clock or default_clock()
     CSRFProtect(app)
     auth.init(app)
@@ -74,11 +69,13 @@ def create_app(settings: PortalSettings | None = None, clock=None) -> Flask:
 
     @app.after_request
     def headers(response):
-        # No inline script or style anywhere, so the policy can forbid them.
+        # No inline script or style anywhere, so the policy can forbid them. The sign-out
+        # form's redirect goes on to the provider, which form-action must therefore allow.
         response.headers.setdefault(
             "Content-Security-Policy",
             "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-            "form-action 'self' " + _origin(settings.oidc_issuer) + "; frame-ancestors 'none'")
+            "form-action 'self' " + _origin(settings.oidc_browser_url or settings.oidc_issuer)
+            + "; frame-ancestors 'none'")
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
         return response

@@ -6,10 +6,11 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from services.common import agencies
 from services.common.config import Settings, setting
 
 DEFAULT_VOTERS_FILE = str(Path(__file__).with_name("voters.yaml"))
-DEFAULT_AGENCY_NAMES_FILE = str(Path(__file__).parent / "documents" / "agencies.yaml")
+DEFAULT_AGENCY_NAMES_FILE = str(agencies.DEFAULT_FILE)  # the kit's one list of agencies
 
 
 @dataclass(frozen=True)

@@ -96,6 +96,17 @@ def test_the_journey_from_the_form_to_the_answer(portal: Portal, visit):
     assert re.fullmatch(r"[A-Z0-9-]{6,}", code), code
     citizen.shot("04-da-gui")
 
+    # The acknowledgement SMS links to the portal's tracking page; opened with the code
+    # alone, the page comes prefilled and asks only for the phone's last four digits.
+    (ack,) = run.wait_messages("sms", number, containing=code)
+    assert f"{citizen.base}/tra-cuu" in ack["body"]
+    page = citizen.go(f"/tra-cuu?code={code.lower().replace('-', ' ')}")
+    assert page.locator("#code").input_value() == code
+    assert page.locator(".field-error").count() == 0
+    page.fill("#phone_last4", number[-4:])
+    page.click("button:has-text('Tra cứu')")
+    assert page.locator("#tieu-de").inner_text() == title
+
     # The petition joins its neighbours' in one hot issue.
     mine = get(run.url("intake", f"/api/v1/petitions/{code}?phone_last4={number[-4:]}"))
     assert mine["status"] in ("received", "accepted")
@@ -218,7 +229,9 @@ def test_the_journey_from_the_form_to_the_answer(portal: Portal, visit):
                  "#noi-dung-tra-loi", ANSWER)
     assert citizen.page.locator("#trang-thai").inner_text() == "Đã có trả lời"
     steps = citizen.page.locator("ol.progress li.done")
-    assert steps.count() == 5  # received, grouped, on the agenda, concluded, answered
+    # received, grouped, on the agenda, concluded, answered: the middle three follow the
+    # petition's id and issue_id in intake's citizen view.
+    assert steps.count() == 5
     assert citizen.page.locator("#buoi-doi-thoai").get_attribute("href") == \
         f"/doi-thoai/{dialogue_id}"
     assert "15/TB-UBND" in citizen.page.inner_text("ol.progress")

@@ -129,6 +129,31 @@ def test_portal_is_rendered_only_when_enabled():
     assert c["command"][-1] == "services.portal.app:app"
 
 
+def lookup_urls(objects) -> set[str]:
+    """NOTIFY_LOOKUP_URL of notify's web and worker pods."""
+    return {e["value"] for d in of_kind(objects, "Deployment")
+            if d["metadata"]["name"].startswith("doithoai-notify-")
+            for c in d["spec"]["template"]["spec"]["containers"]
+            for e in c["env"] if e["name"] == "NOTIFY_LOOKUP_URL"}
+
+
+@pytest.mark.parametrize("name", ["ninhbinh", "national"])
+def test_links_in_messages_open_the_portals_tracking_page(name):
+    objects = rendered(name)
+    (ingress,) = of_kind(objects, "Ingress")
+    (portal,) = [r["host"] for r in ingress["spec"]["rules"]
+                 if r["http"]["paths"][0]["backend"]["service"]["name"] == "doithoai-portal"]
+    assert lookup_urls(objects) == {f"https://{portal}/tra-cuu"}
+
+
+def test_without_the_portal_links_keep_to_intakes_page_and_a_value_overrides_both():
+    assert lookup_urls(rendered("default")) == {"https://doithoai.example.vn/tra-cuu"}
+    on = template(sets=("portal.enabled=true", "portal.publicUrl=https://cong.example.vn/"))
+    assert lookup_urls(on) == {"https://cong.example.vn/tra-cuu"}
+    own = template(sets=("services.notify.env.NOTIFY_LOOKUP_URL=https://x.vn/tc",))
+    assert lookup_urls(own) == {"https://x.vn/tc"}
+
+
 EXTERNAL_MONGO = ("mongodb.external.enabled=true", "mongodb.external.cidrs[0]=10.20.0.0/16",
                   *(f"mongodb.external.urls.{s}=mongodb+srv://{s}:pw@db.example.vn/{s}"
                     for s in BACKEND))

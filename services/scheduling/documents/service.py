@@ -25,8 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import yaml
-
+from services.common import agencies
 from services.common.auth import Principal
 from services.common.clock import aware, vn_date, vn_today
 from services.common.errors import Invalid, NotFound
@@ -49,9 +48,7 @@ class AgencyNames:
     def __init__(self, path: str | None) -> None:
         self.names: dict[str, str] = {}
         if path:
-            with open(path, encoding="utf-8") as handle:
-                raw = yaml.safe_load(handle) or {}
-            self.names = {str(k): f.squash(str(v)) for k, v in (raw.get("agencies") or {}).items()}
+            self.names = {k: f.squash(v) for k, v in agencies.load(path).items()}
 
     def __call__(self, agency_id: str) -> str:
         return self.names.get(agency_id, agency_id)

@@ -121,7 +121,7 @@ def test_notice_docx_has_the_header_number_date_every_conclusion_and_the_recipie
                      "- Thời hạn: hoàn thành trước ngày 05 tháng 02 năm 2027.",
                      "2. Di dời bãi rác tạm",
                      # an agency the names file does not know is printed by its id
-                     "- Cơ quan chủ trì thực hiện: ubnd-14464.",
+                     "- Cơ quan chủ trì thực hiện: UBND xã Gia Viễn.",
                      # 15 working days from 28/11/2026 (a Saturday): 18/12/2026
                      "trong 15 ngày làm việc kể từ ngày ban hành Thông báo này "
                      "(đến ngày 18 tháng 12 năm 2026)",

@@ -146,6 +146,10 @@ capabilities:
     secretKeyRef:
       name: {{ $full }}-contact
       key: CONTACT_PRIVATE_KEYS
+{{- if not (hasKey $ctx.Values.services.notify.env "NOTIFY_LOOKUP_URL") }}
+- name: NOTIFY_LOOKUP_URL
+  value: {{ printf "%s/tra-cuu" (include "doithoai.lookupBase" $ctx) | quote }}
+{{- end }}
 {{- end }}
 {{- range $key := list "JWT_SECRET" "JWT_JWKS_URL" "JWT_ISSUER" "JWT_AUDIENCE" }}
 - name: {{ $key }}
@@ -177,4 +181,15 @@ capabilities:
 {{- $hosts = append $hosts (printf "%s-mongo-%d.%s-mongo:27017" $full $i $full) -}}
 {{- end -}}
 {{- join "," $hosts -}}
+{{- end -}}
+
+{{- /* Where links in messages send citizens to look a petition up: the portal's tracking
+       page (which takes ?code=) when the portal runs, else intake's own page at
+       publicBaseUrl. */ -}}
+{{- define "doithoai.lookupBase" -}}
+{{- if .Values.portal.enabled -}}
+{{- .Values.portal.publicUrl | default .Values.publicBaseUrl | trimSuffix "/" -}}
+{{- else -}}
+{{- .Values.publicBaseUrl | trimSuffix "/" -}}
+{{- end -}}
 {{- end -}}
