@@ -108,7 +108,10 @@ class Cluster:
                                  kafka_replication=self.replication, **overrides)
 
     def start(self) -> None:
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        # An id starting with "-" would be read by StorageTool as an option.
+        cluster_id = "-"
+        while cluster_id.startswith("-"):
+            cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         formats = [subprocess.Popen(
             _java("kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(b.config),
                   "--add-scram", f"SCRAM-SHA-512=[name=admin,password={self.admin_password}]",
