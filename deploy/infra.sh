@@ -156,16 +156,14 @@ kafka_up() {
   done
   kafka_fetch
   (umask 077 && printf '%s\n' "$config" >"$kafka_dir/server.properties")
-  # The log directory is kept across restarts (topics, users, ACLs and agencies live in its
-  # metadata log); it is formatted only when missing or made for another configuration
-  # (the stamp covers the admin's and the controller's passwords: a log bootstrapped with
-  # another admin password refuses every SCRAM login, the admin's included, and nothing
-  # could repair it). tests/faults/test_restart.py restarts a broker over its log.
-  if [ ! -f "$kafka_dir/data/meta.properties" ] || [ "$(cat "$kafka_dir/format.stamp" 2>/dev/null)" != "$stamp" ]; then
-    [ -f "$kafka_dir/data/meta.properties" ] && say "formatting the Kafka log directory again (its configuration changed; topics and agencies are gone)"
-    kafka_format
-    echo "$stamp" >"$kafka_dir/format.stamp"
-  fi
+  # A fresh log directory at every start of the broker process (a running one is reused).
+  # Found here: after a restart of this Kafka 4.1.1 broker over its old log, every SCRAM
+  # login failed ("invalid credentials"), the admin's and the services' alike, so nothing
+  # could repair them. The local broker's topics are scratch data; what matters lives in
+  # MongoDB and its outboxes. Agencies added locally must be added again after a restart.
+  [ -f "$kafka_dir/data/meta.properties" ] && say "formatting a fresh Kafka log directory (local topics do not survive a broker restart)"
+  kafka_format
+  echo "$stamp" >"$kafka_dir/format.stamp"
   # shellcheck disable=SC2086
   nohup java $kafka_heap -XX:+UseG1GC -Djava.awt.headless=true \
     -Dlog4j2.configurationFile="$repo/deploy/kafka/log4j2.properties" -Dkafka.logs.dir="$log_dir" \
