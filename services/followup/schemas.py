@@ -5,20 +5,17 @@ from __future__ import annotations
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from services.common.contracts.fields import AGENCY, PROVINCE, WARD
+from services.common.schemas import AreaArgs, LocalityOut, page_of
 from services.followup.domain import ASSESSMENTS, OUTCOMES, STATUSES
 
 
-class ListQuery(Schema):
+class ListQuery(AreaArgs):
     agency_id = fields.String(validate=AGENCY)
     dialogue_id = fields.String(validate=validate.Length(1, 200))
     status = fields.String(validate=validate.OneOf(STATUSES))
     overdue = fields.Boolean()
-    province_code = fields.String(validate=PROVINCE)
-    ward_code = fields.String(validate=WARD)
     due_from = fields.Date(metadata={"description": "deadline on or after (YYYY-MM-DD)"})
     due_to = fields.Date(metadata={"description": "deadline on or before (YYYY-MM-DD)"})
-    page = fields.Integer(load_default=1, validate=validate.Range(1, 100_000))
-    page_size = fields.Integer(load_default=20, validate=validate.Range(1, 200))
 
     @validates_schema
     def _range(self, data, **_kwargs):
@@ -67,11 +64,6 @@ class ExtendIn(Schema):
 class AssessIn(Schema):
     assessment = fields.String(required=True, validate=validate.OneOf(ASSESSMENTS))
     note = fields.String(required=True, validate=validate.Length(1, 5000))
-
-
-class LocalityOut(Schema):
-    province_code = fields.String()
-    ward_code = fields.String(allow_none=True)
 
 
 class ResolutionOut(Schema):
@@ -133,11 +125,7 @@ class CommitmentDetail(CommitmentOut):
     history = fields.List(fields.Nested(HistoryOut))
 
 
-class CommitmentPage(Schema):
-    items = fields.List(fields.Nested(CommitmentOut))
-    total = fields.Integer()
-    page = fields.Integer()
-    page_size = fields.Integer()
+CommitmentPage = page_of(CommitmentOut, "CommitmentPage")
 
 
 class Counts(Schema):

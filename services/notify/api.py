@@ -12,8 +12,10 @@ from marshmallow import ValidationError
 from prometheus_client import Counter
 
 from services.common import auth
+from services.common.auth import AREA_OFFICERS as READERS
 from services.common.auth import AuthError, require
 from services.common.errors import Invalid, NotFound
+from services.common.schemas import page
 from services.notify import schemas
 from services.notify.providers import (
     ESMS_DELIVERED,
@@ -22,8 +24,6 @@ from services.notify.providers import (
     zalo_signature,
 )
 from services.notify.service import NotifyService, agency_entry_id, locality_entry_id
-
-READERS = ("admin", "auditor", "secretariat", "front_officer", "host")
 
 notifications = Blueprint("notifications", __name__, url_prefix="/api/v1/notifications",
                           description="What was sent to whom (masked), and why not")
@@ -57,11 +57,12 @@ class Notifications(MethodView):
     def get(self, args: dict[str, Any]):
         """List notifications, newest first, filtered by petition, dialogue, commitment,
         status and channel."""
-        page, size = args.pop("page"), args.pop("page_size")
-        if "status" in args:
-            args["state"] = args.pop("status")
-        items, total = svc().store.list_notifications(_scoped(args), page, size)
-        return {"items": items, "total": total, "page": page, "page_size": size}
+        query = {k: v for k, v in args.items() if k not in ("page", "page_size")}
+        if "status" in query:
+            query["state"] = query.pop("status")
+        items, total = svc().store.list_notifications(_scoped(query), args["page"],
+                                                      args["page_size"])
+        return page(items, total, args)
 
 
 def _notification(notification_id: str) -> dict[str, Any]:
@@ -95,8 +96,7 @@ class NotificationRetry(MethodView):
 
 def _page(query: dict[str, Any], args: dict[str, Any]) -> dict[str, Any]:
     items, total = svc().store.list_directory(query, args["page"], args["page_size"])
-    return {"items": [svc().directory_view(e) for e in items], "total": total,
-            "page": args["page"], "page_size": args["page_size"]}
+    return page([svc().directory_view(e) for e in items], total, args)
 
 
 def _contact(data: dict[str, Any]) -> dict[str, Any]:

@@ -9,9 +9,10 @@ from flask import Flask
 
 from services.common import contracts  # noqa: F401  (registers every event type)
 from services.common.clock import Clock
+from services.common.config import Settings
 from services.common.contracts.notify import TOPIC as DELIVERIES
 from services.common.kafka import Consumer
-from services.common.kit import Kit
+from services.common.kit import Job, Kit, ServiceApp
 from services.common.outbox import Outbox
 from services.notify import api, store
 from services.notify.channels import SmsProvider, SmtpSender, sms_provider_from_config
@@ -70,7 +71,9 @@ def zalo_sender(settings: NotifySettings, kit: Kit) -> ZnsSender | None:
 
 
 @dataclass
-class App:
+class App(ServiceApp):
+    TITLE = "Notify"
+
     settings: NotifySettings
     kit: Kit
     store: store.Store
@@ -82,21 +85,39 @@ class App:
     def handlers(self):
         return event_handlers(self.service)
 
-    def prepare(self) -> None:
-        """Indexes and topics; idempotent, run by the web app and the worker at start."""
-        self.kit.prepare(store.INDEXES, [*TOPICS, DELIVERIES])
+    def indexes(self):
+        return store.INDEXES
+
+    def topics(self):
+        return [*TOPICS, DELIVERIES]
+
+    def blueprints(self):
+        return [api.notifications, api.directory, api.inbound, api.callbacks]
+
+    def extensions(self) -> dict:
+        return {"notify": self.service}
+
+    def install(self, app: Flask) -> None:
+        api.install_metrics(app)
 
     def web(self) -> Flask:
-        if self._web is None:
-            self.prepare()
-            self._web = self.kit.app("Notify", [api.notifications, api.directory, api.inbound,
-                                                api.callbacks],
-                                     extensions={"notify": self.service})
-            api.install_metrics(self._web)
+        if self._web is None:  # one app per process: its metrics hook is installed once
+            self._web = super().web()
         return self._web
 
     def consumer(self, **options) -> Consumer:
         return self.kit.consumer(GROUP, self.handlers, topics=TOPICS, **options)
+
+    def consumers(self) -> list[Consumer]:
+        return [self.consumer()]
+
+    def outboxes(self) -> list[Outbox]:
+        return [self.outbox]
+
+    def jobs(self) -> list[Job]:
+        return [Job("send-due", 0.5, self.send_due),
+                Job("zns-fallback", 15.0, self.zns_timeouts),
+                Job("rate-limit-sweep", 60.0, self.sweep_limits)]
 
     def send_due(self) -> int:
         return self.service.send_due()
@@ -104,19 +125,17 @@ class App:
     def zns_timeouts(self) -> int:
         return self.service.zns_timeouts()
 
-    def relay(self) -> int:
-        return self.outbox.relay_once()
-
-    def close(self) -> None:
-        self.kit.close()
+    def sweep_limits(self) -> None:
+        for limiter in self.service.limiters.values():
+            limiter.sweep()
 
 
-def build(settings: NotifySettings | None = None, clock: Clock | None = None, *,
+def build(settings: Settings | None = None, clock: Clock | None = None, *,
           senders: Senders | None = None) -> App:
-    settings = settings or NotifySettings.from_env()
+    settings = NotifySettings.of(settings)
     kit = Kit(settings, DB_NAME, clock=clock)
     st = store.Store(kit.db)
-    outbox = Outbox(kit.bus, [st.notifications], clock=kit.clock)
+    outbox = kit.outbox([st.notifications])
     senders = senders or Senders(email=email_sender(settings), sms=sms_sender(settings),
                                  zalo=zalo_sender(settings, kit))
     service = NotifyService(kit, settings, st, senders, outbox)
