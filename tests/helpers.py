@@ -89,16 +89,20 @@ def running(consumer: Consumer) -> Iterator[Consumer]:
 def consumer_lag(settings: Settings, group_prefix: str) -> int:
     """Records not yet handled by the consumer groups whose names start with
     ``group_prefix``: end offset minus committed offset, over every partition of every
-    topic each group has committed on (a partition it never committed on counts whole)."""
+    topic each group subscribes to (its members' subscriptions, as the admin client
+    describes them) or has committed on; a partition without a commit counts whole."""
     admin = KafkaAdminClient(**client_config(settings))
     ends = KafkaConsumer(**client_config(settings), enable_auto_commit=False)
     try:
         lag = 0
-        for group, _protocol in admin.list_consumer_groups():
-            if not group.startswith(group_prefix):
-                continue
-            committed = admin.list_consumer_group_offsets(group)
+        groups = [g["group_id"] for g in admin.list_groups()
+                  if g["group_id"].startswith(group_prefix)]
+        described = admin.describe_groups(groups) if groups else {}
+        for group in groups:
+            committed = admin.list_group_offsets({group: None}).get(group) or {}
             topics = {tp.topic for tp in committed}
+            for member in (described.get(group) or {}).get("members") or []:
+                topics.update((member.get("member_metadata") or {}).get("topics") or [])
             partitions = [TopicPartition(t, p) for t in topics
                           for p in ends.partitions_for_topic(t) or ()]
             if not partitions:

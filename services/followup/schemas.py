@@ -5,7 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from services.common.contracts.fields import AGENCY, PROVINCE, WARD
-from services.common.schemas import AreaArgs, LocalityOut, page_of
+from services.common.schemas import AreaArgs, LocalityOut, page_of, required_text, text
 from services.followup.domain import ASSESSMENTS, OUTCOMES, STATUSES
 
 
@@ -37,33 +37,31 @@ class ReportQuery(Schema):
 
 
 class ProgressIn(Schema):
-    note = fields.String(required=True, validate=validate.Length(1, 5000))
+    note = required_text(5000)
     percent = fields.Integer(required=True, validate=validate.Range(0, 100))
     evidence = fields.List(fields.Url(), load_default=list, validate=validate.Length(max=50))
-    reason = fields.String(load_default=None, allow_none=True, validate=validate.Length(1, 2000),
-                           metadata={"description": "required when percent decreases"})
+    reason = text(2000, metadata={"description": "required when percent decreases"})
 
 
 class ResolveIn(Schema):
-    answer = fields.String(required=True, validate=validate.Length(1, 10000))
+    answer = required_text(10000)
     outcome = fields.String(required=True, validate=validate.OneOf(OUTCOMES))
-    reason = fields.String(load_default=None, allow_none=True, validate=validate.Length(1, 2000),
-                           metadata={"description": "required unless outcome is resolved"})
+    reason = text(2000, metadata={"description": "required unless outcome is resolved"})
 
 
 class ReassignIn(Schema):
     agency_id = fields.String(required=True, validate=AGENCY)
-    reason = fields.String(required=True, validate=validate.Length(1, 2000))
+    reason = required_text(2000)
 
 
 class ExtendIn(Schema):
     deadline = fields.Date(required=True)
-    reason = fields.String(required=True, validate=validate.Length(1, 2000))
+    reason = required_text(2000)
 
 
 class AssessIn(Schema):
     assessment = fields.String(required=True, validate=validate.OneOf(ASSESSMENTS))
-    note = fields.String(required=True, validate=validate.Length(1, 5000))
+    note = required_text(5000)
 
 
 class ResolutionOut(Schema):

@@ -6,7 +6,7 @@ from marshmallow import Schema, fields, validate
 
 from services.common import schemas as kit
 from services.common.contracts.intake import CHANNELS, KINDS
-from services.common.schemas import LocalityIn, LocalityOut, page_of
+from services.common.schemas import LocalityIn, LocalityOut, page_of, required_text, text
 from services.intake.domain import STATUSES
 
 _LAST4 = validate.Regexp(r"^\d{4}$", error="the last four digits of the phone number")
@@ -28,8 +28,8 @@ class PetitionerIn(Schema):
 
 
 class AttachmentIn(Schema):
-    name = fields.String(required=True, validate=validate.Length(1, 255))
-    content_type = fields.String(required=True, validate=validate.Length(3, 127))
+    name = required_text(255)
+    content_type = required_text(127, 3)
     size = fields.Integer(required=True, strict=True)
     url = fields.Url(required=True, validate=validate.Length(max=2000))
 
@@ -166,16 +166,16 @@ class PetitionListArgs(PageArgs):
 
 
 class NoteIn(Schema):
-    note = fields.String(load_default=None, allow_none=True, validate=validate.Length(1, 2000))
+    note = text(2000)
 
 
 class RejectIn(Schema):
-    reason = fields.String(required=True, validate=validate.Length(3, 2000))
+    reason = required_text(2000, 3)
 
 
 class ReclassifyIn(Schema):
-    category = fields.String(required=True, validate=validate.Length(1, 64))
-    note = fields.String(load_default=None, allow_none=True, validate=validate.Length(1, 2000))
+    category = required_text(64)
+    note = text(2000)
 
 
 class AnswerIn(Schema):
@@ -183,11 +183,11 @@ class AnswerIn(Schema):
 
 
 class WithdrawIn(SecondFactor):
-    reason = fields.String(load_default=None, allow_none=True, validate=validate.Length(1, 2000))
+    reason = text(2000)
 
 
 class ReopenIn(SecondFactor):
-    reason = fields.String(required=True, validate=validate.Length(3, 2000))
+    reason = required_text(2000, 3)
 
 
 class IssueArgs(PageArgs):
@@ -237,11 +237,11 @@ class CorrectKindIn(Schema):
                              metadata={"description": "vụ việc phức tạp"})
     remote = fields.Boolean(load_default=None, allow_none=True,
                             metadata={"description": "vùng sâu, vùng xa đi lại khó khăn"})
-    note = fields.String(load_default=None, allow_none=True, validate=validate.Length(1, 2000))
+    note = text(2000)
 
 
 class ExtendIn(Schema):
-    reason = fields.String(required=True, validate=validate.Length(3, 2000))
+    reason = required_text(2000, 3)
 
 
 class Extension(Schema):

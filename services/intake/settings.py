@@ -13,7 +13,8 @@ from services.intake.clustering import DEFAULT_THRESHOLD
 # which external systems seal to in development, is
 #   dev:kYRlgAQ+YcToWAPIweXKw5Y6aqxnla7XMROTM/QpsTA=
 # (services.common.crypto.public_key_of(DEV_INTAKE_PRIVATE)). Production sets
-# INTAKE_PRIVATE_KEYS and publishes its public key in docs/agencies.md.
+# INTAKE_PRIVATE_KEYS and gives its public key to each external system that submits
+# sealed petitions on intake.submissions (the contract: services/common/contracts/intake.py).
 DEV_INTAKE_PRIVATE = "dev:" + base64.b64encode(
     hashlib.sha256(b"doithoai-dev-intake").digest()).decode()
 
