@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from services.common.contracts.fields import PROVINCE, WARD
 
@@ -76,3 +76,17 @@ def text(high: int, low: int = 1, **kwargs: Any) -> fields.String:
 
 def required_text(high: int, low: int = 1, **kwargs: Any) -> fields.String:
     return fields.String(required=True, validate=validate.Length(low, high), **kwargs)
+
+
+def in_order(start: str, end: str, *, names: tuple[str, str] | None = None) -> Any:
+    """A schema check that field ``start`` is not after field ``end`` (dates or times);
+    ``names`` are their names in the request when the attributes differ (``from_``).
+    Use as a class attribute: ``_range = in_order("due_from", "due_to")``."""
+    shown = names or (start, end)
+
+    @validates_schema
+    def check(self: Schema, data: dict[str, Any], **_kwargs: Any) -> None:
+        if data.get(start) and data.get(end) and data[start] > data[end]:
+            raise ValidationError(f"{shown[0]} is after {shown[1]}", shown[0])
+
+    return check

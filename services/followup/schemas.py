@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, fields, validate
 
 from services.common.contracts.fields import AGENCY, PROVINCE, WARD
-from services.common.schemas import AreaArgs, LocalityOut, page_of, required_text, text
+from services.common.schemas import (
+    AreaArgs,
+    LocalityOut,
+    in_order,
+    page_of,
+    required_text,
+    text,
+)
 from services.followup.domain import ASSESSMENTS, OUTCOMES, STATUSES
 
 
@@ -16,11 +23,7 @@ class ListQuery(AreaArgs):
     overdue = fields.Boolean()
     due_from = fields.Date(metadata={"description": "deadline on or after (YYYY-MM-DD)"})
     due_to = fields.Date(metadata={"description": "deadline on or before (YYYY-MM-DD)"})
-
-    @validates_schema
-    def _range(self, data, **_kwargs):
-        if data.get("due_from") and data.get("due_to") and data["due_from"] > data["due_to"]:
-            raise ValidationError("due_from is after due_to", "due_from")
+    _range = in_order("due_from", "due_to")
 
 
 class ReportQuery(Schema):
@@ -29,11 +32,7 @@ class ReportQuery(Schema):
     agency_id = fields.String(validate=AGENCY)
     from_ = fields.Date(data_key="from", metadata={"description": "deadline on or after"})
     to = fields.Date(metadata={"description": "deadline on or before"})
-
-    @validates_schema
-    def _range(self, data, **_kwargs):
-        if data.get("from_") and data.get("to") and data["from_"] > data["to"]:
-            raise ValidationError("from is after to", "from")
+    _range = in_order("from_", "to", names=("from", "to"))
 
 
 class ProgressIn(Schema):
