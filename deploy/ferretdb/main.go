@@ -1,6 +1,9 @@
 // Command ferretdb runs FerretDB v1 embedded, so that development and CI have a
-// real MongoDB wire-protocol server without Docker. deploy/infra.sh runs it over
-// PostgreSQL (-postgresql-url); -sqlite-dir selects FerretDB's SQLite backend.
+// real MongoDB wire-protocol server without Docker. Its backend is PostgreSQL
+// (-postgresql-url): deploy/infra.sh, make run, make test and CI all run it so, with
+// deploy/postgres/tuning.sql applied. -sqlite-dir (FerretDB's SQLite backend) is kept
+// only to reproduce the comparison in README.md: on SQLite FerretDB 1.24 evaluates
+// every filter in Go over every document, far too slow for the services.
 //
 // FerretDB itself listens on a private Unix socket; the public address is served
 // by the proxy in proxy.go, which runs each read-modify-write command alone on its

@@ -16,12 +16,24 @@ from typing import Any
 import jwt
 from flask import current_app, g, request
 
+from services.common import localities
 from services.common.clock import utcnow
 from services.common.config import Settings
 
 ROLES = ("citizen", "front_officer", "secretariat", "host", "agency_officer", "auditor", "admin")
-OFFICERS = ("front_officer", "secretariat", "host", "agency_officer", "auditor", "admin")
 READ_ONLY = ("auditor",)
+
+# The role sets every service authorises with (``require(*auth.OFFICERS)``); a service
+# names its own set only where no other has the same one.
+OFFICERS = ("front_officer", "secretariat", "host", "agency_officer", "auditor", "admin")
+# Officers who answer for an area rather than an agency: read what their area holds.
+AREA_OFFICERS = ("front_officer", "secretariat", "host", "auditor", "admin")
+# Decide on petitions (accept, reject, answer, merge) and file them for a citizen.
+DECIDERS = ("front_officer", "secretariat", "admin")
+# Prepare and run dialogues, programmes and reception days.
+EDITORS = ("secretariat", "host", "admin")
+# Report on and resolve an agency's commitments.
+AGENCY_WRITERS = ("agency_officer", "secretariat", "admin")
 LOCAL_ISSUER = "doithoai-local"  # the default JWT_ISSUER of local HS256 tokens
 
 
@@ -31,6 +43,21 @@ class AuthError(Exception):
 
 class Forbidden(Exception):
     """403: a valid token that may not do this."""
+
+    detail_vi: str | None = None
+
+
+class OutsideScope(Forbidden):
+    """403 for a list or report filtered on an area (or agency) outside the caller's own.
+
+    The one scope rule of every service: asking for what one may not see is refused,
+    never answered with an empty list that looks like "nothing happened there"."""
+
+    detail_vi = ("Bộ lọc nằm ngoài phạm vi bạn phụ trách: bạn chỉ xem được dữ liệu "
+                 "của địa bàn (hoặc cơ quan) mình.")
+
+    def __init__(self, detail: str = "filter outside your locality scope") -> None:
+        super().__init__(detail)
 
 
 @dataclass(frozen=True)
@@ -72,6 +99,38 @@ class Principal:
     def require_scope(self, province_code: str | None, ward_code: str | None = None) -> None:
         if not self.covers(province_code, ward_code):
             raise Forbidden("outside your locality scope")
+
+    @property
+    def agency_only(self) -> bool:
+        """An agency officer without an area role: sees their agency's work, any area."""
+        return self.has("agency_officer") and not self.has(*AREA_OFFICERS)
+
+    def check_filter(self, province_code: str | None = None, ward_code: str | None = None,
+                     agency_id: str | None = None) -> None:
+        """The scope rule for list and report filters: raise ``OutsideScope`` (403) when
+        a filter names a province, commune or agency outside the caller's; no filter, or
+        one inside, passes (the list is then narrowed to the scope as usual)."""
+        if self.agency_only:
+            if agency_id and agency_id != self.agency_id:
+                raise OutsideScope("agency filter outside your agency")
+            return
+        if self.nationwide:
+            return
+        if province_code and province_code != self.province_code:
+            raise OutsideScope("province filter outside your locality scope")
+        if not ward_code:
+            return
+        if self.ward_code and ward_code != self.ward_code:
+            raise OutsideScope("commune filter outside your locality scope")
+        if not province_code and _province_of(ward_code) not in (None, self.province_code):
+            raise OutsideScope("commune filter outside your locality scope")
+
+
+def _province_of(ward_code: str) -> str | None:
+    try:
+        return localities.ward(ward_code).province_code
+    except localities.UnknownLocality:
+        return None  # no such commune: the filter matches nothing, nothing to refuse
 
 
 class Verifier:
@@ -148,6 +207,14 @@ def bearer() -> Principal | None:
 
 def current() -> Principal:
     return g.principal
+
+
+def check_filter(args: dict[str, Any], *, agency: bool = False) -> None:
+    """``current().check_filter`` on a request's parsed query (``province_code``,
+    ``ward_code`` and, with ``agency``, ``agency_id``): call it in every list and report
+    view before asking the service layer."""
+    current().check_filter(args.get("province_code"), args.get("ward_code"),
+                           args.get("agency_id") if agency else None)
 
 
 def require(*roles: str, write: bool = False):

@@ -60,6 +60,11 @@ def vn_today(now: datetime) -> date:
     return aware(now).astimezone(VN_TZ).date()
 
 
+def start_of_vn_day(day: date) -> datetime:
+    """The first moment of ``day`` in Vietnam, in UTC (a day's window starts here)."""
+    return datetime(day.year, day.month, day.day, tzinfo=VN_TZ).astimezone(UTC)
+
+
 def end_of_vn_day(day: date) -> datetime:
     """The last moment of ``day`` in Vietnam, in UTC: a deadline date means 'by the end of'."""
     local = datetime(day.year, day.month, day.day, 23, 59, 59, tzinfo=VN_TZ)

@@ -129,6 +129,21 @@ class Settings:
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:
         return load(cls, environ, **overrides)
 
+    @classmethod
+    def of(cls, base: Settings | None = None, **overrides: Any) -> Any:
+        """The one way a service gets its settings class (``IntakeSettings.of(...)``): from
+        the environment without ``base``; else ``base`` (a plain ``Settings``, as tests
+        make them) extended with this class's own variables at their defaults."""
+        if base is None:
+            return cls.from_env(**overrides)
+        if type(base) is cls and not overrides:
+            return base
+        values = {f.name: getattr(base, f.name) for f in fields(base) if f.init}
+        values.update(overrides)
+        settings = cls(**{k: v for k, v in values.items() if k in _names(cls)})
+        settings.validate()
+        return settings
+
 
 # RFC 5802 names are not escaped by kafka-python: ',' and '=' would break the exchange.
 _USERNAME = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
@@ -198,6 +213,10 @@ def load(cls: type, environ: dict[str, str] | None = None, **overrides: Any) -> 
     if validate:
         validate()
     return settings
+
+
+def _names(cls: type) -> set[str]:
+    return {f.name for f in fields(cls) if f.init}
 
 
 def describe(cls: type) -> list[tuple[str, Any, str]]:

@@ -1,6 +1,6 @@
 """Kafka: the producer, topic creation and the consumer loop.
 
-Guarantees (ARCHITECTURE.md, "Delivery guarantees"):
+Guarantees (docs/ARCHITECTURE.md, "Delivery guarantees"):
 - the producer waits for ``acks=all`` and is idempotent; the key is the aggregate id;
 - the consumer commits offsets only after its handlers have stored their effects;
 - a record that cannot be parsed or fails its schema goes to ``dlq.<group>`` with

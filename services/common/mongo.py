@@ -1,6 +1,6 @@
 """MongoDB: one client per process, one database per service, indexes declared in code.
 
-Only what FerretDB 1.24 also supports is used (ARCHITECTURE.md, "Data stores").
+Only what FerretDB 1.24 also supports is used (docs/ARCHITECTURE.md, "Data stores").
 """
 
 from __future__ import annotations

@@ -170,7 +170,7 @@ def _install_errors(app: Flask) -> None:
 
     @app.errorhandler(Forbidden)
     def forbidden(exc: Forbidden):
-        return problem(403, "Forbidden", str(exc))
+        return problem(403, "Forbidden", str(exc), detail_vi=exc.detail_vi)
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):

@@ -7,7 +7,8 @@ from typing import Any
 from flask import current_app
 from flask_smorest import Blueprint
 
-from services.common.auth import Forbidden, current, require
+from services.common.auth import AGENCY_WRITERS, OFFICERS, check_filter, current, require
+from services.common.schemas import page
 from services.followup import views
 from services.followup.schemas import (
     Accountability,
@@ -27,29 +28,27 @@ from services.followup.service import Followup
 blp = Blueprint("commitments", __name__, url_prefix="/api/v1",
                 description="Commitments: conclusions of dialogues, tracked to resolution")
 
-READERS = ("front_officer", "secretariat", "host", "agency_officer", "auditor", "admin")
-AGENCY_WRITERS = ("agency_officer", "secretariat", "admin")
-
 
 def _svc() -> Followup:
     return current_app.extensions["followup"]
 
 
 @blp.get("/commitments")
-@require(*READERS)
+@require(*OFFICERS)
 @blp.arguments(ListQuery, location="query")
 @blp.response(200, CommitmentPage)
 def list_commitments(args: dict[str, Any]):
-    """Commitments in the caller's scope (an agency officer: their agency's only)."""
+    """Commitments in the caller's scope (an agency officer: their agency's only); a
+    filter outside it answers 403."""
+    check_filter(args, agency=True)
     svc = _svc()
     query = views.list_query(args, svc.scope(current()))
     docs, total = svc.store.page(query, args["page"], args["page_size"])
-    return {"items": [views.summary(d) for d in docs], "total": total,
-            "page": args["page"], "page_size": args["page_size"]}
+    return page([views.summary(d) for d in docs], total, args)
 
 
 @blp.get("/commitments/<commitment_id>")
-@require(*READERS)
+@require(*OFFICERS)
 @blp.response(200, CommitmentDetail)
 def get_commitment(commitment_id: str):
     """One commitment with its progress history."""
@@ -102,17 +101,15 @@ def assess(body: dict[str, Any], commitment_id: str):
 
 
 @blp.get("/reports/commitments")
-@require(*READERS)
+@require(*OFFICERS)
 @blp.arguments(ReportQuery, location="query")
 @blp.response(200, ReportOut)
 def report(args: dict[str, Any]):
-    """Resolved on time, resolved late, open and overdue, by agency and by dialogue."""
+    """Resolved on time, resolved late, open and overdue, by agency and by dialogue; a
+    filter outside the caller's scope answers 403."""
+    check_filter(args, agency=True)
     svc = _svc()
     principal = current()
-    if "province_code" in args and not principal.nationwide \
-            and not principal.has("agency_officer") \
-            and args["province_code"] != principal.province_code:
-        raise Forbidden("outside your locality scope")
     query = views.list_query({k: v for k, v in args.items() if k not in ("from_", "to")},
                              svc.scope(principal))
     query = views.both(query, views.deadline_range(args.get("from_"), args.get("to")))

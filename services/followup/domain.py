@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 from services.common import workdays
-from services.common.clock import VN_TZ, end_of_vn_day, vn_today
+from services.common.clock import end_of_vn_day, start_of_vn_day, vn_today
 from services.common.errors import Conflict, Invalid
 from services.common.localities import top_level
 from services.common.workdays import (
@@ -53,10 +53,6 @@ def deadline_of(issued_at: datetime, deadline: date | None, working_days: int | 
         return deadline
     days = working_days if working_days is not None else default_working_days
     return add_working_days(vn_today(issued_at), days, province)
-
-
-def start_of_vn_day(day: date) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=VN_TZ).astimezone(UTC)
 
 
 def schedule(deadline: date, reminder_days: int, steps: tuple[int, ...],

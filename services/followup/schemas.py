@@ -2,28 +2,28 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, fields, validate
 
 from services.common.contracts.fields import AGENCY, PROVINCE, WARD
+from services.common.schemas import (
+    AreaArgs,
+    LocalityOut,
+    in_order,
+    page_of,
+    required_text,
+    text,
+)
 from services.followup.domain import ASSESSMENTS, OUTCOMES, STATUSES
 
 
-class ListQuery(Schema):
+class ListQuery(AreaArgs):
     agency_id = fields.String(validate=AGENCY)
     dialogue_id = fields.String(validate=validate.Length(1, 200))
     status = fields.String(validate=validate.OneOf(STATUSES))
     overdue = fields.Boolean()
-    province_code = fields.String(validate=PROVINCE)
-    ward_code = fields.String(validate=WARD)
     due_from = fields.Date(metadata={"description": "deadline on or after (YYYY-MM-DD)"})
     due_to = fields.Date(metadata={"description": "deadline on or before (YYYY-MM-DD)"})
-    page = fields.Integer(load_default=1, validate=validate.Range(1, 100_000))
-    page_size = fields.Integer(load_default=20, validate=validate.Range(1, 200))
-
-    @validates_schema
-    def _range(self, data, **_kwargs):
-        if data.get("due_from") and data.get("due_to") and data["due_from"] > data["due_to"]:
-            raise ValidationError("due_from is after due_to", "due_from")
+    _range = in_order("due_from", "due_to")
 
 
 class ReportQuery(Schema):
@@ -32,46 +32,35 @@ class ReportQuery(Schema):
     agency_id = fields.String(validate=AGENCY)
     from_ = fields.Date(data_key="from", metadata={"description": "deadline on or after"})
     to = fields.Date(metadata={"description": "deadline on or before"})
-
-    @validates_schema
-    def _range(self, data, **_kwargs):
-        if data.get("from_") and data.get("to") and data["from_"] > data["to"]:
-            raise ValidationError("from is after to", "from")
+    _range = in_order("from_", "to", names=("from", "to"))
 
 
 class ProgressIn(Schema):
-    note = fields.String(required=True, validate=validate.Length(1, 5000))
+    note = required_text(5000)
     percent = fields.Integer(required=True, validate=validate.Range(0, 100))
     evidence = fields.List(fields.Url(), load_default=list, validate=validate.Length(max=50))
-    reason = fields.String(load_default=None, allow_none=True, validate=validate.Length(1, 2000),
-                           metadata={"description": "required when percent decreases"})
+    reason = text(2000, metadata={"description": "required when percent decreases"})
 
 
 class ResolveIn(Schema):
-    answer = fields.String(required=True, validate=validate.Length(1, 10000))
+    answer = required_text(10000)
     outcome = fields.String(required=True, validate=validate.OneOf(OUTCOMES))
-    reason = fields.String(load_default=None, allow_none=True, validate=validate.Length(1, 2000),
-                           metadata={"description": "required unless outcome is resolved"})
+    reason = text(2000, metadata={"description": "required unless outcome is resolved"})
 
 
 class ReassignIn(Schema):
     agency_id = fields.String(required=True, validate=AGENCY)
-    reason = fields.String(required=True, validate=validate.Length(1, 2000))
+    reason = required_text(2000)
 
 
 class ExtendIn(Schema):
     deadline = fields.Date(required=True)
-    reason = fields.String(required=True, validate=validate.Length(1, 2000))
+    reason = required_text(2000)
 
 
 class AssessIn(Schema):
     assessment = fields.String(required=True, validate=validate.OneOf(ASSESSMENTS))
-    note = fields.String(required=True, validate=validate.Length(1, 5000))
-
-
-class LocalityOut(Schema):
-    province_code = fields.String()
-    ward_code = fields.String(allow_none=True)
+    note = required_text(5000)
 
 
 class ResolutionOut(Schema):
@@ -133,11 +122,7 @@ class CommitmentDetail(CommitmentOut):
     history = fields.List(fields.Nested(HistoryOut))
 
 
-class CommitmentPage(Schema):
-    items = fields.List(fields.Nested(CommitmentOut))
-    total = fields.Integer()
-    page = fields.Integer()
-    page_size = fields.Integer()
+CommitmentPage = page_of(CommitmentOut, "CommitmentPage")
 
 
 class Counts(Schema):

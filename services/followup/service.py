@@ -159,16 +159,14 @@ class Followup:
     # -- officers over HTTP -----------------------------------------------------------
 
     def visible(self, principal: Principal, doc: dict[str, Any]) -> bool:
-        if principal.has("agency_officer") and not principal.has(
-                "admin", "secretariat", "host", "front_officer", "auditor"):
+        if principal.agency_only:
             return bool(principal.agency_id) and doc["agency_id"] == principal.agency_id
         loc = doc.get("locality") or {}
         return principal.covers(loc.get("province_code"), loc.get("ward_code"))
 
     def scope(self, principal: Principal) -> dict[str, Any]:
         """What a principal may list: agency officers their agency's, others their area's."""
-        if principal.has("agency_officer") and not principal.has(
-                "admin", "secretariat", "host", "front_officer", "auditor"):
+        if principal.agency_only:
             return {"agency_id": principal.agency_id or {"$in": []}}
         return principal.scope_filter("")  # the top-level copies of the locality codes
 

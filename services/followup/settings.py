@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 from services.common.config import ConfigError, Settings, setting
@@ -50,13 +50,5 @@ def parse_steps(raw: str) -> tuple[int, ...]:
 
 
 def followup_settings(base: Settings | None = None, **overrides: Any) -> FollowupSettings:
-    """Settings from the environment, or a base ``Settings`` (tests) extended with ours."""
-    if base is None:
-        return FollowupSettings.from_env(**overrides)
-    if isinstance(base, FollowupSettings) and not overrides:
-        return base
-    values = {f.name: getattr(base, f.name) for f in fields(base) if f.init}
-    values.update(overrides)
-    settings = FollowupSettings(**values)
-    settings.validate()
-    return settings
+    """``FollowupSettings.of`` (kept for the callers that import it)."""
+    return FollowupSettings.of(base, **overrides)

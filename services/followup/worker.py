@@ -2,22 +2,12 @@
 
 from __future__ import annotations
 
-from services.common.runtime import Worker
+from services.common.kit import run_worker
 from services.followup import bootstrap
 
 
 def main() -> None:
-    app = bootstrap.build()
-    app.prepare()
-    worker = Worker("followup")
-    worker.consume(app.dialogue_consumer())
-    worker.consume(app.agency_consumer())
-    worker.every(1, app.outbox.relay_once, "outbox-relay")
-    worker.every(app.settings.sweep_seconds, app.sweep, "deadline-sweep")
-    try:
-        worker.run_forever()
-    finally:
-        app.close()
+    run_worker(bootstrap.build)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ from flask import current_app, jsonify, request
 from flask_smorest import Blueprint
 
 from services.common import auth
-from services.common.auth import OFFICERS, Forbidden
+from services.common.auth import DECIDERS, OFFICERS, Forbidden, check_filter
 from services.common.errors import Invalid, TooManyRequests
 from services.common.web import field_errors, problem
 from services.intake import confidential, views
@@ -21,8 +21,7 @@ issues = Blueprint("issues", __name__, url_prefix="/api/v1/issues",
                    description="Issues: clusters of similar petitions")
 BLUEPRINTS = [petitions, issues]
 
-ASSISTING = ("front_officer", "secretariat", "admin")
-DECIDING = ("front_officer", "secretariat", "admin")
+ASSISTING = DECIDING = DECIDERS  # officers who file a petition for a citizen, and decide
 OFFICER_CHANNELS = {"in_person", "front", "organisation", "external", "hotline"}
 
 # Names a citizen's form shows, by field path.
@@ -114,7 +113,9 @@ def submit(body: dict[str, Any]):
 @petitions.arguments(s.PetitionListArgs, location="query")
 @petitions.response(200, s.PetitionPage)
 def list_petitions(args: dict[str, Any]):
-    """Petitions in the officer's scope, filtered; ``q`` ignores case and diacritics."""
+    """Petitions in the officer's scope, filtered (a filter outside the scope: 403);
+    ``q`` ignores case and diacritics."""
+    check_filter(args)
     principal = auth.current()
     found = service().list_petitions(args, principal)
     # a denouncer's identity only for the roles that handle denunciations
@@ -215,7 +216,8 @@ def reopen(body: dict[str, Any], code: str):
 @issues.arguments(s.IssueArgs, location="query")
 @issues.response(200, s.IssuePage)
 def list_issues(args: dict[str, Any]):
-    """Issues in scope, hottest first by default."""
+    """Issues in scope, hottest first by default (a filter outside the scope: 403)."""
+    check_filter(args)
     return service().list_issues(args, auth.current())
 
 

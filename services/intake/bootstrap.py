@@ -10,9 +10,11 @@ import yaml
 from flask import Flask
 
 from services.common.clock import Clock
+from services.common.config import Settings
 from services.common.contracts.intake import SUBMISSIONS, TOPIC
 from services.common.kafka import Consumer
-from services.common.kit import Kit
+from services.common.kit import Job, Kit, ServiceApp
+from services.common.outbox import Outbox
 from services.intake import api, handlers, page
 from services.intake.domain import Taxonomy
 from services.intake.service import Intake
@@ -32,20 +34,27 @@ def load_taxonomy(path: str) -> Taxonomy:
 
 
 @dataclass
-class App:
+class App(ServiceApp):
+    TITLE = "Intake: petitions and issues"
+
     settings: IntakeSettings
     kit: Kit
     intake: Intake
 
-    def prepare(self) -> None:
-        self.kit.prepare(INDEXES, [TOPIC, SUBMISSIONS])
+    def indexes(self):
+        return INDEXES
 
-    def web(self) -> Flask:
-        self.prepare()
-        app = self.kit.app("Intake: petitions and issues", api.BLUEPRINTS,
-                           extensions={"intake": self.intake})
+    def topics(self):
+        return [TOPIC, SUBMISSIONS]
+
+    def blueprints(self):
+        return api.BLUEPRINTS
+
+    def extensions(self) -> dict:
+        return {"intake": self.intake}
+
+    def install(self, app: Flask) -> None:
         app.register_blueprint(page.blueprint)
-        return app
 
     @cached_property
     def handlers(self) -> dict:
@@ -55,9 +64,20 @@ class App:
         return self.kit.consumer(handlers.GROUP, self.handlers, topics=handlers.TOPICS,
                                  **options)
 
+    def consumers(self) -> list[Consumer]:
+        return [self.consumer()]
 
-def build(settings: IntakeSettings | None = None, clock: Clock | None = None) -> App:
-    settings = settings or IntakeSettings.from_env()
+    def outboxes(self) -> list[Outbox]:
+        return [self.intake.outbox]
+
+    def jobs(self) -> list[Job]:
+        return [Job("trending-sweep", 60, self.intake.sweep_trending),
+                Job("ungrouped-sweep", 60, self.intake.sweep_ungrouped),
+                Job("rate-limit-sweep", 60, self.intake.limiter.sweep)]
+
+
+def build(settings: Settings | None = None, clock: Clock | None = None) -> App:
+    settings = IntakeSettings.of(settings)
     kit = Kit(settings, DB_NAME, clock=clock)
     intake = Intake(kit, settings, load_taxonomy(settings.categories_file))
     return App(settings, kit, intake)

@@ -31,8 +31,7 @@ class Context:
 
     @cached_property
     def outbox(self) -> Outbox:
-        return Outbox(self.kit.bus, [self.store.petitions, self.store.issues],
-                      clock=self.kit.clock)
+        return self.kit.outbox([self.store.petitions, self.store.issues])
 
     def event(self, type_: str, subject: str, data: dict[str, Any], now: datetime,
               cause: Event | None = None) -> Event:

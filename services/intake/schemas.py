@@ -4,23 +4,13 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from services.common import schemas as kit
 from services.common.contracts.intake import CHANNELS, KINDS
+from services.common.schemas import LocalityIn, LocalityOut, page_of, required_text, text
 from services.intake.domain import STATUSES
 
-_PROVINCE = validate.Regexp(r"^\d{2}$", error="province code must be two digits, e.g. '37'")
-_WARD = validate.Regexp(r"^\d{5}$", error="commune code must be five digits, e.g. '14464'")
 _LAST4 = validate.Regexp(r"^\d{4}$", error="the last four digits of the phone number")
 ISSUE_STATUSES = ("open", "merged", "closed")
-
-
-class LocalityIn(Schema):
-    province_code = fields.String(required=True, validate=_PROVINCE)
-    ward_code = fields.String(load_default=None, allow_none=True, validate=_WARD)
-
-
-class LocalityOut(Schema):
-    province_code = fields.String()
-    ward_code = fields.String(allow_none=True)
 
 
 class PetitionerIn(Schema):
@@ -38,8 +28,8 @@ class PetitionerIn(Schema):
 
 
 class AttachmentIn(Schema):
-    name = fields.String(required=True, validate=validate.Length(1, 255))
-    content_type = fields.String(required=True, validate=validate.Length(3, 127))
+    name = required_text(255)
+    content_type = required_text(127, 3)
     size = fields.Integer(required=True, strict=True)
     url = fields.Url(required=True, validate=validate.Length(max=2000))
 
@@ -154,24 +144,19 @@ class PetitionFull(PetitionSummary):
     accepted_at = fields.AwareDateTime(allow_none=True)
 
 
-class Page(Schema):
+class Page(kit.Page):
+    """The kit's page, counted bucket by bucket (``services/common/paging.py``)."""
+
     total = fields.Integer(metadata={"description": "matches, when total_exact; otherwise "
                                                     "how many were seen (there are more)"})
     total_exact = fields.Boolean(metadata={"description": "false when a large result was "
                                                           "not counted to its end"})
-    page = fields.Integer()
-    page_size = fields.Integer()
 
 
-class PetitionPage(Page):
-    items = fields.List(fields.Nested(PetitionSummary))
+PetitionPage = page_of(PetitionSummary, "PetitionPage", Page)
 
 
-class PageArgs(Schema):
-    page = fields.Integer(load_default=1, validate=validate.Range(1, 100_000))
-    page_size = fields.Integer(load_default=20, validate=validate.Range(1, 100))
-    province_code = fields.String(load_default=None, validate=_PROVINCE)
-    ward_code = fields.String(load_default=None, validate=_WARD)
+class PageArgs(kit.AreaArgs):
     category = fields.String(load_default=None, validate=validate.Length(1, 64))
 
 
@@ -185,16 +170,16 @@ class PetitionListArgs(PageArgs):
 
 
 class NoteIn(Schema):
-    note = fields.String(load_default=None, allow_none=True, validate=validate.Length(1, 2000))
+    note = text(2000)
 
 
 class RejectIn(Schema):
-    reason = fields.String(required=True, validate=validate.Length(3, 2000))
+    reason = required_text(2000, 3)
 
 
 class ReclassifyIn(Schema):
-    category = fields.String(required=True, validate=validate.Length(1, 64))
-    note = fields.String(load_default=None, allow_none=True, validate=validate.Length(1, 2000))
+    category = required_text(64)
+    note = text(2000)
 
 
 class AnswerIn(Schema):
@@ -202,11 +187,11 @@ class AnswerIn(Schema):
 
 
 class WithdrawIn(SecondFactor):
-    reason = fields.String(load_default=None, allow_none=True, validate=validate.Length(1, 2000))
+    reason = text(2000)
 
 
 class ReopenIn(SecondFactor):
-    reason = fields.String(required=True, validate=validate.Length(3, 2000))
+    reason = required_text(2000, 3)
 
 
 class IssueArgs(PageArgs):
@@ -233,8 +218,7 @@ class IssueOut(Schema):
     updated_at = fields.AwareDateTime()
 
 
-class IssuePage(Page):
-    items = fields.List(fields.Nested(IssueOut))
+IssuePage = page_of(IssueOut, "IssuePage", Page)
 
 
 class MergeIn(Schema):
@@ -257,11 +241,11 @@ class CorrectKindIn(Schema):
                              metadata={"description": "vụ việc phức tạp"})
     remote = fields.Boolean(load_default=None, allow_none=True,
                             metadata={"description": "vùng sâu, vùng xa đi lại khó khăn"})
-    note = fields.String(load_default=None, allow_none=True, validate=validate.Length(1, 2000))
+    note = text(2000)
 
 
 class ExtendIn(Schema):
-    reason = fields.String(required=True, validate=validate.Length(3, 2000))
+    reason = required_text(2000, 3)
 
 
 class Extension(Schema):

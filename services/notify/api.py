@@ -12,6 +12,7 @@ from marshmallow import ValidationError
 from prometheus_client import Counter
 
 from services.common import auth
+from services.common.auth import AREA_OFFICERS as READERS
 from services.common.auth import AuthError, require
 from services.common.errors import Invalid
 from services.notify import schemas
@@ -24,8 +25,6 @@ from services.notify.providers import (
 )
 from services.notify.service import NotifyService
 from services.notify.views import Views
-
-READERS = ("admin", "auditor", "secretariat", "front_officer", "host")
 
 notifications = Blueprint("notifications", __name__, url_prefix="/api/v1/notifications",
                           description="What was sent to whom (masked), and why not")

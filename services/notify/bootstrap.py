@@ -9,9 +9,10 @@ from flask import Flask
 
 from services.common import contracts  # noqa: F401  (registers every event type)
 from services.common.clock import Clock
+from services.common.config import Settings
 from services.common.contracts.notify import TOPIC as DELIVERIES
 from services.common.kafka import Consumer
-from services.common.kit import Kit
+from services.common.kit import Job, Kit, ServiceApp
 from services.common.outbox import Outbox
 from services.notify import api, store
 from services.notify.channels import SmsProvider, sms_provider_from_config
@@ -72,7 +73,9 @@ def zalo_sender(settings: NotifySettings, kit: Kit) -> ZnsSender | None:
 
 
 @dataclass
-class App:
+class App(ServiceApp):
+    TITLE = "Notify"
+
     settings: NotifySettings
     kit: Kit
     store: store.Store
@@ -88,25 +91,44 @@ class App:
     def views(self) -> Views:
         return Views(self.store, self.service.directory)
 
-    def prepare(self) -> None:
-        """Indexes and topics, and notifications and stops written by older versions;
-        idempotent, run by the web app and the worker at start."""
-        self.kit.prepare(store.INDEXES, [*TOPICS, DELIVERIES])
+    def indexes(self):
+        return store.INDEXES
+
+    def upgrade(self) -> None:
+        """Notifications and stops written by older versions (idempotent)."""
         self.store.migrate_queue()
         self.store.migrate_stops()
 
+    def topics(self):
+        return [*TOPICS, DELIVERIES]
+
+    def blueprints(self):
+        return [api.notifications, api.directory, api.inbound, api.callbacks]
+
+    def extensions(self) -> dict:
+        return {"notify": self.service, "notify.views": self.views}
+
+    def install(self, app: Flask) -> None:
+        api.install_metrics(app)
+
     def web(self) -> Flask:
-        if self._web is None:
-            self.prepare()
-            self._web = self.kit.app("Notify", [api.notifications, api.directory, api.inbound,
-                                                api.callbacks],
-                                     extensions={"notify": self.service,
-                                                 "notify.views": self.views})
-            api.install_metrics(self._web)
+        if self._web is None:  # one app per process: its metrics hook is installed once
+            self._web = super().web()
         return self._web
 
     def consumer(self, **options) -> Consumer:
         return self.kit.consumer(GROUP, self.handlers, topics=TOPICS, **options)
+
+    def consumers(self) -> list[Consumer]:
+        return [self.consumer()]
+
+    def outboxes(self) -> list[Outbox]:
+        return [self.outbox]
+
+    def jobs(self) -> list[Job]:
+        return [Job("send-due", 0.5, self.send_due),
+                Job("zns-fallback", 15.0, self.zns_timeouts),
+                Job("rate-limit-sweep", 60.0, self.sweep_quotas)]
 
     def send_due(self) -> int:
         return self.service.delivery.send_due()
@@ -117,19 +139,14 @@ class App:
     def sweep_quotas(self) -> int:
         return self.service.delivery.quota.sweep()
 
-    def relay(self) -> int:
-        return self.outbox.relay_once()
-
-    def close(self) -> None:
-        self.kit.close()
 
 
-def build(settings: NotifySettings | None = None, clock: Clock | None = None, *,
+def build(settings: Settings | None = None, clock: Clock | None = None, *,
           senders: Senders | None = None) -> App:
-    settings = settings or NotifySettings.from_env()
+    settings = NotifySettings.of(settings)
     kit = Kit(settings, DB_NAME, clock=clock)
     st = store.Store(kit.db)
-    outbox = Outbox(kit.bus, [st.notifications], clock=kit.clock)
+    outbox = kit.outbox([st.notifications])
     senders = senders or Senders(email=email_sender(settings), sms=sms_sender(settings),
                                  zalo=zalo_sender(settings, kit))
     service = NotifyService(kit, settings, st, senders, outbox)

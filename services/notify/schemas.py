@@ -5,17 +5,13 @@ from __future__ import annotations
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
 from services.common.contracts.fields import AGENCY, PROVINCE, WARD
+from services.common.schemas import AreaArgs, PageArgs, page_of
 from services.notify.domain import CHANNELS, STATES
 
 ROLES = ("host", "secretariat", "front")
 
 
-class PageQuery(Schema):
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
-    page_size = fields.Integer(load_default=20, validate=validate.Range(1, 100))
-
-
-class NotificationQuery(PageQuery):
+class NotificationQuery(PageArgs):
     petition_id = fields.String()
     dialogue_id = fields.String()
     commitment_id = fields.String()
@@ -90,11 +86,7 @@ class NotificationDetail(Notification):
     html = fields.String(allow_none=True)
 
 
-class NotificationPage(Schema):
-    items = fields.List(fields.Nested(Notification))
-    total = fields.Integer()
-    page = fields.Integer()
-    page_size = fields.Integer()
+NotificationPage = page_of(Notification, "NotificationPage")
 
 
 class ContactIn(Schema):
@@ -119,10 +111,8 @@ class LocalityIn(ContactIn):
     role = fields.String(required=True, validate=validate.OneOf(ROLES))
 
 
-class DirectoryQuery(PageQuery):
+class DirectoryQuery(AreaArgs):
     kind = fields.String(validate=validate.OneOf(("agency", "locality")))
-    province_code = fields.String(validate=PROVINCE)
-    ward_code = fields.String(validate=WARD)
     role = fields.String(validate=validate.OneOf(ROLES))
 
 
@@ -141,11 +131,7 @@ class DirectoryEntry(Schema):
     updated_at = fields.DateTime()
 
 
-class DirectoryPage(Schema):
-    items = fields.List(fields.Nested(DirectoryEntry))
-    total = fields.Integer()
-    page = fields.Integer()
-    page_size = fields.Integer()
+DirectoryPage = page_of(DirectoryEntry, "DirectoryPage")
 
 
 class AgencyPath(Schema):

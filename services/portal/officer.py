@@ -22,6 +22,7 @@ from flask import (
     url_for,
 )
 
+from services.common.auth import EDITORS
 from services.common.clock import VN_TZ, vn_today
 from services.portal.auth import officer_required, token
 from services.portal.backend import ApiError
@@ -39,7 +40,6 @@ from services.portal.pages import (
 
 blueprint = Blueprint("officer", __name__, url_prefix="/can-bo")
 
-EDITORS = ("secretariat", "host", "admin")
 NOTICE_DAYS = 7
 DIALOGUE_KINDS = {"periodic": "Định kỳ", "thematic": "Chuyên đề", "ad_hoc": "Đột xuất"}
 FORMATS = {"in_person": "Trực tiếp", "online": "Trực tuyến", "hybrid": "Trực tiếp và trực tuyến"}

@@ -9,10 +9,13 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from services.common import auth
+from services.common.auth import EDITORS, check_filter
+from services.common.auth import OFFICERS as VIEWERS
 from services.common.errors import Invalid
+from services.common.schemas import page, window
 from services.scheduling import schemas as s
 from services.scheduling.documents.api import documents
-from services.scheduling.service import EDITORS, VIEWERS, Scheduling
+from services.scheduling.service import Scheduling
 
 dialogues = Blueprint("dialogues", __name__, url_prefix="/api/v1",
                       description="Dialogues, their agendas and their lifecycle")
@@ -33,11 +36,6 @@ def svc() -> Scheduling:
     return current_app.extensions["scheduling"]
 
 
-def page(items: list, total: int, args: dict[str, Any]) -> dict[str, Any]:
-    return {"items": items, "total": total, "page": args["page"],
-            "page_size": args["page_size"]}
-
-
 # --- dialogues ---------------------------------------------------------------
 
 @dialogues.route("/dialogues")
@@ -53,7 +51,8 @@ class Dialogues(MethodView):
     @dialogues.arguments(s.DialogueArgs, location="query")
     @dialogues.response(200, s.DialoguePage)
     def get(self, args: dict[str, Any]):
-        """Dialogues in your scope, latest start first."""
+        """Dialogues in your scope, latest start first (a filter outside it: 403)."""
+        check_filter(args)
         items, total = svc().list_dialogues(auth.current(), args)
         return page(items, total, args)
 
@@ -156,6 +155,8 @@ class Programmes(MethodView):
     @programmes.arguments(s.ProgrammeArgs, location="query")
     @programmes.response(200, s.ProgrammePage)
     def get(self, args: dict[str, Any]):
+        """Programmes in your scope (a filter outside it: 403)."""
+        check_filter(args)
         items, total = svc().list_programmes(auth.current(), args)
         return page(items, total, args)
 
@@ -203,9 +204,9 @@ def confirm_request(data: dict[str, Any], request_id: str):
 @oversight.response(200, s.CandidatePage)
 def candidates(args: dict[str, Any]):
     """Open issues of a locality not yet on a held dialogue's agenda, hottest first."""
-    found = svc().candidates(auth.current(), args.get("province_code"), args.get("ward_code"))
-    start = (args["page"] - 1) * args["page_size"]
-    return page(found[start:start + args["page_size"]], len(found), args)
+    check_filter(args)
+    return window(svc().candidates(auth.current(), args.get("province_code"),
+                                   args.get("ward_code")), args)
 
 
 @oversight.get("/compliance")
@@ -214,6 +215,7 @@ def candidates(args: dict[str, Any]):
 @oversight.response(200, s.ComplianceOut)
 def compliance(args: dict[str, Any]):
     """One row per commune-level unit: dialogues held, minimum met, requests outstanding."""
+    check_filter(args)
     return svc().compliance(auth.current(), args["province_code"], args["year"])
 
 
@@ -223,6 +225,7 @@ def compliance(args: dict[str, Any]):
 @oversight.response(200, s.ReportOut)
 def report(args: dict[str, Any]):
     """Dialogues held, counted by unit, level and kind."""
+    check_filter(args)
     return svc().report(auth.current(), args["province_code"], args.get("from_"),
                         args.get("to"))
 
@@ -265,4 +268,5 @@ def hold_reception(data: dict[str, Any], reception_id: str):
 @receptions.response(200, s.ReceptionComplianceOut)
 def reception_compliance(args: dict[str, Any]):
     """Per unit: reception days held in the month against the minimum (1 province, 2 commune)."""
+    check_filter(args)
     return svc().receptions.compliance(auth.current(), args["province_code"], args["month"])

@@ -3,11 +3,11 @@ making, loading a dialogue within the caller's scope and committing a dialogue's
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time
+from datetime import datetime
 from typing import Any
 
 from services.common.auth import Principal
-from services.common.clock import VN_TZ, aware
+from services.common.clock import aware
 from services.common.errors import Conflict, Invalid, NotFound
 from services.common.events import Event, new_event
 from services.common.kit import Kit
@@ -27,11 +27,6 @@ def checked_locality(data: dict[str, Any]) -> dict[str, Any]:
     except UnknownLocality as exc:
         raise Invalid("locality", str(exc), detail_vi="Địa bàn không hợp lệ.") from None
     return found
-
-
-def day_start(day: date) -> datetime:
-    """Midnight of a Vietnam calendar day, in UTC (how times are stored)."""
-    return datetime.combine(day, time(0), tzinfo=VN_TZ).astimezone(UTC)
 
 
 def in_scope(who: Principal, doc: dict[str, Any] | None,

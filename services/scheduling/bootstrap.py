@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-
-from flask import Flask
+from typing import Any
 
 import services.common.contracts  # noqa: F401  (registers every event type)
 from services.common.clock import Clock
@@ -14,14 +13,14 @@ from services.common.contracts import intake as intake_contract
 from services.common.contracts import scheduling as contract
 from services.common.events import Event
 from services.common.kafka import Consumer
-from services.common.kit import Kit
+from services.common.kit import Kit, ServiceApp
 from services.common.outbox import Outbox
 from services.scheduling import store as store_module
 from services.scheduling.api import BLUEPRINTS
 from services.scheduling.documents.service import Documents
 from services.scheduling.handlers import event_handlers
 from services.scheduling.service import Scheduling
-from services.scheduling.settings import SchedulingSettings, scheduling_settings
+from services.scheduling.settings import SchedulingSettings
 
 DB_NAME = "scheduling"
 GROUP = "scheduling"
@@ -30,7 +29,9 @@ PUBLISHES = (contract.TOPIC,)
 
 
 @dataclass
-class App:
+class App(ServiceApp):
+    TITLE = "Scheduling: dialogues between leaders and citizens"
+
     settings: SchedulingSettings
     kit: Kit
     store: store_module.Store
@@ -39,37 +40,36 @@ class App:
     handlers: dict[str, Callable[[Event], None]] = field(default_factory=dict)
     documents: Documents | None = None
 
-    def prepare(self) -> None:
-        self.kit.prepare(store_module.INDEXES, [*PUBLISHES, *CONSUMES])
+    def indexes(self):
+        return store_module.INDEXES
+
+    def upgrade(self) -> None:
         self.store.upgrade()
 
-    def web(self) -> Flask:
-        self.prepare()
-        return self.kit.app("Scheduling: dialogues between leaders and citizens", BLUEPRINTS,
-                            extensions={"scheduling": self.service,
-                                        "documents": self.documents})
+    def topics(self):
+        return [*PUBLISHES, *CONSUMES]
+
+    def blueprints(self):
+        return BLUEPRINTS
+
+    def extensions(self) -> dict[str, Any]:
+        return {"scheduling": self.service, "documents": self.documents}
 
     def consumer(self, **options: object) -> Consumer:
         return self.kit.consumer(GROUP, self.handlers, topics=CONSUMES, **options)
 
+    def consumers(self) -> list[Consumer]:
+        return [self.consumer()]
 
-class _LazyBus:
-    """The kit's producer, created on first publish (after gunicorn has forked)."""
-
-    def __init__(self, kit: Kit) -> None:
-        self._kit = kit
-
-    def __getattr__(self, name: str):
-        return getattr(self._kit.bus, name)
+    def outboxes(self) -> list[Outbox]:
+        return [self.outbox]
 
 
 def build(settings: Settings | None = None, clock: Clock | None = None) -> App:
-    settings = scheduling_settings(settings)
+    settings = SchedulingSettings.of(settings)
     kit = Kit(settings, DB_NAME, clock=clock)
     store = store_module.Store(kit.db)
-
-    outbox = Outbox(_LazyBus(kit), store.outbox_collections(),  # type: ignore[arg-type]
-                    clock=kit.clock)
+    outbox = kit.outbox(store.outbox_collections())
     service = Scheduling(kit, store, outbox, settings)
     return App(settings, kit, store, outbox, service, event_handlers(service),
                Documents(service, settings.agency_names_file))

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from services.common import phones
-from services.common.auth import Forbidden, Principal
+from services.common.auth import DECIDERS, Forbidden, Principal
 from services.common.clock import from_mongo, vn_today
 from services.common.crypto import seal
 from services.common.errors import Conflict, Invalid, NotFound, TooManyRequests
@@ -33,7 +33,7 @@ from services.scheduling.voters import CODE_ATTEMPTS, CODE_TTL, Voters, code_has
 from services.scheduling.voters import new_code as new_otp
 
 # Who may file a request on a citizen's behalf (with the citizen in front of them).
-REQUESTERS_ON_BEHALF = ("front_officer", "secretariat", "admin")
+REQUESTERS_ON_BEHALF = DECIDERS  # the Front or the secretariat files for a citizen
 
 
 class Requests(UseCase):

@@ -5,8 +5,9 @@ from __future__ import annotations
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from services.common.clock import vn_datetime
-from services.common.contracts.fields import AGENCY, PROVINCE, WARD
+from services.common.contracts.fields import AGENCY, PROVINCE
 from services.common.contracts.scheduling import DIALOGUE_KINDS, FORMATS, LEVELS
+from services.common.schemas import AreaArgs, LocalityIn, LocalityOut, page_of
 from services.scheduling.domain import BODIES, FORMS
 
 STATES = ("draft", "announced", "held", "concluded", "cancelled")
@@ -25,22 +26,12 @@ def _agencies(**kwargs) -> fields.List:
     return fields.List(fields.String(validate=AGENCY), validate=validate.Length(max=50), **kwargs)
 
 
-class LocalityIn(Schema):
-    province_code = fields.String(required=True, validate=PROVINCE)
-    ward_code = fields.String(load_default=None, allow_none=True, validate=WARD)
-
-
 class PersonIn(Schema):
     name = fields.String(required=True, validate=validate.Length(1, 200))
     title = fields.String(required=True, validate=validate.Length(1, 200))
     body = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(BODIES),
                          metadata={"description": "body represented; read from the title "
                                                   "when absent"})
-
-
-class PageArgs(Schema):
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
-    page_size = fields.Integer(load_default=20, validate=validate.Range(1, 200))
 
 
 # --- dialogues ---------------------------------------------------------------
@@ -66,9 +57,7 @@ class DialogueIn(Schema):
     topic = fields.String(required=True, validate=TEXT)
 
 
-class DialogueArgs(PageArgs):
-    province_code = fields.String(validate=PROVINCE)
-    ward_code = fields.String(validate=WARD)
+class DialogueArgs(AreaArgs):
     state = fields.String(validate=validate.OneOf(STATES))
     kind = fields.String(validate=validate.OneOf(DIALOGUE_KINDS))
     form = fields.String(validate=validate.OneOf(FORMS))
@@ -157,9 +146,7 @@ class Person(Schema):
     body = fields.String(allow_none=True)
 
 
-class Locality(Schema):
-    province_code = fields.String()
-    ward_code = fields.String(allow_none=True)
+Locality = LocalityOut
 
 
 class AgendaItem(Schema):
@@ -240,11 +227,7 @@ class DialogueOut(Schema):
     updated_at = fields.AwareDateTime()
 
 
-class DialoguePage(Schema):
-    items = fields.List(fields.Nested(DialogueOut))
-    total = fields.Integer()
-    page = fields.Integer()
-    page_size = fields.Integer()
+DialoguePage = page_of(DialogueOut, "DialoguePage")
 
 
 class Suggestion(Schema):
@@ -262,9 +245,8 @@ class SuggestionsOut(Schema):
 
 # --- agenda candidates -------------------------------------------------------
 
-class CandidateArgs(PageArgs):
-    province_code = fields.String(validate=PROVINCE)
-    ward_code = fields.String(validate=WARD)
+class CandidateArgs(AreaArgs):
+    pass
 
 
 class Candidate(Schema):
@@ -281,11 +263,7 @@ class Candidate(Schema):
     issue_version = fields.Integer()
 
 
-class CandidatePage(Schema):
-    items = fields.List(fields.Nested(Candidate))
-    total = fields.Integer()
-    page = fields.Integer()
-    page_size = fields.Integer()
+CandidatePage = page_of(Candidate, "CandidatePage")
 
 
 # --- programmes --------------------------------------------------------------
@@ -304,9 +282,7 @@ class ProgrammeIn(Schema):
                         validate=validate.Length(1, 500))
 
 
-class ProgrammeArgs(PageArgs):
-    province_code = fields.String(validate=PROVINCE)
-    ward_code = fields.String(validate=WARD)
+class ProgrammeArgs(AreaArgs):
     year = fields.Integer(validate=validate.Range(2000, 2100))
 
 
@@ -327,11 +303,7 @@ class ProgrammeOut(Schema):
     published_at = fields.AwareDateTime(allow_none=True)
 
 
-class ProgrammePage(Schema):
-    items = fields.List(fields.Nested(ProgrammeOut))
-    total = fields.Integer()
-    page = fields.Integer()
-    page_size = fields.Integer()
+ProgrammePage = page_of(ProgrammeOut, "ProgrammePage")
 
 
 # --- dialogue requests -------------------------------------------------------

@@ -31,10 +31,7 @@ from services.scheduling.store import Store
 from services.scheduling.views import Views
 from services.scheduling.voters import Voters
 
-VIEWERS = ("front_officer", "secretariat", "host", "agency_officer", "auditor", "admin")
-EDITORS = ("secretariat", "host", "admin")
-
-__all__ = ["EDITORS", "REQUESTERS_ON_BEHALF", "VIEWERS", "Scheduling"]
+__all__ = ["REQUESTERS_ON_BEHALF", "Scheduling"]
 
 
 class Scheduling:

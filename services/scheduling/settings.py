@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,11 +26,5 @@ class SchedulingSettings(Settings):
 
 
 def scheduling_settings(base: Settings | None = None, **overrides: Any) -> SchedulingSettings:
-    """SchedulingSettings from the environment, or from a plain ``Settings`` (tests)."""
-    if base is None:
-        return SchedulingSettings.from_env(**overrides)  # type: ignore[return-value]
-    if isinstance(base, SchedulingSettings) and not overrides:
-        return base
-    values = {f.name: getattr(base, f.name) for f in fields(base)}
-    values.update(overrides)
-    return SchedulingSettings(**values)
+    """``SchedulingSettings.of`` (kept for the callers that import it)."""
+    return SchedulingSettings.of(base, **overrides)

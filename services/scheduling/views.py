@@ -6,12 +6,12 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from services.common.auth import Forbidden, Principal
-from services.common.clock import aware, vn_today
+from services.common.auth import Principal
+from services.common.clock import aware, start_of_vn_day, vn_today
 from services.common.errors import Invalid
 from services.common.localities import UnknownLocality, ward, wards_of
 from services.scheduling import domain, notices
-from services.scheduling.base import UseCase, checked_locality, day_start
+from services.scheduling.base import UseCase, checked_locality
 from services.scheduling.voters import Voters
 
 
@@ -47,24 +47,15 @@ class Views(UseCase):
         return doc
 
     def list_dialogues(self, who: Principal, args: dict[str, Any]) -> tuple[list, int]:
-        query: dict[str, Any] = who.scope_filter("locality.")
-        if args.get("province_code"):
-            if "locality.province_code" in query and \
-                    query["locality.province_code"] != args["province_code"]:
-                raise Forbidden("outside your locality scope")
-            query["locality.province_code"] = args["province_code"]
-        if args.get("ward_code"):
-            if "locality.ward_code" in query and query["locality.ward_code"] != args["ward_code"]:
-                raise Forbidden("outside your locality scope")
-            query["locality.ward_code"] = args["ward_code"]
+        query = scoped(who, args)
         for name in ("state", "kind", "form", "level"):
             if args.get(name):
                 query[name] = args[name]
         window: dict[str, Any] = {}
         if args.get("from_"):
-            window["$gte"] = day_start(args["from_"])
+            window["$gte"] = start_of_vn_day(args["from_"])
         if args.get("to"):
-            window["$lt"] = day_start(date.fromordinal(args["to"].toordinal() + 1))
+            window["$lt"] = start_of_vn_day(date.fromordinal(args["to"].toordinal() + 1))
         if window:
             query["starts_at"] = window
         return self.store.find_dialogues(query, args["page"], args["page_size"])
@@ -102,21 +93,14 @@ class Views(UseCase):
                 for c in found if c["issue_id"] not in taken][:limit]
 
     def list_programmes(self, who: Principal, args: dict[str, Any]) -> tuple[list, int]:
-        query: dict[str, Any] = who.scope_filter("locality.")
-        for name in ("province_code", "ward_code"):
-            if args.get(name):
-                key = f"locality.{name}"
-                if key in query and query[key] != args[name]:
-                    raise Forbidden("outside your locality scope")
-                query[key] = args[name]
+        query = scoped(who, args)
         if args.get("year"):
             query["year"] = args["year"]
         return self.store.find_programmes(query, args["page"], args["page_size"])
 
     def compliance(self, who: Principal, province_code: str, year: int) -> dict[str, Any]:
         checked_locality({"province_code": province_code})
-        if not who.covers(province_code, who.ward_code):
-            raise Forbidden("outside your locality scope")
+        who.check_filter(province_code)
         held = self.store.held_per_ward(province_code, year, domain.NOT_COUNTED_FORMS)
         party = self.store.held_per_ward(province_code, year, None, (domain.PARTY_HEAD,))
         late = self.store.late_per_ward(province_code, year)
@@ -155,14 +139,14 @@ class Views(UseCase):
     def report(self, who: Principal, province_code: str, start: date | None,
                end: date | None) -> dict[str, Any]:
         checked_locality({"province_code": province_code})
-        who.require_scope(province_code, who.ward_code)
+        who.check_filter(province_code)
         start = start or date(1945, 9, 2)
         end = end or vn_today(self.now)
         if end < start:
             raise Invalid("to", "must not be before from", detail_vi="Khoảng thời gian sai.")
         rows = []
-        for row in self.store.dialogue_counts(province_code, day_start(start),
-                                              day_start(date.fromordinal(end.toordinal() + 1))):
+        after = start_of_vn_day(date.fromordinal(end.toordinal() + 1))
+        for row in self.store.dialogue_counts(province_code, start_of_vn_day(start), after):
             unit = row["_id"]["unit"]
             if who.ward_code and unit != who.ward_code:
                 continue
@@ -175,3 +159,14 @@ class Views(UseCase):
         return {"province_code": province_code, "from_": start, "to": end,
                 "total": sum(r["count"] for r in rows), "items": rows}
 
+
+
+def scoped(who: Principal, args: dict[str, Any]) -> dict[str, Any]:
+    """The caller's area narrowed by the filter (the kit's scope rule, ``check_filter``,
+    has already refused one outside it)."""
+    who.check_filter(args.get("province_code"), args.get("ward_code"))
+    query: dict[str, Any] = who.scope_filter("locality.")
+    for name in ("province_code", "ward_code"):
+        if args.get(name):
+            query[f"locality.{name}"] = args[name]
+    return query

@@ -2,20 +2,12 @@
 
 from __future__ import annotations
 
-from services.common.runtime import Worker
+from services.common.kit import run_worker
 from services.scheduling import bootstrap
 
 
 def main() -> None:
-    built = bootstrap.build()
-    built.prepare()
-    worker = Worker("scheduling")
-    worker.consume(built.consumer())
-    worker.every(1.0, built.outbox.relay_once, "outbox-relay")
-    try:
-        worker.run_forever()
-    finally:
-        built.kit.close()
+    run_worker(bootstrap.build)
 
 
 if __name__ == "__main__":

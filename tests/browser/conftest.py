@@ -4,7 +4,6 @@ the real Keycloak of deploy/keycloak (its RS256 tokens verified by the services 
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import subprocess
 from collections.abc import Iterator
@@ -15,10 +14,9 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
 from services.common.config import Settings
-from services.common.kafka_security import setup, teardown
-from services.system import ROOT, System, free_port
-from tests.e2e.conftest import Running, SharedClock, _dump_logs
-from tests.helpers import drop_prefix, unique
+from services.system import ROOT
+from tests.e2e.conftest import Running
+from tests.helpers import started_system, unique
 
 CHROMIUM = "/usr/bin/chromium"
 SHOTS = ROOT / "docs" / "screenshots"
@@ -42,39 +40,14 @@ class Portal(Running):
 def portal(infra: Settings, tmp_path_factory) -> Iterator[Portal]:
     issuer = provider()
     prefix = unique("b")
-    base = tmp_path_factory.mktemp("browser")
-    clock = SharedClock(base / "clock-offset")
     env = {
-        "TOPIC_PREFIX": f"{prefix}.", "DB_PREFIX": f"{prefix}_",
-        "DOITHOAI_CLOCK_OFFSET_FILE": str(clock.path), "LOG_LEVEL": "INFO",
-        "KAFKA_PARTITIONS": "2", "FOLLOWUP_SWEEP_SECONDS": "1",
-        "NOTIFY_QUIET_START": "00:00", "NOTIFY_QUIET_END": "00:00",
-        "INTAKE_TRENDING_THRESHOLD": "8",
         "JWT_JWKS_URL": f"{issuer}/protocol/openid-connect/certs", "JWT_ISSUER": issuer,
         "PORTAL_OIDC_ISSUER": issuer,
         "JWT_ACCEPT_LOCAL": "1",  # the test's own API calls (waits) use local tokens
     }
-    ports = {name: free_port() for name in
-             ("intake", "scheduling", "followup", "notify", "smtp", "sinks", "portal")}
-    # The services' ACLs and topics for this run's prefix, as an operator would make them.
-    setup(dataclasses.replace(infra, kafka_partitions=2), prefix=f"{prefix}.")
-    system = System(ports=ports, env=env, log_dir=base / "logs", web_workers=1, portal=True)
-    system.start()
-    try:
-        system.wait_ready(timeout=180)
-    except Exception:
-        _dump_logs(base / "logs")
-        system.stop()
-        teardown(infra, f"{prefix}.")
-        raise
-    settings = Settings.from_env(topic_prefix=f"{prefix}.", db_prefix=f"{prefix}_")
-    try:
-        yield Portal(system, settings, clock)
-    finally:
-        system.stop()
-        teardown(infra, f"{prefix}.")
-        _dump_logs(base / "logs", only_errors=True)
-        drop_prefix(infra, prefix)
+    with started_system(infra, prefix, tmp_path_factory.mktemp("browser"), env=env,
+                        portal=True, timeout=180) as (system, settings, clock):
+        yield Portal(system, settings, clock, prefix)
 
 
 @pytest.fixture(scope="session")

@@ -5,47 +5,44 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import time
 import urllib.parse
 from collections.abc import Iterator
-from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
+from pymongo import MongoClient
 
 from services.common.auth import issue_token
-from services.common.clock import utcnow
 from services.common.config import Settings
-from services.common.kafka_security import add_agency, revoke_agency, setup, teardown
-from services.system import System, free_port
-from tests.helpers import drop_prefix, unique, wait_for
-
-
-class SharedClock:
-    """Moves the time of every running process forward (DOITHOAI_CLOCK_OFFSET_FILE)."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.offset = timedelta()
-        path.write_text("0")
-
-    def now(self) -> datetime:
-        return utcnow() + self.offset
-
-    def advance(self, **delta: float) -> None:
-        self.offset += timedelta(**delta)
-        self.path.write_text(str(self.offset.total_seconds()))
-        time.sleep(0.05)  # let the file's mtime move on even on coarse clocks
+from services.common.kafka_security import add_agency, revoke_agency
+from services.system import System
+from tests.helpers import SharedClock, started_system, unique, wait_drained, wait_for
 
 
 class Running:
-    def __init__(self, system: System, settings: Settings, clock: SharedClock) -> None:
+    def __init__(self, system: System, settings: Settings, clock: SharedClock,
+                 prefix: str = "") -> None:
         self.system = system
         self.settings = settings
         self.clock = clock
+        self.prefix = prefix
         self.agencies: dict[str, Settings] = {}
+
+    def due_messages(self) -> int:
+        """Notify's messages due now but not yet sent (or being sent)."""
+        client = MongoClient(self.settings.mongo_url, tz_aware=True)
+        try:
+            found = client[f"{self.prefix}_notify"]["notifications"]
+            return (found.count_documents({"state": "sending"})
+                    + found.count_documents({"state": "pending",
+                                             "due_at": {"$lte": self.clock.now()}}))
+        finally:
+            client.close()
+
+    def drain(self) -> None:
+        """Wait until nothing is in flight (``tests.helpers.wait_drained``)."""
+        wait_drained(self.settings, self.prefix, self.due_messages)
 
     def agency(self, agency_id: str) -> Settings:
         """Settings of an agency's own Kafka client (``services.cli agency add``)."""
@@ -84,57 +81,16 @@ class Running:
 @pytest.fixture(scope="session")
 def system(infra: Settings, tmp_path_factory) -> Iterator[Running]:
     prefix = unique("e")
-    base = tmp_path_factory.mktemp("e2e")
-    clock = SharedClock(base / "clock-offset")
-    env = {
-        "TOPIC_PREFIX": f"{prefix}.",
-        "DB_PREFIX": f"{prefix}_",
-        "DOITHOAI_CLOCK_OFFSET_FILE": str(clock.path),
-        "LOG_LEVEL": "INFO",
-        "KAFKA_PARTITIONS": "2",
-        "FOLLOWUP_SWEEP_SECONDS": "1",
-        "FOLLOWUP_AGENCY_METADATA_MAX_AGE_MS": "1000",
-        "NOTIFY_QUIET_START": "00:00",
-        "NOTIFY_QUIET_END": "00:00",
-        "NOTIFY_RETRY_BACKOFF": "0.5",
-        "NOTIFY_LEASE_SECONDS": "5",
-        "INTAKE_TRENDING_THRESHOLD": "8",
-    }
-    ports = {name: free_port() for name in
-             ("intake", "scheduling", "followup", "notify", "smtp", "sinks")}
-    # The services' users exist (make infra-up); their ACLs for this run's prefix and its
-    # topics are made here, as an operator would.
-    setup(dataclasses.replace(infra, kafka_partitions=2), prefix=f"{prefix}.")
-    system = System(ports=ports, env=env, log_dir=base / "logs", web_workers=1)
-    system.start()
-    try:
-        system.wait_ready(timeout=120)
-    except Exception:
-        _dump_logs(base / "logs")
-        system.stop()
-        teardown(infra, f"{prefix}.")
-        raise
-    settings = Settings.from_env(topic_prefix=f"{prefix}.", db_prefix=f"{prefix}_")
-    running = Running(system, settings, clock)
-    try:
-        yield running
-    finally:
-        system.stop()
-        for agency in running.agencies:
-            revoke_agency(settings, agency)
-        teardown(infra, f"{prefix}.")
-        _dump_logs(base / "logs", only_errors=True)
-        drop_prefix(infra, prefix)
-
-
-def _dump_logs(folder: Path, only_errors: bool = False) -> None:
-    for path in sorted(folder.glob("*.log")):
-        lines = path.read_text(errors="replace").splitlines()
-        if only_errors:
-            lines = [line for line in lines if '"level": "ERROR"' in line or "Traceback" in line]
-        if lines:
-            print(f"----- {path.name} -----")
-            print("\n".join(lines[-40:]))
+    env = {"FOLLOWUP_AGENCY_METADATA_MAX_AGE_MS": "1000", "NOTIFY_RETRY_BACKOFF": "0.5",
+           "NOTIFY_LEASE_SECONDS": "5"}
+    with started_system(infra, prefix, tmp_path_factory.mktemp("e2e"), env=env) as (
+            system, settings, clock):
+        running = Running(system, settings, clock, prefix)
+        try:
+            yield running
+        finally:
+            for agency in running.agencies:
+                revoke_agency(settings, agency)
 
 
 def post(url: str, body: dict[str, Any], headers: dict[str, str] | None = None,
@@ -149,6 +105,22 @@ def get(url: str, headers: dict[str, str] | None = None, expect: int = 200) -> A
     response = requests.get(url, headers=headers or {}, timeout=15)
     assert response.status_code == expect, f"{url}: {response.status_code} {response.text}"
     return response.json()
+
+
+def trending_candidate(run: Running, petition_ids: set[str], officer: dict[str, str],
+                       ward: str, timeout: float = 90) -> dict[str, Any]:
+    """The issue holding ``petition_ids`` once scheduling lists it as a trending agenda
+    candidate of ``ward`` (events travel intake → scheduling)."""
+    def found():
+        page = get(run.url("scheduling", f"/api/v1/agenda-candidates?ward_code={ward}"),
+                   officer)
+        for item in page["items"]:
+            if petition_ids <= set(item["petition_ids"]) and item["trending"]:
+                return item
+        return None
+
+    return wait_for(found, timeout, interval=0.5,
+                    message="the issue as a trending agenda candidate")
 
 
 def pretty(value: Any) -> str:

@@ -14,8 +14,8 @@ from kafka import KafkaProducer
 
 from services.common.clock import VN_TZ
 from services.common.kafka import client_config
-from tests.e2e.conftest import Running, get, post
-from tests.helpers import wait_for
+from tests.e2e.conftest import Running, get, post, trending_candidate
+from tests.helpers import petition_body, wait_for
 
 PROVINCE = "37"
 WARD = "14464"  # Xã Gia Viễn, Ninh Bình
@@ -45,11 +45,9 @@ def phone(n: int) -> str:
 
 
 def submit(run: Running, title: str, content: str, number: str) -> dict:
-    return post(run.url("intake", "/api/v1/petitions"), {
-        "kind": "feedback", "title": title, "content": content, "category": "infrastructure",
-        "locality": {"province_code": PROVINCE, "ward_code": WARD}, "channel": "web",
-        "petitioner": {"full_name": "Nguyễn Văn An", "phone": number,
-                       "consent_notifications": True}}, expect=201)
+    return post(run.url("intake", "/api/v1/petitions"), petition_body(
+        title, content, ward=WARD, phone=number, name="Nguyễn Văn An",
+        category="infrastructure", channel="web"), expect=201)
 
 
 def directory(run: Running, agency: str, ward: str = WARD) -> dict[str, str]:
@@ -78,15 +76,7 @@ def requests_put(url: str, body: dict, headers: dict) -> None:
 
 
 def trending_issue(run: Running, petition_ids: set[str], officer: dict) -> dict:
-    def found():
-        page = get(run.url("scheduling", f"/api/v1/agenda-candidates?ward_code={WARD}"),
-                   officer)
-        for item in page["items"]:
-            if petition_ids <= set(item["petition_ids"]) and item["trending"]:
-                return item
-        return None
-
-    return wait_for(found, 60, interval=0.5, message="the issue as a trending agenda candidate")
+    return trending_candidate(run, petition_ids, officer, WARD)
 
 
 def plan_dialogue(run: Running, officer: dict, issue: dict, starts_in: timedelta,
@@ -223,11 +213,11 @@ def announced_dialogue(run: Running, officer: dict, ward: str, agency: str, peti
     return dialogue["id"]
 
 
-def settle(run: Running, seconds: float = 4) -> None:
-    """Give late duplicates, if there were any, the time to arrive before counting."""
-    import time
-
-    time.sleep(seconds)
+def settle(run: Running) -> None:
+    """Before counting messages: wait for the pipeline to drain (outboxes empty, every
+    consumer group of the run at lag 0, no message due but unsent), so a duplicate, had
+    there been one, would have arrived."""
+    run.drain()
 
 
 def test_late_commitment_is_escalated_to_agency_host_and_front_once_each(system: Running):
@@ -266,16 +256,14 @@ def test_reschedule_renotifies_and_replaces_reminders_and_cancel_silences(system
     officer = run.token("secretariat", "host", province_code=PROVINCE)
     directory(run, agency, ward)
     citizen, other = phone(31), phone(32)
-    mine = post(run.url("intake", "/api/v1/petitions"), {
-        "kind": "feedback", "title": "Nhà văn hóa thôn xuống cấp nghiêm trọng",
-        "content": "Mái nhà văn hóa thôn bị dột, tường nứt, đề nghị xã sửa chữa trước mùa mưa.",
-        "locality": {"province_code": PROVINCE, "ward_code": ward},
-        "petitioner": {"phone": citizen, "consent_notifications": True}}, expect=201)
-    theirs = post(run.url("intake", "/api/v1/petitions"), {
-        "kind": "feedback", "title": "Sân thể thao thôn bị lấn chiếm",
-        "content": "Sân thể thao của thôn bị một số hộ lấn chiếm làm bãi vật liệu xây dựng.",
-        "locality": {"province_code": PROVINCE, "ward_code": ward},
-        "petitioner": {"phone": other, "consent_notifications": True}}, expect=201)
+    mine = post(run.url("intake", "/api/v1/petitions"), petition_body(
+        "Nhà văn hóa thôn xuống cấp nghiêm trọng",
+        "Mái nhà văn hóa thôn bị dột, tường nứt, đề nghị xã sửa chữa trước mùa mưa.",
+        ward=ward, phone=citizen, name=None), expect=201)
+    theirs = post(run.url("intake", "/api/v1/petitions"), petition_body(
+        "Sân thể thao thôn bị lấn chiếm",
+        "Sân thể thao của thôn bị một số hộ lấn chiếm làm bãi vật liệu xây dựng.",
+        ward=ward, phone=other, name=None), expect=201)
     run.wait_messages("sms", citizen, containing=mine["tracking_code"])
     run.wait_messages("sms", other, containing=theirs["tracking_code"])
 
@@ -329,7 +317,7 @@ def test_worker_killed_mid_journey_loses_nothing_and_sends_nothing_twice(system:
             run.system.restart("intake-worker")
     for number in citizens:
         run.wait_messages("sms", number, containing=codes[number], timeout=90)
-    settle(run, 6)
+    settle(run)
     for number in citizens:
         got = [m for m in run.messages("sms", number) if codes[number] in m["body"]]
         assert len(got) == 1, (number, got)

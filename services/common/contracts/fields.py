@@ -6,8 +6,8 @@ from marshmallow import fields, validate
 
 from services.common.events import EventSchema
 
-PROVINCE = validate.Regexp(r"^\d{2}$", error="province code must be two digits")
-WARD = validate.Regexp(r"^\d{5}$", error="commune code must be five digits")
+PROVINCE = validate.Regexp(r"^\d{2}$", error="province code must be two digits, e.g. '37'")
+WARD = validate.Regexp(r"^\d{5}$", error="commune code must be five digits, e.g. '14464'")
 AGENCY = validate.Regexp(r"^[a-z0-9][a-z0-9-]{1,63}$",
                          error="agency id: lower-case letters, digits and '-', e.g. so-tnmt-37")
 

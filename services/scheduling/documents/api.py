@@ -12,14 +12,13 @@ from marshmallow import Schema, fields, validate
 from services.common import auth
 from services.common.contracts.fields import PROVINCE, WARD
 from services.common.contracts.scheduling import DIALOGUE_KINDS, LEVELS
+from services.common.schemas import PageArgs, page, page_of
 from services.scheduling.documents import render
 from services.scheduling.documents.service import Documents, File
 
 documents = Blueprint("documents", __name__, url_prefix="/api/v1",
                       description="Documents officials sign (conclusion notices, minutes, "
                                   "programmes) and the public register of conclusion notices")
-
-VIEWERS = ("front_officer", "secretariat", "host", "agency_officer", "auditor", "admin")
 
 
 def _binary(kind: str) -> dict[str, Any]:
@@ -43,15 +42,13 @@ def send(found: File) -> Response:
     return response
 
 
-class RegisterArgs(Schema):
+class RegisterArgs(PageArgs):
     province_code = fields.String(required=True, validate=PROVINCE)
     ward_code = fields.String(validate=WARD)
     level = fields.String(validate=validate.OneOf(LEVELS))
     year = fields.Integer(validate=validate.Range(2000, 2100))
     late = fields.Boolean(metadata={"description": "true: only notices issued more than 10 "
                                                    "days after the dialogue"})
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
-    page_size = fields.Integer(load_default=20, validate=validate.Range(1, 200))
 
 
 class Host(Schema):
@@ -83,16 +80,12 @@ class RegisterEntry(Schema):
     pdf_url = fields.String()
 
 
-class RegisterPage(Schema):
-    items = fields.List(fields.Nested(RegisterEntry))
-    total = fields.Integer()
-    page = fields.Integer()
-    page_size = fields.Integer()
+RegisterPage = page_of(RegisterEntry, "RegisterPage")
 
 
 @documents.get("/dialogues/<dialogue_id>/documents/<any(notice, minutes):kind>."
                "<any(docx, pdf):fmt>")
-@auth.require(*VIEWERS)
+@auth.require(*auth.OFFICERS)
 @documents.doc(**_binary("any"))
 def dialogue_document(dialogue_id: str, kind: str, fmt: str):
     """The conclusion notice (once concluded) or the minutes (once held), as DOCX or PDF."""
@@ -100,7 +93,7 @@ def dialogue_document(dialogue_id: str, kind: str, fmt: str):
 
 
 @documents.get("/programmes/<programme_id>/document.<any(docx, pdf):fmt>")
-@auth.require(*VIEWERS)
+@auth.require(*auth.OFFICERS)
 @documents.doc(**_binary("any"))
 def programme_document(programme_id: str, fmt: str):
     """A published annual programme, its dialogues by quarter, as DOCX or PDF."""
@@ -114,8 +107,7 @@ def register(args: dict[str, Any]):
     """Public: issued conclusion notices of a province or commune, newest first, with
     whether each was published within 10 days of the dialogue."""
     items, total = docs().register(args)
-    return {"items": items, "total": total, "page": args["page"],
-            "page_size": args["page_size"]}
+    return page(items, total, args)
 
 
 @documents.get("/notices/<dialogue_id>/pdf")

@@ -12,6 +12,7 @@ from services.common.clock import FixedClock
 from services.common.config import Settings
 from services.intake import bootstrap
 from services.intake.settings import IntakeSettings
+from tests.helpers import petition_body
 
 START = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)  # Monday 09:00 in Vietnam
 
@@ -56,17 +57,7 @@ def token(built):
 
 
 def petition(**overrides) -> dict:
-    body = {
-        "kind": "feedback",
-        "title": "Đường Trần Hưng Đạo ngập sâu mỗi khi mưa lớn",
-        "content": "Mỗi khi mưa lớn, đoạn đường Trần Hưng Đạo bị ngập sâu 40-50 cm, "
-                   "nước không thoát được. Đề nghị nạo vét cống thoát nước.",
-        "locality": {"province_code": "37", "ward_code": "14464"},
-        "petitioner": {"full_name": "Phạm Văn Hùng", "phone": "0912 345 678",
-                       "consent_notifications": True},
-    }
-    body.update(overrides)
-    return body
+    return petition_body(**overrides)
 
 
 def group_now(intake, pid: str) -> str | None:

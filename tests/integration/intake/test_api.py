@@ -164,6 +164,8 @@ def test_officer_list_search_and_scope(client, token):
     assert ward["total"] == 1
     other = client.get(BASE, headers=token("secretariat", province="01")).json
     assert other["total"] == 0
+    asked = client.get(f"{BASE}?province_code=37", headers=token("secretariat", province="01"))
+    assert asked.status_code == 403  # the kit's scope rule: a filter outside is refused
     assert client.get(f"{BASE}?status=bogus", headers=token("secretariat")).status_code == 422
 
 
