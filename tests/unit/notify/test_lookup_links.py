@@ -1,0 +1,59 @@
+"""Links to the look-up page carry the tracking code (``?code=``) in every channel, so a
+citizen who follows one only types the last digits of their phone."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from services.notify import zns
+from services.notify.templates import channels_for, lookup_link, render
+
+CODE = "NB25-4K7Q2M"
+LOOKUP = "https://doithoai.ninhbinh.gov.vn/tra-cuu"
+LINK = f"{LOOKUP}?code={CODE}"
+AT = datetime(2025, 8, 1, 2, 0, tzinfo=UTC)
+CONTEXTS = {
+    "petition_received": {"tracking_code": CODE, "lookup_url": LOOKUP, "sms_number": "8077",
+                          "petition_title": "Đường ngập", "received_at": AT},
+    "petition_rejected": {"tracking_code": CODE, "reason": "Không thuộc thẩm quyền.",
+                          "lookup_url": LOOKUP},
+    # Long enough to be cut in an SMS, which then points to the page for the rest.
+    "petition_answered": {"tracking_code": CODE, "answer": "Đã nạo vét cống, làm lại mặt "
+                          "đường và lắp thêm hai cửa thu nước trên đường liên thôn. " * 4,
+                          "lookup_url": LOOKUP, "answered_at": AT},
+    "sms_status_reply": {"tracking_code": CODE, "status": "assigned", "lookup_url": LOOKUP},
+}
+
+
+def test_lookup_link():
+    assert lookup_link(LOOKUP, CODE) == LINK
+    assert lookup_link(f"{LOOKUP}?lang=vi", CODE) == f"{LOOKUP}?lang=vi&code={CODE}"
+    assert lookup_link(f"{LOOKUP}?", CODE) == LINK
+    assert lookup_link(f"{LOOKUP}?code=X", CODE) == f"{LOOKUP}?code=X"  # already named
+    assert lookup_link(LOOKUP, "tt 7k4m") == f"{LOOKUP}?code=tt%207k4m"
+    assert lookup_link(LOOKUP, None) == LOOKUP and lookup_link(LOOKUP, " ") == LOOKUP
+    assert lookup_link(None, CODE) is None
+
+
+@pytest.mark.parametrize("name", sorted(CONTEXTS))
+def test_every_petition_message_links_with_its_code(name):
+    for channel in channels_for(name):
+        out = render(name, channel, CONTEXTS[name])
+        assert LINK in out.text, (name, channel, out.text)
+        assert f"{LOOKUP} " not in out.text and not out.text.endswith(LOOKUP)
+        if channel == "email":
+            assert f'href="{LINK}"' in out.html
+
+
+def test_help_reply_names_no_code():
+    out = render("sms_help_reply", "sms", {"sms_number": "8077", "lookup_url": LOOKUP})
+    assert out.text.endswith(LOOKUP)
+
+
+def test_zns_link_parameter_carries_the_code():
+    for name in ("petition_received", "petition_answered"):
+        template = zns.parse(zns.DEV_TEMPLATES)[name]
+        data = zns.template_data(template, CONTEXTS[name])
+        assert data is not None and data["duong_dan"] == LINK
