@@ -14,8 +14,9 @@ user text (the ``quote`` filter writes them); ``Label:`` followed by ``- item`` 
 a list; a paragraph ``Label: https://...`` is a link.
 
 An SMS file may declare ``{% set variants = 2 %}`` (forms tried in order, the first that
-fits wins; the template reads ``variant``) and ``{% set shrink = ["answer", ...] %}``
-(context keys that may be cut, in this order, when even the last form is too long).
+fits in one segment wins, else the first that fits; the template reads ``variant``) and
+``{% set shrink = ["answer", ...] %}`` (context keys that may be cut, in this order, when
+even the last form is too long).
 
 ``render(name, channel, context)`` turns a template name and a plain dict into a
 :class:`Rendered` message. Context values are plain data: strings, ints, lists of
@@ -163,8 +164,10 @@ def _fit_sms(name: str, template: Template, values: dict[str, Any], keep_diacrit
     def fits(text: str) -> bool:
         return segments(text) <= max_segments
 
-    for variant in range(count):
-        text = build(variant, values)
+    # Every segment is paid for: the first form that fits in one segment wins, else the
+    # first that fits in ``max_segments``.
+    forms = [build(variant, values) for variant in range(count)]
+    for text in (*(t for t in forms if segments(t) == 1), *forms):
         if fits(text):
             return text
     last, vals = count - 1, dict(values)

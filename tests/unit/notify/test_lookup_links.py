@@ -57,3 +57,25 @@ def test_zns_link_parameter_carries_the_code():
         template = zns.parse(zns.DEV_TEMPLATES)[name]
         data = zns.template_data(template, CONTEXTS[name])
         assert data is not None and data["duong_dan"] == LINK
+
+
+@pytest.mark.parametrize("base, form", [
+    ("http://127.0.0.1:8000/tra-cuu", "Ma tra cuu: "),  # short: the full form fits
+    (LOOKUP, "Tra cuu ma "),
+    ("https://dichvucong.tinhninhbinh.gov.vn/doi-thoai/tra-cuu", "Tra cuu tai "),
+])
+def test_the_acknowledgement_stays_one_sms_segment(base, form):
+    """The code in the link makes the text longer; a shorter form keeps it to one paid
+    segment where one exists, and the code is always in the link and the TT command."""
+    out = render("petition_received", "sms", {**CONTEXTS["petition_received"],
+                                              "lookup_url": base})
+    assert out.segments == 1 and form in out.text
+    assert f"{base}?code={CODE}" in out.text and f"soan TT {CODE} gui 8077" in out.text
+
+
+def test_a_form_that_fits_nowhere_in_one_segment_is_the_full_one():
+    long_base = "https://dichvucong.tinhninhbinh.gov.vn/doi-thoai-voi-nhan-dan/tra-cuu"
+    out = render("petition_received", "sms", {**CONTEXTS["petition_received"],
+                                              "lookup_url": long_base,
+                                              "petition_kind": "voters_petition"})
+    assert out.segments == 2 and f"Ma tra cuu: {CODE}." in out.text
