@@ -79,3 +79,14 @@ def test_a_form_that_fits_nowhere_in_one_segment_is_the_full_one():
                                               "lookup_url": long_base,
                                               "petition_kind": "voters_petition"})
     assert out.segments == 2 and f"Ma tra cuu: {CODE}." in out.text
+
+
+def test_without_the_flag_the_first_form_that_fits_still_wins():
+    """An invitation keeps its online link in two segments although the form without it
+    would fit in one: only ``one_segment_first`` templates trade words for a segment."""
+    online = "https://hop.ninhbinh.gov.vn/dt-0815"
+    out = render("dialogue_invitation", "sms", {
+        "topic": "Ngập", "starts_at": AT, "host": "Chủ tịch xã",
+        "venue": "Nhà văn hóa", "online_url": online,
+        "dialogue_url": "https://doithoai.ninhbinh.gov.vn/doi-thoai/3f9a"})
+    assert out.segments == 2 and online in out.text
