@@ -10,11 +10,18 @@ from datetime import date
 from services.common import workdays
 
 
-def _day_off_add(args: argparse.Namespace) -> int:
+def _date(text: str) -> date | None:
+    """The day ``text`` names (YYYY-MM-DD); None, after saying why, if it names none."""
     try:
-        day = date.fromisoformat(args.date)
+        return date.fromisoformat(text)
     except ValueError:
-        print(f"invalid date {args.date!r}: expected YYYY-MM-DD", file=sys.stderr)
+        print(f"invalid date {text!r}: expected YYYY-MM-DD", file=sys.stderr)
+        return None
+
+
+def _day_off_add(args: argparse.Namespace) -> int:
+    day = _date(args.date)
+    if day is None:
         return 2
     path = args.file or workdays.days_off_file()
     added = workdays.add_override(path, day, args.province, args.reason, worked=args.worked)
@@ -48,10 +55,8 @@ def _voters_import(args: argparse.Namespace) -> int:
     from services.scheduling.bootstrap import DB_NAME
     from services.scheduling.settings import scheduling_settings
 
-    try:
-        as_of = date.fromisoformat(args.date)
-    except ValueError:
-        print(f"invalid date {args.date!r}: expected YYYY-MM-DD", file=sys.stderr)
+    as_of = _date(args.date)
+    if as_of is None:
         return 2
     from services.common.mongo import database
 

@@ -94,6 +94,17 @@ def _field_errors(messages: Any) -> dict[str, Any]:
     return flat
 
 
+# What every service's API keeps, at the head of each /openapi.json.
+CONVENTIONS = (
+    "Errors are application/problem+json (RFC 9457) with `detail_vi`, the message in "
+    "Vietnamese for people. Lists take `page` (1-100,000) and `page_size` (1-200, default "
+    "20) and answer `{items, total, page, page_size}`. A list or report filtered on a "
+    "province, commune or (for an agency officer) agency outside the caller's scope "
+    "answers 403, never an empty list; without a filter it is narrowed to the scope. "
+    "Contract changes are recorded in CHANGELOG.md."
+)
+
+
 class ProblemApi(Api):
     """flask-smorest's Api with RFC 9457 errors."""
 
@@ -120,7 +131,7 @@ def create_app(settings: Settings, *, title: str, blueprints: Iterable[Blueprint
         API_TITLE=title, API_VERSION="v1", OPENAPI_VERSION="3.1.0",
         OPENAPI_URL_PREFIX="/", OPENAPI_JSON_PATH="openapi.json",
         MAX_CONTENT_LENGTH=2 * 1024 * 1024, JSON_SORT_KEYS=False,
-        API_SPEC_OPTIONS={"components": {"securitySchemes": {
+        API_SPEC_OPTIONS={"info": {"description": CONVENTIONS}, "components": {"securitySchemes": {
             "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}}},
     )
     app.json.ensure_ascii = False

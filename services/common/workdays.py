@@ -76,7 +76,10 @@ def _day(value: Any) -> date:
     return value if isinstance(value, date) else date.fromisoformat(str(value))
 
 
-def read_overrides(path: str) -> dict[str, dict[str, list[dict[str, Any]]]]:
+def read_overrides(path: str) -> dict[str, dict[str, Any]]:
+    """A per-province YAML file (``provinces: {code: {...}}``, ``"*"`` nationwide) as
+    ``{code: entry}``; ``{}`` when the file does not exist. The days-off file and intake's
+    deadlines file share this form."""
     try:
         with open(path, encoding="utf-8") as handle:
             raw = yaml.safe_load(handle) or {}

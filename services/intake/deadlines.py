@@ -15,8 +15,6 @@ from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
 
-import yaml
-
 from services.common import workdays
 from services.common.clock import from_mongo, vn_today
 from services.common.errors import Invalid
@@ -75,12 +73,8 @@ def deadlines_file() -> str:
 
 @lru_cache(maxsize=8)
 def _overrides(path: str, mtime: float) -> dict[str, dict[str, Any]]:
-    try:
-        with open(path, encoding="utf-8") as handle:
-            raw = yaml.safe_load(handle) or {}
-    except FileNotFoundError:
-        return {}
-    return {str(k): v or {} for k, v in (raw.get("provinces") or {}).items()}
+    # ``mtime`` is part of the cache key: an edited file is read again.
+    return workdays.read_overrides(path)
 
 
 def figure(key: str, province: str | None = None) -> Figure:

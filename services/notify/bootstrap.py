@@ -16,6 +16,7 @@ from services.common.kit import Job, Kit, ServiceApp
 from services.common.outbox import Outbox
 from services.notify import api, store
 from services.notify.channels import SmsProvider, sms_provider_from_config
+from services.notify.credentials import Credentials
 from services.notify.handlers import TOPICS, event_handlers
 from services.notify.mail import SmtpSender
 from services.notify.providers import EsmsSms, ZaloTokens, ZnsSender, callback_signature
@@ -61,7 +62,7 @@ def zalo_sender(settings: NotifySettings, kit: Kit) -> ZnsSender | None:
     if not settings.zalo_zns:
         return None
     tokens = ZaloTokens(
-        kit.db[store.CREDENTIALS], oauth_url=settings.zalo_oauth_url,
+        Credentials(kit.db), oauth_url=settings.zalo_oauth_url,
         app_id=settings.zalo_app_id, secret_key=settings.zalo_secret_key,
         seed_refresh_token=settings.zalo_refresh_token,
         seed_access_token=settings.zalo_access_token,

@@ -29,11 +29,9 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import requests
-from pymongo.collection import Collection
-from pymongo.errors import DuplicateKeyError
 
 from services.notify.channels import (
     PermanentError,
@@ -44,6 +42,9 @@ from services.notify.channels import (
 )
 from services.notify.sms import is_gsm7
 from services.notify.sms import segments as sms_segments
+
+if TYPE_CHECKING:
+    from services.notify.credentials import Credentials
 
 log = logging.getLogger(__name__)
 
@@ -150,23 +151,25 @@ class EsmsSms(SmsProvider):
 class ZaloTokens:
     """Zalo OA access and refresh tokens, kept in notify's database.
 
-    One document ``{_id: "zalo"}`` holds both tokens (encrypted), the access token's
-    expiry and a ``version``. Refreshing spends the refresh token, so only the process
-    that wins a conditional update (a lease on the current version) calls Zalo; the
-    others wait for the new version or give up for this round (their send is retried).
+    One document ``{_id: "zalo"}``, read and written through
+    :class:`~services.notify.credentials.Credentials`, holds both tokens (encrypted), the
+    access token's expiry and a ``version``. Refreshing spends the refresh token, so only
+    the process that wins a conditional update (a lease on the current version) calls
+    Zalo; the others wait for the new version or give up for this round (their send is
+    retried).
     The answer is stored at once, with the lease holder as the condition.
     """
 
     DOC = "zalo"
 
-    def __init__(self, collection: Collection, *, oauth_url: str, app_id: str,
+    def __init__(self, credentials: Credentials, *, oauth_url: str, app_id: str,
                  secret_key: str, seed_refresh_token: str, seed_access_token: str = "",
                  encrypt: Callable[[str], str] = lambda s: s,
                  decrypt: Callable[[str], str] = lambda s: s,
                  clock: Callable[[], datetime], margin: float = 300.0,
                  lease_seconds: float = 30.0, timeout: float = 10.0,
                  session: requests.Session | None = None) -> None:
-        self.col = collection
+        self.store = credentials
         self.url = oauth_url.rstrip("/") + ZALO_TOKEN_PATH
         self.app_id = app_id
         self.secret_key = secret_key
@@ -180,7 +183,7 @@ class ZaloTokens:
         self.session = session or requests.Session()
 
     def _doc(self) -> dict[str, Any]:
-        doc = self.col.find_one({"_id": self.DOC})
+        doc = self.store.get(self.DOC)
         if doc is not None:
             return doc
         if not self.seed_refresh:
@@ -193,11 +196,7 @@ class ZaloTokens:
                 # A configured access token is trusted for an hour; none means refresh now.
                 "expires_at": now + timedelta(hours=1) if self.seed_access else now,
                 "lease_token": None, "lease_until": None, "updated_at": now}
-        try:
-            self.col.insert_one(seed)
-        except DuplicateKeyError:
-            pass  # another process seeded it first
-        return self.col.find_one({"_id": self.DOC})
+        return self.store.seed(seed)
 
     def access_token(self, wait: float = 5.0) -> str:
         """A valid access token, refreshing it first when it is about to expire."""
@@ -217,20 +216,16 @@ class ZaloTokens:
 
     def expire(self, access: str) -> None:
         """Zalo refused ``access`` (-124): make the next caller refresh, unless done."""
-        doc = self.col.find_one({"_id": self.DOC}) or {}
+        doc = self.store.get(self.DOC) or {}
         if doc.get("access_enc") and self.decrypt(doc["access_enc"]) == access:
-            self.col.update_one({"_id": self.DOC, "version": doc["version"]},
-                                {"$set": {"expires_at": self.clock()}})
+            self.store.expire(self.DOC, doc["version"], self.clock())
 
     def _claim(self, doc: dict[str, Any], now: datetime) -> str | None:
         lease_until = doc.get("lease_until")
         if lease_until is not None and lease_until > now:
             return None
         token = uuid.uuid4().hex
-        found = self.col.update_one(
-            {"_id": self.DOC, "version": doc["version"], "lease_token": doc.get("lease_token")},
-            {"$set": {"lease_token": token, "lease_until": now + self.lease}})
-        return token if found.modified_count == 1 else None
+        return token if self.store.claim(doc, token, now + self.lease) else None
 
     def _refresh(self, doc: dict[str, Any], token: str) -> str:
         refresh = self.decrypt(doc["refresh_enc"])
@@ -257,19 +252,15 @@ class ZaloTokens:
                                  code=data.get("error") or "refresh_refused")
         now = self.clock()
         expires_in = int(data.get("expires_in") or 90000)
-        self.col.update_one(
-            {"_id": self.DOC, "lease_token": token},
-            {"$set": {"access_enc": self.encrypt(data["access_token"]),
-                      "refresh_enc": self.encrypt(data["refresh_token"]),
-                      "expires_at": now + timedelta(seconds=expires_in),
-                      "lease_token": None, "lease_until": None, "updated_at": now},
-             "$inc": {"version": 1, "refreshes": 1}})
+        self.store.renew(self.DOC, token, {
+            "access_enc": self.encrypt(data["access_token"]),
+            "refresh_enc": self.encrypt(data["refresh_token"]),
+            "expires_at": now + timedelta(seconds=expires_in), "updated_at": now})
         log.info("zalo access token refreshed", extra={"expires_in": expires_in})
         return data["access_token"]
 
     def _release(self, token: str) -> None:
-        self.col.update_one({"_id": self.DOC, "lease_token": token},
-                            {"$set": {"lease_token": None, "lease_until": None}})
+        self.store.release(self.DOC, token)
 
 
 class ZnsSender:

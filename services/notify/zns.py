@@ -12,7 +12,8 @@ fills it, optionally with its maximum length::
 
 A template without a mapping is not sent over Zalo: the citizen gets the SMS instead.
 Values are shown as the e-mails and SMS show them (dates dd/mm/yyyy in Vietnam time,
-statuses by their Vietnamese names) and cut at a word to fit.
+statuses by their Vietnamese names) and cut at a word to fit; ``lookup_url`` is the
+look-up page with the message's tracking code (``?code=``), as in the SMS and e-mails.
 """
 
 from __future__ import annotations
@@ -23,7 +24,13 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from services.notify.templates import STATUS_NAMES, cut_at_word, format_date, format_datetime
+from services.notify.templates import (
+    STATUS_NAMES,
+    cut_at_word,
+    format_date,
+    format_datetime,
+    lookup_link,
+)
 
 DEFAULT_MAX = 30
 
@@ -33,10 +40,12 @@ DEV_TEMPLATES = {
     "petition_received": {"template_id": "100001",
                           "params": {"ma_tra_cuu": "tracking_code",
                                      "noi_dung": "petition_title|100",
-                                     "ngay_tiep_nhan": "received_at"}},
+                                     "ngay_tiep_nhan": "received_at",
+                                     "duong_dan": "lookup_url|200"}},
     "petition_answered": {"template_id": "100002",
                           "params": {"ma_tra_cuu": "tracking_code",
-                                     "tra_loi": "answer|200", "ngay_tra_loi": "answered_at"}},
+                                     "tra_loi": "answer|200", "ngay_tra_loi": "answered_at",
+                                     "duong_dan": "lookup_url|200"}},
     "petition_rejected": {"template_id": "100003",
                           "params": {"ma_tra_cuu": "tracking_code", "ly_do": "reason|200"}},
     "dialogue_invitation": {"template_id": "100004",
@@ -112,6 +121,8 @@ def template_data(template: ZnsTemplate, context: Mapping[str, Any]) -> dict[str
     data: dict[str, str] = {}
     for param, key, size in template.params:
         value = context.get(key)
+        if key == "lookup_url":  # as in the SMS and e-mails: the link carries the code
+            value = lookup_link(value, context.get("tracking_code"))
         if value is None or (isinstance(value, str) and not value.strip()):
             return None
         data[param] = cut_at_word(_show(key, value), size)

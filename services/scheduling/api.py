@@ -203,7 +203,9 @@ def confirm_request(data: dict[str, Any], request_id: str):
 @oversight.arguments(s.CandidateArgs, location="query")
 @oversight.response(200, s.CandidatePage)
 def candidates(args: dict[str, Any]):
-    """Open issues of a locality not yet on a held dialogue's agenda, hottest first."""
+    """Open issues of a locality not yet on a held dialogue's agenda, hottest first.
+
+    A filter outside your scope: 403."""
     check_filter(args)
     return window(svc().candidates(auth.current(), args.get("province_code"),
                                    args.get("ward_code")), args)
@@ -214,7 +216,9 @@ def candidates(args: dict[str, Any]):
 @oversight.arguments(s.ComplianceArgs, location="query")
 @oversight.response(200, s.ComplianceOut)
 def compliance(args: dict[str, Any]):
-    """One row per commune-level unit: dialogues held, minimum met, requests outstanding."""
+    """One row per commune-level unit: dialogues held, minimum met, requests outstanding.
+
+    A filter outside your scope: 403."""
     check_filter(args)
     return svc().compliance(auth.current(), args["province_code"], args["year"])
 
@@ -224,7 +228,9 @@ def compliance(args: dict[str, Any]):
 @oversight.arguments(s.ReportArgs, location="query")
 @oversight.response(200, s.ReportOut)
 def report(args: dict[str, Any]):
-    """Dialogues held, counted by unit, level and kind."""
+    """Dialogues held, counted by unit, level and kind.
+
+    A filter outside your scope: 403."""
     check_filter(args)
     return svc().report(auth.current(), args["province_code"], args.get("from_"),
                         args.get("to"))
@@ -267,6 +273,8 @@ def hold_reception(data: dict[str, Any], reception_id: str):
 @receptions.arguments(s.ReceptionComplianceArgs, location="query")
 @receptions.response(200, s.ReceptionComplianceOut)
 def reception_compliance(args: dict[str, Any]):
-    """Per unit: reception days held in the month against the minimum (1 province, 2 commune)."""
+    """Per unit: reception days held in the month against the minimum (1 province, 2 commune).
+
+    A filter outside your scope: 403."""
     check_filter(args)
     return svc().receptions.compliance(auth.current(), args["province_code"], args["month"])

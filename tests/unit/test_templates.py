@@ -24,6 +24,8 @@ START = datetime(2025, 8, 15, 1, 30, tzinfo=UTC)
 NEW_START = datetime(2025, 8, 22, 7, 0, tzinfo=UTC)  # 14:00 VN
 CODE = "NB25-4K7Q2M"
 LOOKUP = "https://doithoai.ninhbinh.gov.vn/tra-cuu"
+# What a citizen follows: the look-up page with their code filled in.
+LINK = f"{LOOKUP}?code={CODE}"
 DIALOGUE_URL = "https://doithoai.ninhbinh.gov.vn/doi-thoai/3f9a"
 MEET_URL = "https://hop.ninhbinh.gov.vn/dt-giavien-0815"
 COMMITMENT_URL = "https://doithoai.ninhbinh.gov.vn/ket-luan/81"
@@ -247,7 +249,7 @@ def test_only_web_links_become_anchors() -> None:
     assert "href" not in out.html
     assert "javascript:alert(1)" in out.html
     out = email("petition_rejected")
-    assert f'<a href="{LOOKUP}">{LOOKUP}</a>' in out.html
+    assert f'<a href="{LINK}">{LINK}</a>' in out.html
 
 
 # ---------------------------------------------------------------- petitions
@@ -263,9 +265,11 @@ def test_petition_received() -> None:
     assert LOOKUP in out.text
     assert f"Hoặc soạn tin TT {CODE} gửi 8077." in out.text
     text = sms("petition_received").text
+    # The full form ("Ma tra cuu: ...") needs two segments with this link: the shorter
+    # one that fits in one is sent (see tests/unit/notify/test_lookup_links.py).
     assert text == (
-        f"Kien nghi cua Ong/Ba da duoc tiep nhan. Ma tra cuu: {CODE}. "
-        f"Tra cuu tai {LOOKUP} hoac soan TT {CODE} gui 8077."
+        f"Kien nghi cua Ong/Ba da duoc tiep nhan. Tra cuu ma {CODE} "
+        f"tai {LINK} hoac soan TT {CODE} gui 8077."
     )
 
 
@@ -279,7 +283,7 @@ def test_petition_rejected() -> None:
     text = sms("petition_rejected").text
     assert text.startswith(f"Kien nghi {CODE} khong duoc thu ly. Ly do: Noi dung khieu nai")
     assert "Toa an nhan dan khu vuc 5 - Ninh Binh thu ly" in text
-    assert text.endswith(f"Chi tiet: {LOOKUP}")
+    assert text.endswith(f"Chi tiet: {LINK}")
 
 
 def test_petition_answered_email_carries_the_whole_answer() -> None:
@@ -298,7 +302,7 @@ def test_petition_answered_sms_cuts_a_long_answer_and_points_to_the_lookup() -> 
         f"Kien nghi {CODE} da co tra loi cua So Xay dung tinh Ninh Binh: Ngay 20/9/2025, "
         "So Xay dung da phoi hop"
     )
-    assert out.text.endswith(f"... Xem day du: {LOOKUP}")
+    assert out.text.endswith(f"... Xem day du: {LINK}")
     assert "may bom" not in out.text  # the end of the answer did not fit
     cut = out.text.split("... Xem day du:")[0]
     assert not cut.endswith((" ", ",")) and cut[-1].isalnum()  # cut at a word boundary
@@ -497,7 +501,7 @@ def test_sms_status_reply() -> None:
     text = sms("sms_status_reply").text
     assert text == (
         f"Kien nghi {CODE}: Dang giai quyet (cap nhat 01/08/2025). "
-        f"Doi thoai luc 08:30 ngay 15/08/2025. Chi tiet: {LOOKUP}"
+        f"Doi thoai luc 08:30 ngay 15/08/2025. Chi tiet: {LINK}"
     )
 
 
@@ -523,7 +527,7 @@ def test_sms_status_reply_for_an_unknown_code() -> None:
 def test_sms_status_reply_cuts_a_long_note() -> None:
     out = sms("sms_status_reply", status="answered", dialogue_starts_at=None, note=ANSWER)
     assert out.segments <= 2
-    assert "Da co tra loi" in out.text and out.text.endswith(f"... Chi tiet: {LOOKUP}")
+    assert "Da co tra loi" in out.text and out.text.endswith(f"... Chi tiet: {LINK}")
 
 
 def test_sms_stop_reply() -> None:

@@ -21,11 +21,12 @@ KINDS = ("feedback", "complaint", "denunciation", "voters_petition")
 # known is "đơn"; a complaint is never called "kiến nghị".
 KIND_VI = {"feedback": "Phản ánh, kiến nghị", "complaint": "Khiếu nại",
            "denunciation": "Tố cáo", "voters_petition": "Kiến nghị cử tri"}
+# Only the statuses intake's state machine reaches: a petition on a dialogue's agenda
+# keeps its status (the portal reads the agenda from scheduling's dialogues).
 PETITION_STATUS_VI = {
     "received": "Đã tiếp nhận", "accepted": "Đã thụ lý", "assigned": "Đang giải quyết",
-    "on_agenda": "Đưa vào chương trình đối thoại", "answered": "Đã có trả lời",
-    "closed": "Đã kết thúc", "rejected": "Không thụ lý", "withdrawn": "Đã rút",
-    "reopened": "Đang xem xét lại",
+    "answered": "Đã có trả lời", "closed": "Đã kết thúc", "rejected": "Không thụ lý",
+    "withdrawn": "Đã rút", "reopened": "Đang xem xét lại",
 }
 CHANNELS = ("web", "sms", "hotline", "in_person", "front", "organisation", "external")
 

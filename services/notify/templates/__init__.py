@@ -14,8 +14,10 @@ user text (the ``quote`` filter writes them); ``Label:`` followed by ``- item`` 
 a list; a paragraph ``Label: https://...`` is a link.
 
 An SMS file may declare ``{% set variants = 2 %}`` (forms tried in order, the first that
-fits wins; the template reads ``variant``) and ``{% set shrink = ["answer", ...] %}``
-(context keys that may be cut, in this order, when even the last form is too long).
+fits wins; the template reads ``variant``), ``{% set one_segment_first = true %}`` (a form
+that fits in one segment wins over an earlier one that needs two) and
+``{% set shrink = ["answer", ...] %}`` (context keys that may be cut, in this order, when
+even the last form is too long).
 
 ``render(name, channel, context)`` turns a template name and a plain dict into a
 :class:`Rendered` message. Context values are plain data: strings, ints, lists of
@@ -59,6 +61,7 @@ from services.notify.templates.context import (
     format_datetime,
     format_number,
     format_time,
+    lookup_link,
     prepare,
     status_name,
     to_vietnam_time,
@@ -162,8 +165,12 @@ def _fit_sms(name: str, template: Template, values: dict[str, Any], keep_diacrit
     def fits(text: str) -> bool:
         return segments(text) <= max_segments
 
-    for variant in range(count):
-        text = build(variant, values)
+    # Every segment is paid for: with ``one_segment_first`` the first form that fits in
+    # one segment wins, else (and without it) the first that fits in ``max_segments``.
+    forms = [build(variant, values) for variant in range(count)]
+    if getattr(module, "one_segment_first", False):
+        forms = [*(t for t in forms if segments(t) == 1), *forms]
+    for text in forms:
         if fits(text):
             return text
     last, vals = count - 1, dict(values)
@@ -257,6 +264,7 @@ __all__ = [
     "format_datetime",
     "format_number",
     "format_time",
+    "lookup_link",
     "render",
     "status_name",
     "to_vietnam_time",

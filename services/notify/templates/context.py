@@ -36,6 +36,10 @@ sms_stop_reply (SMS only)          tracking_code (None: every petition), found, 
 sms_help_reply (SMS only)          sms_number*, lookup_url, hotline
 dialogue_request_code (SMS only)   code*, expires_at*, commune_name
 =================================  ==================================================
+
+``lookup_url`` is the public look-up page (``NOTIFY_LOOKUP_URL``); a message about one
+petition links to it with the code filled in (``…/tra-cuu?code=<tracking_code>``, see
+:func:`lookup_link`), and Zalo's ``lookup_url`` parameter is the same link.
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ import unicodedata
 from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
+from urllib.parse import quote, urlsplit
 
 from services.common.clock import VN_TZ, vn_date
 from services.common.contracts.intake import PETITION_STATUS_VI
@@ -159,6 +164,23 @@ def _cut(text: str, limit: int) -> str:
 cut_at_word = _cut  # the rule ZNS parameters are cut by too
 
 
+
+
+# ---------------------------------------------------------------- links
+
+
+def lookup_link(base: str | None, code: str | None) -> str | None:
+    """The look-up page with the tracking code filled in (``?code=``), so a citizen who
+    follows the link from an SMS, a Zalo message or an e-mail only has to type the last
+    digits of their phone. ``base`` as it is without a code, or when it names one."""
+    if _blank(base) or _blank(code):
+        return base
+    base = str(base).strip()
+    query = urlsplit(base).query
+    if any(part.split("=", 1)[0] == "code" for part in query.split("&")):
+        return base
+    joint = "&" if query else ("" if base.endswith("?") else "?")
+    return f"{base}{joint}code={quote(str(code).strip(), safe='')}"
 
 
 # ---------------------------------------------------------------- context
@@ -278,6 +300,8 @@ def prepare(name: str, channel: str, context: Mapping[str, Any]) -> dict[str, An
             out[key] = nfc(value)
         else:
             out[key] = value
+    # Every link to the look-up page carries the code the message is about.
+    out["lookup_url"] = lookup_link(out.get("lookup_url"), out.get("tracking_code"))
     out.setdefault("platform_name", None)
     out["platform_name"] = out["platform_name"] or DEFAULT_PLATFORM
     if name == "sms_status_reply" and out.get("status"):

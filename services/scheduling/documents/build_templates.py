@@ -193,11 +193,28 @@ def signature(doc, with_recipients: bool = True) -> None:
     para(right, "{{ signer }}", size=14, bold=True)
 
 
-def notice() -> Document:
+def _opening() -> Document:
+    """A new document with the page set up, the letterhead and the title."""
     doc = Document()
     setup(doc)
     header(doc)
     title(doc)
+    return doc
+
+
+def _headed_lists(doc, items: str, lines: str) -> None:
+    """For each of ``items`` (a context list): its ``heading`` in bold, then each of its
+    ``lines`` as a paragraph."""
+    tag(doc, f"{{%p for s in {items} %}}")
+    para(doc, "{{ s.heading }}", bold=True, align=JUSTIFY, indent=1.0, after=3, before=6)
+    tag(doc, f"{{%p for text in s.{lines} %}}")
+    para(doc, "{{ text }}", align=JUSTIFY, indent=1.0, after=3)
+    tag(doc, "{%p endfor %}")
+    tag(doc, "{%p endfor %}")
+
+
+def notice() -> Document:
+    doc = _opening()
     body(doc, "intro")
     tag(doc, "{%p for c in conclusions %}")
     para(doc, "{{ c.n }}. {{ c.text }}", align=JUSTIFY, indent=1.0, after=3)
@@ -213,16 +230,8 @@ def notice() -> Document:
 
 
 def minutes() -> Document:
-    doc = Document()
-    setup(doc)
-    header(doc)
-    title(doc)
-    tag(doc, "{%p for s in sections %}")
-    para(doc, "{{ s.heading }}", bold=True, align=JUSTIFY, indent=1.0, after=3, before=6)
-    tag(doc, "{%p for text in s.lines %}")
-    para(doc, "{{ text }}", align=JUSTIFY, indent=1.0, after=3)
-    tag(doc, "{%p endfor %}")
-    tag(doc, "{%p endfor %}")
+    doc = _opening()
+    _headed_lists(doc, "sections", "lines")
     body(doc, "closing")
     table = doc.add_table(rows=1, cols=2)
     _widths(table, (Cm(8.25), Cm(8.25)))
@@ -238,17 +247,9 @@ def minutes() -> Document:
 
 
 def programme() -> Document:
-    doc = Document()
-    setup(doc)
-    header(doc)
-    title(doc)
+    doc = _opening()
     body(doc, "intro")
-    tag(doc, "{%p for q in quarters %}")
-    para(doc, "{{ q.heading }}", bold=True, align=JUSTIFY, indent=1.0, after=3, before=6)
-    tag(doc, "{%p for item in q.lines %}")
-    para(doc, "{{ item }}", align=JUSTIFY, indent=1.0, after=3)
-    tag(doc, "{%p endfor %}")
-    tag(doc, "{%p endfor %}")
+    _headed_lists(doc, "quarters", "lines")
     body(doc, "closing")
     signature(doc)
     return doc

@@ -23,12 +23,13 @@ def test_received_sends_code_and_lookup_by_sms_and_email(harness):
 
     [sms] = harness.sms()
     assert CODE in sms["body"]
-    assert "8077" in sms["body"] and "doithoai.ninhbinh.gov.vn/tra-cuu" in sms["body"]
+    assert "8077" in sms["body"] and f"doithoai.ninhbinh.gov.vn/tra-cuu?code={CODE}" in sms["body"]
     assert sms["segments"] <= 2
     [mail] = harness.emails()
     assert CODE in mail["subject"]
     assert "Đường liên thôn Đông Chùa ngập sâu sau mưa lớn" in mail["body"]
     assert "09/03/2027" in mail["body"]
+    assert f"/tra-cuu?code={CODE}" in mail["body"]
 
     docs = harness.notifications(petition_id=event.subject)
     assert {d["state"] for d in docs} == {"sent"}

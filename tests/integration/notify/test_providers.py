@@ -126,6 +126,8 @@ def test_zalo_choice_goes_by_zns_and_is_reported_delivered(live):
     [zalo] = harness.sinks.messages("zalo", PHONE)
     assert zalo["provider"] == "zns" and zalo["template_id"] == "100001"
     assert zalo["template_data"]["ma_tra_cuu"] == event.data["tracking_code"]
+    link = zalo["template_data"]["duong_dan"]
+    assert link.endswith(f"/tra-cuu?code={event.data['tracking_code']}")
     assert harness.sms() == []
     [doc] = harness.notifications(petition_id=event.subject)
     assert doc["channel"] == "zalo" and doc["provider_message_id"] == zalo["id"]

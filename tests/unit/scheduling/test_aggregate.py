@@ -139,4 +139,4 @@ def test_the_read_model_reads_a_petition_s_status():
     closed.data["status"] = "reopened"  # intake's own word wins over the event's type
     assert agenda.status_of(closed) == "reopened" and agenda.is_open("reopened")
     assert all(not agenda.is_open(s) for s in ("rejected", "withdrawn", "answered"))
-    assert agenda.is_open("received") and agenda.is_open("on_agenda")
+    assert agenda.is_open("received") and agenda.is_open("assigned")

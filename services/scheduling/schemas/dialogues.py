@@ -1,20 +1,18 @@
-"""Request and response schemas of the scheduling API. Unknown fields are refused."""
+"""Dialogues (plan, announce, hold, conclude, agenda) and agenda candidates."""
 
 from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from services.common.clock import vn_datetime
-from services.common.contracts.fields import AGENCY, PROVINCE
+from services.common.contracts.fields import AGENCY
 from services.common.contracts.scheduling import DIALOGUE_KINDS, FORMATS, LEVELS
-from services.common.schemas import AreaArgs, LocalityIn, LocalityOut, page_of
-from services.scheduling.domain import BODIES, FORMS
+from services.common.schemas import AreaArgs, LocalityIn, page_of
+from services.scheduling.domain import FORMS
+from services.scheduling.schemas.base import TEXT, Locality, Person, PersonIn
 
 STATES = ("draft", "announced", "held", "concluded", "cancelled")
-TEXT = validate.Length(1, 500)
 LONG_TEXT = validate.Length(1, 20_000)
-PERIOD = validate.Regexp(r"^\d{4}-(Q[1-4]|0[1-9]|1[0-2])$",
-                         error="period: 'YYYY-Qn' or 'YYYY-MM', e.g. 2027-Q2 or 2027-05")
 ID = validate.Length(1, 100)
 
 
@@ -25,16 +23,6 @@ def _ids(**kwargs) -> fields.List:
 def _agencies(**kwargs) -> fields.List:
     return fields.List(fields.String(validate=AGENCY), validate=validate.Length(max=50), **kwargs)
 
-
-class PersonIn(Schema):
-    name = fields.String(required=True, validate=validate.Length(1, 200))
-    title = fields.String(required=True, validate=validate.Length(1, 200))
-    body = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(BODIES),
-                         metadata={"description": "body represented; read from the title "
-                                                  "when absent"})
-
-
-# --- dialogues ---------------------------------------------------------------
 
 class DialogueIn(Schema):
     kind = fields.String(required=True, validate=validate.OneOf(DIALOGUE_KINDS))
@@ -138,15 +126,6 @@ class ReorderIn(Schema):
 
 class SuggestIn(Schema):
     limit = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(1, 50))
-
-
-class Person(Schema):
-    name = fields.String()
-    title = fields.String()
-    body = fields.String(allow_none=True)
-
-
-Locality = LocalityOut
 
 
 class AgendaItem(Schema):
@@ -264,206 +243,3 @@ class Candidate(Schema):
 
 
 CandidatePage = page_of(Candidate, "CandidatePage")
-
-
-# --- programmes --------------------------------------------------------------
-
-class ProgrammeItemIn(Schema):
-    period = fields.String(required=True, validate=PERIOD)
-    kind = fields.String(required=True, validate=validate.OneOf(DIALOGUE_KINDS))
-    topic = fields.String(required=True, validate=TEXT)
-
-
-class ProgrammeIn(Schema):
-    locality = fields.Nested(LocalityIn, required=True)
-    year = fields.Integer(required=True, validate=validate.Range(2000, 2100))
-    title = fields.String(load_default=None, allow_none=True, validate=TEXT)
-    items = fields.List(fields.Nested(ProgrammeItemIn), required=True,
-                        validate=validate.Length(1, 500))
-
-
-class ProgrammeArgs(AreaArgs):
-    year = fields.Integer(validate=validate.Range(2000, 2100))
-
-
-class ProgrammeItem(Schema):
-    period = fields.String()
-    kind = fields.String()
-    topic = fields.String()
-
-
-class ProgrammeOut(Schema):
-    id = fields.String(attribute="_id")
-    locality = fields.Nested(Locality)
-    year = fields.Integer()
-    title = fields.String(allow_none=True)
-    state = fields.String()
-    items = fields.List(fields.Nested(ProgrammeItem))
-    created_at = fields.AwareDateTime()
-    published_at = fields.AwareDateTime(allow_none=True)
-
-
-ProgrammePage = page_of(ProgrammeOut, "ProgrammePage")
-
-
-# --- dialogue requests -------------------------------------------------------
-
-class RequesterIn(Schema):
-    full_name = fields.String(required=True, validate=validate.Length(1, 200))
-    phone = fields.String(load_default=None, allow_none=True, validate=validate.Length(6, 20))
-    id_number = fields.String(load_default=None, allow_none=True,
-                              validate=validate.Regexp(r"^\d{9}$|^\d{12}$",
-                                                       error="9 or 12 digits"))
-    address = fields.String(load_default=None, allow_none=True, validate=TEXT)
-
-
-class DialogueRequestIn(Schema):
-    locality = fields.Nested(LocalityIn, required=True)
-    topic = fields.String(required=True, validate=TEXT)
-    requester = fields.Nested(RequesterIn, required=True)
-
-
-class DialogueRequestOut(Schema):
-    request_id = fields.String()
-    ward_code = fields.String()
-    year = fields.Integer()
-    counted = fields.Boolean(metadata={"description": "false when this person already asked "
-                                                      "this year"})
-    requester_count = fields.Integer()
-    voter_count = fields.Integer(allow_none=True)
-    threshold = fields.Integer(allow_none=True)
-    dialogue_required = fields.Boolean()
-    confirmation_required = fields.Boolean(metadata={
-        "description": "true until the code sent to the phone is confirmed; only "
-                       "confirmed requesters count"})
-    voter_count_missing = fields.Boolean(metadata={
-        "description": "no voter count is recorded for this commune: no threshold"})
-
-
-class ConfirmIn(Schema):
-    code = fields.String(required=True, validate=validate.Regexp(r"^\s*\d{6}\s*$",
-                                                                 error="6 digits"))
-
-
-# --- compliance and reports --------------------------------------------------
-
-class ComplianceArgs(Schema):
-    province_code = fields.String(required=True, validate=PROVINCE)
-    year = fields.Integer(required=True, validate=validate.Range(2000, 2100))
-
-
-class ComplianceRow(Schema):
-    ward_code = fields.String()
-    name = fields.String()
-    kind = fields.String()
-    dialogues_held = fields.Integer()
-    annual_minimum_met = fields.Boolean()
-    required_outstanding = fields.Integer()
-    late_notices = fields.Integer()
-    late_notices_url = fields.String(metadata={"description": "the public register of this "
-                                                              "unit's late notices"})
-    results_overdue = fields.Integer(metadata={"description": "held over 10 days ago, not "
-                                                              "concluded"})
-    voter_count = fields.Integer(allow_none=True)
-    voter_count_source = fields.String(allow_none=True)
-    voter_count_as_of = fields.String(allow_none=True)
-    voter_count_missing = fields.Boolean()
-    party_dialogues_held = fields.Integer(metadata={"description": "QĐ 11 dialogues; not "
-                                                                   "counted for art. 43"})
-
-
-class ComplianceOut(Schema):
-    province_code = fields.String()
-    year = fields.Integer()
-    total = fields.Integer()
-    units_below_minimum = fields.Integer()
-    voter_counts_missing = fields.Integer(metadata={
-        "description": "communes without a voter count: their 10 % cannot be judged"})
-    items = fields.List(fields.Nested(ComplianceRow))
-
-
-class ReportArgs(Schema):
-    province_code = fields.String(required=True, validate=PROVINCE)
-    from_ = fields.Date(data_key="from", load_default=None)
-    to = fields.Date(load_default=None)
-
-
-class ReportRow(Schema):
-    unit_code = fields.String()
-    unit_name = fields.String()
-    level = fields.String()
-    kind = fields.String()
-    count = fields.Integer()
-
-
-class ReportOut(Schema):
-    province_code = fields.String()
-    from_ = fields.Date(data_key="from")
-    to = fields.Date()
-    total = fields.Integer()
-    items = fields.List(fields.Nested(ReportRow))
-
-
-# --- reception days (Quy định 11-QĐi/TW) ------------------------------------------
-
-class ReceptionIn(Schema):
-    level = fields.String(required=True, validate=validate.OneOf(LEVELS))
-    locality = fields.Nested(LocalityIn, required=True)
-    host = fields.Nested(PersonIn, required=True)
-    venue = fields.String(required=True, validate=TEXT)
-    starts_at = fields.AwareDateTime(required=True)
-    ends_at = fields.AwareDateTime(required=True)
-
-
-class ReceptionHoldIn(Schema):
-    citizens = fields.Integer(required=True, validate=validate.Range(min=0))
-
-
-class ReceptionOut(Schema):
-    id = fields.String(attribute="_id")
-    level = fields.String()
-    locality = fields.Nested(Locality)
-    unit_code = fields.String()
-    host = fields.Nested(Person)
-    venue = fields.String()
-    starts_at = fields.AwareDateTime()
-    ends_at = fields.AwareDateTime()
-    starts_at_display = fields.Function(lambda d: vn_datetime(d["starts_at"]))
-    day = fields.String()
-    state = fields.String()
-    citizens = fields.Integer(allow_none=True)
-
-
-class ReceptionArgs(Schema):
-    unit_code = fields.String(load_default=None, validate=validate.Regexp(r"^\d{2}(\d{3})?$"))
-    province_code = fields.String(load_default=None, validate=PROVINCE)
-    from_ = fields.Date(data_key="from", required=True)
-    to = fields.Date(required=True)
-
-
-class ReceptionList(Schema):
-    items = fields.List(fields.Nested(ReceptionOut))
-
-
-class ReceptionComplianceArgs(Schema):
-    province_code = fields.String(required=True, validate=PROVINCE)
-    month = fields.String(required=True, validate=validate.Regexp(
-        r"^\d{4}-(0[1-9]|1[0-2])$", error="YYYY-MM"))
-
-
-class ReceptionRow(Schema):
-    unit_code = fields.String()
-    name = fields.String()
-    level = fields.String()
-    held = fields.Integer()
-    minimum = fields.Integer()
-    met = fields.Boolean()
-
-
-class ReceptionComplianceOut(Schema):
-    province_code = fields.String()
-    month = fields.String()
-    source = fields.String()
-    total = fields.Integer()
-    units_below_minimum = fields.Integer()
-    items = fields.List(fields.Nested(ReceptionRow))

@@ -1,20 +1,15 @@
-"""Officers' console, in the order of the work: hot issues -> dialogue planner -> held ->
-conclusions -> the agency's commitments -> the Front's judgement -> leaders' overview.
-Every call carries the officer's own token, so each service applies its own role and
-locality rules; the portal only chooses what to show."""
+"""The dialogue planner and a dialogue's steps: draft -> announce -> hold -> conclude, and
+the documents scheduling writes for it."""
 
 from __future__ import annotations
 
-from collections import Counter
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from flask import (
-    Blueprint,
     Response,
     abort,
     flash,
-    g,
     get_flashed_messages,
     redirect,
     render_template,
@@ -26,75 +21,18 @@ from services.common.auth import EDITORS
 from services.common.clock import VN_TZ, vn_today
 from services.portal.auth import officer_required, token
 from services.portal.backend import ApiError
-from services.portal.citizen import STATE_NAMES, commitments_of, tally, wards
-from services.portal.pages import (
-    FORM_AGAIN,
-    agencies,
-    backend,
-    field_errors,
-    now,
-    send,
-    settings,
-    when,
+from services.portal.citizen import STATE_NAMES
+from services.portal.officer.base import (
+    DIALOGUE_KINDS,
+    FORMATS,
+    NOTICE_DAYS,
+    OUTCOMES,
+    blueprint,
+    me,
+    my_wards,
 )
+from services.portal.pages import FORM_AGAIN, agencies, backend, field_errors, now, send, when
 
-blueprint = Blueprint("officer", __name__, url_prefix="/can-bo")
-
-NOTICE_DAYS = 7
-DIALOGUE_KINDS = {"periodic": "Định kỳ", "thematic": "Chuyên đề", "ad_hoc": "Đột xuất"}
-FORMATS = {"in_person": "Trực tiếp", "online": "Trực tuyến", "hybrid": "Trực tiếp và trực tuyến"}
-OUTCOMES = {"resolved": "Đã giải quyết", "partially_resolved": "Giải quyết một phần",
-            "not_feasible": "Không thể thực hiện"}
-CATEGORIES = {"land": "Đất đai", "environment": "Môi trường", "social_policy": "Chính sách xã hội",
-              "infrastructure": "Hạ tầng", "administrative": "Thủ tục hành chính",
-              "civil_status": "Hộ tịch, cư trú", "construction": "Xây dựng",
-              "labour": "Lao động, việc làm", "security": "An ninh, trật tự", "other": "Khác"}
-
-
-def me() -> dict[str, Any]:
-    return g.user
-
-
-def my_wards() -> list:
-    """The communes an officer may pick: their own, or every one of their province."""
-    user = me()
-    every = wards(user.get("province_code") or settings().province_code)
-    return [w for w in every if w.code == user["ward_code"]] if user.get("ward_code") else every
-
-
-@blueprint.get("/")
-@officer_required()
-def home():
-    return render_template("officer/home.html", messages=get_flashed_messages())
-
-
-# --- hot issues ------------------------------------------------------------------------
-
-@blueprint.get("/van-de")
-@officer_required("secretariat", "host", "front_officer", "auditor", "admin")
-def issues():
-    user = me()
-    ward_code = request.args.get("ward_code") or user.get("ward_code")
-    category = request.args.get("category") or None
-    page = backend().get("intake", "/api/v1/issues", token(),
-                     province_code=user.get("province_code"), ward_code=ward_code,
-                     category=category, page_size=50)
-    return render_template("officer/issues.html", items=page["items"], total=page["total"],
-                           ward_code=ward_code, category=category, wards=my_wards(),
-                           categories=CATEGORIES)
-
-
-@blueprint.get("/van-de/<issue_id>")
-@officer_required("secretariat", "host", "front_officer", "auditor", "admin")
-def issue(issue_id: str):
-    found = backend().get("intake", f"/api/v1/issues/{issue_id}", token())
-    petitions = backend().get("intake", "/api/v1/petitions", token(), issue_id=issue_id,
-                          province_code=found["locality"]["province_code"], page_size=100)
-    return render_template("officer/issue.html", issue=found, petitions=petitions["items"],
-                           categories=CATEGORIES)
-
-
-# --- dialogue planner ------------------------------------------------------------------
 
 @blueprint.get("/doi-thoai")
 @officer_required()
@@ -329,155 +267,3 @@ def conclude(dialogue_id: str):
             "signed_by": f["signed_by"].strip(), "conclusions": conclusions}
     return _act(dialogue_id, "conclude", body,
                 "Đã ban hành thông báo kết luận; các cơ quan được giao nhiệm vụ.")
-
-
-# --- commitments (agencies), the Front's judgement --------------------------------------
-
-@blueprint.get("/cam-ket")
-@officer_required()
-def commitments():
-    view = request.args.get("xem", "due")
-    user = me()
-    filters: dict[str, Any] = {"province_code": None if user.get("agency_id")
-                               else user.get("province_code"),
-                               "ward_code": user.get("ward_code")}
-    today = vn_today(now())
-    if view == "overdue":
-        filters["overdue"] = "true"
-    elif view == "due":
-        filters["due_to"] = (today + timedelta(days=30)).isoformat()
-    items = [c for c in commitments_of(token(), **filters)
-             if view == "all" or c["status"] != "resolved"]
-    items.sort(key=lambda c: c["deadline"])
-    return render_template("officer/commitments.html", items=items, view=view, today=today,
-                           messages=get_flashed_messages())
-
-
-@blueprint.get("/cam-ket/<commitment_id>")
-@officer_required()
-def commitment(commitment_id: str, errors: dict[str, str] | None = None, status: int = 200):
-    c = backend().get("followup", f"/api/v1/commitments/{commitment_id}", token())
-    roles = set(me()["roles"])
-    return render_template(
-        "officer/commitment.html", c=c, errors=errors or {}, outcomes=OUTCOMES,
-        can_report=bool(roles & {"agency_officer", "secretariat", "admin"})
-        and c["status"] != "resolved",
-        can_assess="front_officer" in roles and c["status"] == "resolved"
-        and not c.get("assessment"), messages=get_flashed_messages()), status
-
-
-def _followup(commitment_id: str, action: str, body: dict[str, Any], done: str):
-    """A report on a commitment (progress, resolve, assess), back to its page."""
-    return send("followup", f"/api/v1/commitments/{commitment_id}/{action}", body, token(),
-                done=done, then=url_for("officer.commitment", commitment_id=commitment_id),
-                again=lambda **shown: commitment(commitment_id, **shown))
-
-
-def _evidence(errors: dict[str, str]) -> list[str]:
-    links = [x.strip() for x in request.form.get("evidence", "").splitlines() if x.strip()]
-    if any(not x.startswith(("http://", "https://")) for x in links):
-        errors["evidence"] = "Mỗi dòng là một đường dẫn bắt đầu bằng http:// hoặc https://."
-    return links
-
-
-@blueprint.post("/cam-ket/<commitment_id>/tien-do")
-@officer_required("agency_officer", "secretariat", "admin")
-def progress(commitment_id: str):
-    errors: dict[str, str] = {}
-    note = request.form.get("note", "").strip()
-    percent = request.form.get("percent", "").strip()
-    if not note:
-        errors["note"] = "Vui lòng nhập nội dung tiến độ."
-    if not (percent.isdigit() and 0 <= int(percent) <= 100):
-        errors["percent"] = "Nhập tỷ lệ hoàn thành từ 0 đến 100."
-    evidence = _evidence(errors)
-    if errors:
-        return commitment(commitment_id, errors=errors, status=FORM_AGAIN)
-    return _followup(commitment_id, "progress",
-                     {"note": note, "percent": int(percent), "evidence": evidence},
-                     "Đã cập nhật tiến độ.")
-
-
-@blueprint.post("/cam-ket/<commitment_id>/giai-quyet")
-@officer_required("agency_officer", "secretariat", "admin")
-def resolve(commitment_id: str):
-    errors: dict[str, str] = {}
-    answer = request.form.get("answer", "").strip()
-    outcome = request.form.get("outcome", "")
-    if not answer:
-        errors["answer"] = "Vui lòng nhập nội dung trả lời gửi người dân."
-    if outcome not in OUTCOMES:
-        errors["outcome"] = "Vui lòng chọn kết quả."
-    evidence = _evidence(errors)
-    if errors:
-        return commitment(commitment_id, errors=errors, status=FORM_AGAIN)
-    if evidence:
-        # Evidence goes with a final progress report: resolution itself carries the answer.
-        try:
-            backend().post("followup", f"/api/v1/commitments/{commitment_id}/progress",
-                       {"note": "Hồ sơ, minh chứng kết quả", "percent": 100,
-                        "evidence": evidence}, token())
-        except ApiError as exc:
-            if exc.status not in (409, 422):
-                raise
-            return commitment(commitment_id, errors=field_errors(exc), status=FORM_AGAIN)
-    return _followup(commitment_id, "resolve", {"answer": answer, "outcome": outcome},
-                     "Đã báo cáo kết quả giải quyết; người dân có kiến nghị liên quan được "
-                     "thông báo.")
-
-
-@blueprint.post("/cam-ket/<commitment_id>/danh-gia")
-@officer_required("front_officer")
-def assess(commitment_id: str):
-    errors: dict[str, str] = {}
-    assessment = request.form.get("assessment", "")
-    note = request.form.get("note", "").strip()
-    if assessment not in ("satisfactory", "unsatisfactory"):
-        errors["assessment"] = "Vui lòng chọn đạt hoặc chưa đạt."
-    if not note:
-        errors["note"] = "Vui lòng nêu nhận xét của Mặt trận."
-    if errors:
-        return commitment(commitment_id, errors=errors, status=FORM_AGAIN)
-    done = ("Đã ghi nhận: kết quả đạt yêu cầu." if assessment == "satisfactory"
-            else "Đã yêu cầu giải quyết lại; cơ quan được thông báo.")
-    return _followup(commitment_id, "assess", {"assessment": assessment, "note": note}, done)
-
-
-@blueprint.get("/danh-gia")
-@officer_required("front_officer")
-def judgements():
-    user = me()
-    items = commitments_of(token(), province_code=user.get("province_code"),
-                           ward_code=user.get("ward_code"), status="resolved")
-    waiting = [c for c in items if not c.get("assessment")]
-    done = [c for c in items if c.get("assessment")]
-    return render_template("officer/judgements.html", waiting=waiting, done=done)
-
-
-# --- leaders' overview -----------------------------------------------------------------
-
-@blueprint.get("/tong-hop")
-@officer_required("host", "auditor", "admin", "secretariat", "front_officer")
-def overview():
-    user = me()
-    province = user.get("province_code") or settings().province_code
-    year = vn_today(now()).year
-    compliance = backend().get("scheduling", "/api/v1/compliance", token(), province_code=province,
-                           year=year)
-    rows = compliance["items"]
-    if user.get("ward_code"):
-        rows = [r for r in rows if r["ward_code"] == user["ward_code"]]
-    items = commitments_of(token(), province_code=province, ward_code=user.get("ward_code"))
-    by_agency = tally(items, lambda c: c["agency_id"])
-    overdue = sorted((c for c in items if c.get("overdue") and c["status"] != "resolved"),
-                     key=lambda c: c["deadline"])
-    held = backend().get("scheduling", "/api/v1/dialogues", token(), province_code=province,
-                     ward_code=user.get("ward_code"), page_size=200)["items"]
-    months = Counter(when(d["starts_at"]).astimezone(VN_TZ).strftime("%m/%Y")
-                     for d in held if d["state"] in ("held", "concluded"))
-    per_month = [{"month": m, "count": n} for m, n in
-                 sorted(months.items(), key=lambda x: (x[0][3:], x[0][:2]))]
-    met = sum(1 for r in rows if r["annual_minimum_met"])
-    return render_template("officer/overview.html", compliance=rows, year=year, met=met,
-                           by_agency=by_agency, overdue=overdue, per_month=per_month,
-                           total=len(items))
