@@ -53,6 +53,9 @@ class App(ServiceApp):
     def extensions(self) -> dict:
         return {"intake": self.intake}
 
+    def upgrade(self) -> None:
+        self.intake.store.upgrade_centroids()
+
     def install(self, app: Flask) -> None:
         app.register_blueprint(page.blueprint)
 
