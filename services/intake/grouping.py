@@ -70,6 +70,9 @@ class Grouping:
         # centroid is caught by the write; what a short trust may miss is an issue
         # another process opened meanwhile (then a petition opens its own).
         self.trust = timedelta(seconds=ctx.settings.centroid_trust_seconds)
+        # Whether the worker's timed job (``walk``) keeps the index fresh: grouping a
+        # petition then walks itself only if the job fell behind.
+        self._walker = False
         # The issues this process last wrote, as written (without their centroid):
         # counting a petition starts from them, its write conditional on their version
         # (a miss reads the issue again).
@@ -113,7 +116,14 @@ class Grouping:
     def bucket(doc: dict[str, Any]) -> tuple[str, str]:
         return (doc["locality"].get("ward_code") or "", doc["category"])
 
-    def _sync(self) -> None:
+    def walk(self) -> None:
+        """The worker's timed job, every ``trust`` period: read the centroids changed
+        lately, so that grouping a petition seldom waits for it."""
+        with self.lock:
+            self._walker = True
+            self._sync(self.trust)
+
+    def _sync(self, fresh: timedelta | None = None) -> None:
         """Bring the in-memory index up to date with the issues' centroids.
 
         Other processes (another consumer, web workers rebuilding issues) change
@@ -127,7 +137,9 @@ class Grouping:
         """
         now = self.ctx.clock()
         since = self._walked
-        if since is not None and timedelta(0) <= now - since < self.trust:
+        if fresh is None:
+            fresh = self.trust * 3 if self._walker else self.trust
+        if since is not None and timedelta(0) <= now - since < fresh:
             return
         if since is None or not timedelta(0) <= now - since <= WALK_LIMIT:
             seen = set()
