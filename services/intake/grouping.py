@@ -17,7 +17,7 @@ from typing import Any
 from services.common import paging
 from services.common.events import Event
 from services.common.localities import top_level
-from services.common.outbox import new_document, stage
+from services.common.outbox import entry, new_document, stage
 from services.intake import domain
 from services.intake.clustering import Centroid, Clusterer, features
 from services.intake.context import Context
@@ -272,8 +272,9 @@ class Grouping:
                  stored: dict[str, Any] | None = None) -> None:
         """After an issue's write: remember it, publish what it staged, widen the bound."""
         self._remember({k: v for k, v in issue.items() if k != "outbox"})
-        if events:
-            self.ctx.outbox.flush(self.store.issues, issue["_id"], stored)
+        if events:  # what was staged is known: no read (others staged meanwhile stay)
+            staged = stored or {"_id": issue["_id"], "outbox": [entry(e) for e in events]}
+            self.ctx.outbox.flush(self.store.issues, issue["_id"], staged)
         self.store.bounds.widen(MAX_BAND, issue["heat_band"], lower=False)
 
     def _publish(self, event: Event) -> bool:
