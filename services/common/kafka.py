@@ -20,6 +20,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
@@ -46,6 +47,9 @@ logging.getLogger("kafka.net.sasl.scram").setLevel(logging.ERROR)
 JOIN_WAIT_MS = 10_000
 
 Handler = Callable[[Event], None]
+# Handles consecutive events of one type from one poll at once (one bulk write per
+# collection, say); each must also have a one-event handler (see Consumer).
+BatchHandler = Callable[[list[Event]], None]
 
 # The physical topic of the record a handler is handling (e.g. to learn which
 # agency's topic a report came from); None outside a consumer's handler.
@@ -189,18 +193,25 @@ class Consumer:
     ``handlers`` maps an event type to a function; types without one are
     skipped. Offsets are committed after each polled batch, once every record
     in it is handled, so a crash replays at most that batch.
+
+    ``batch_handlers`` (optional) maps some of those types to a function taking a
+    list: consecutive records of such a type in a poll go to it at once, in order.
+    Should it fail, the same records go one by one to their one-event handlers,
+    with the usual retries and dead letters.
     """
 
     def __init__(self, settings: Settings, bus: Bus, group: str, handlers: dict[str, Handler],
                  *, topics: Iterable[str] = (), pattern: str | None = None,
                  max_poll_records: int = 200, backoff_max: float = 30.0,
                  on_invalid: Callable[[str, Exception], None] | None = None,
+                 batch_handlers: dict[str, BatchHandler] | None = None,
                  **overrides: object) -> None:
         topics = list(topics)
         self.settings = settings
         self.bus = bus
         self.group = topic_name(settings, group)
         self.handlers = handlers
+        self.batch_handlers = batch_handlers or {}
         self.backoff_max = backoff_max
         self.stats = ConsumerStats()
         self._stop = threading.Event()
@@ -278,19 +289,63 @@ class Consumer:
         batches = self._consumer.poll(timeout_ms=self._join_wait(timeout_ms))
         done: dict[TopicPartition, OffsetAndMetadata] = {}
         count = 0
+        run: list[tuple[TopicPartition, Any, Event]] = []  # consecutive, one batched type
         try:
             for tp, records in batches.items():
                 for record in records:
                     if self._stop.is_set():
                         return count
+                    event = self._batchable(record)
+                    if run and (event is None or event.type != run[0][2].type):
+                        if not self._process_run(run, done):
+                            return count
+                        count += len(run)
+                        run = []
+                    if event is not None:
+                        run.append((tp, record, event))
+                        continue
                     if not self._process(record):
                         return count  # stopped while retrying: leave it uncommitted
                     done[tp] = OffsetAndMetadata(record.offset + 1, "", -1)
                     count += 1
+            if run and self._process_run(run, done):
+                count += len(run)
         finally:
             if done:
                 self._commit(done)
         return count
+
+    def _batchable(self, record) -> Event | None:
+        """The record's event if a batch handler takes its type (else None: the record
+        goes through ``_process``, which also deals with what cannot be read)."""
+        limit = self.settings.kafka_max_event_bytes
+        if not self.batch_handlers or len(record.value or b"") > limit:
+            return None
+        try:
+            event = Event.from_json(record.value)
+        except InvalidEvent:
+            return None
+        return event if event.type in self.batch_handlers else None
+
+    def _process_run(self, run: list[tuple[TopicPartition, Any, Event]],
+                     done: dict[TopicPartition, OffsetAndMetadata]) -> bool:
+        """Handle consecutive records of one batched type; False if stopped meanwhile."""
+        events = [event for _, _, event in run]
+        try:
+            self.batch_handlers[events[0].type](events)
+            self.stats.handled += len(events)
+            for tp, record, _ in run:
+                done[tp] = OffsetAndMetadata(record.offset + 1, "", -1)
+            return True
+        except Exception as exc:  # one by one: retries, dead letters, as ever
+            log.warning("batch failed, handling its events one by one",
+                        extra={"event_type": events[0].type, "count": len(events),
+                               "error": repr(exc)})
+        for tp, record, _ in run:
+            if not self._process(record):
+                return False
+            done[tp] = OffsetAndMetadata(record.offset + 1, "", -1)
+        return True
 
     def _commit(self, offsets: dict[TopicPartition, OffsetAndMetadata]) -> None:
         delay = 0.2

@@ -53,6 +53,9 @@ class App(ServiceApp):
     def extensions(self) -> dict:
         return {"intake": self.intake}
 
+    def upgrade(self) -> None:
+        self.intake.store.upgrade_centroids()
+
     def install(self, app: Flask) -> None:
         app.register_blueprint(page.blueprint)
 
@@ -73,7 +76,10 @@ class App(ServiceApp):
     def jobs(self) -> list[Job]:
         return [Job("trending-sweep", 60, self.intake.sweep_trending),
                 Job("ungrouped-sweep", 60, self.intake.sweep_ungrouped),
-                Job("rate-limit-sweep", 60, self.intake.limiter.sweep)]
+                Job("rate-limit-sweep", 60, self.intake.limiter.sweep),
+                # the grouping's index of centroids kept fresh off the consumer's path
+                Job("centroid-walk", max(self.settings.centroid_trust_seconds, 1.0),
+                    self.intake.grouping.walk)]
 
 
 def build(settings: Settings | None = None, clock: Clock | None = None) -> App:

@@ -17,16 +17,19 @@ from typing import Any
 from services.common import paging
 from services.common.events import Event
 from services.common.localities import top_level
-from services.common.outbox import stage
+from services.common.outbox import entry, new_document, stage
 from services.intake import domain
 from services.intake.clustering import Centroid, Clusterer, features
 from services.intake.context import Context
-from services.intake.store import OPEN, UNGROUPED, bucket_key, slot
+from services.intake.store import OPEN, UNGROUPED, bucket_key, bucket_of, slot
 from services.intake.views import MAX_BAND, ref
 
 log = logging.getLogger(__name__)
 DENUNCIATION = "denunciation"
 ISSUE_CACHE = 5000  # issues remembered per process (a few KB each)
+# A process that has not read the changed centroids for longer than this reads every
+# open centroid again rather than walking slot by slot (one query per 10 s).
+WALK_LIMIT = timedelta(seconds=60)
 
 
 def snapshot(issue: dict[str, Any]) -> dict[str, Any]:
@@ -43,6 +46,7 @@ def new_issue(issue_id: str, first: dict[str, Any], now: datetime,
     return {
         "_id": issue_id, "title": first["title"], "category": first["category"],
         **top_level(locality), "locality": locality, "status": OPEN, "petition_count": 0,
+        "bucket": bucket_key(locality.get("ward_code") or "", first["category"]),
         "distinct_petitioners": 0, "heat": 0.0, "trending": False, "version": 1,
         "daily": {}, "merged_into": None, "created_at": now, "updated_at": now,
         "last_petition_at": now, "outbox": [], **paging.heat_keys(0.0),
@@ -55,18 +59,23 @@ class Grouping:
         self.store = ctx.store
         self.settings = ctx.settings
         self.clusterer = Clusterer(ctx.settings.cluster_threshold)
-        # The in-memory index is a cache of the centroids collection: per bucket, when
-        # it was last read and which centroid version (``cv``) of each issue it holds.
+        # The in-memory index is a cache of every open issue's centroid (the centroid
+        # lives in the issue document): which centroid version (``cv``) of each it holds,
+        # and up to when it has read what other processes changed.
         self.lock = threading.RLock()
-        self._synced: dict[tuple[str, str], datetime] = {}
         self._cv: dict[str, int] = {}
-        # How long a bucket's index is trusted without reading the centroids again.
-        # Every write to a centroid is conditional on its version, so a stale entry
-        # is caught by the write; what a short trust may miss is an issue another
-        # process opened meanwhile in the bucket (then a petition opens its own).
+        self._walked: datetime | None = None
+        # How long the index is trusted without reading the centroids changed since.
+        # Every write to an issue is conditional on its version and ``cv``, so a stale
+        # centroid is caught by the write; what a short trust may miss is an issue
+        # another process opened meanwhile (then a petition opens its own).
         self.trust = timedelta(seconds=ctx.settings.centroid_trust_seconds)
-        # The issues this process last wrote, as written: counting a petition starts
-        # from them, its write conditional on their version (a miss reads it again).
+        # Whether the worker's timed job (``walk``) keeps the index fresh: grouping a
+        # petition then walks itself only if the job fell behind.
+        self._walker = False
+        # The issues this process last wrote, as written (without their centroid):
+        # counting a petition starts from them, its write conditional on their version
+        # (a miss reads the issue again).
         self._issues: OrderedDict[str, dict[str, Any]] = OrderedDict()
 
     # --- the consumer -------------------------------------------------------------------
@@ -107,76 +116,59 @@ class Grouping:
     def bucket(doc: dict[str, Any]) -> tuple[str, str]:
         return (doc["locality"].get("ward_code") or "", doc["category"])
 
-    def _sync(self, bucket: tuple[str, str], *, full: bool = False) -> None:
-        """Bring the in-memory index of one bucket up to date with the centroids.
+    def walk(self) -> None:
+        """The worker's timed job, every ``trust`` period: read the centroids changed
+        lately, so that grouping a petition seldom waits for it."""
+        with self.lock:
+            self._walker = True
+            self._sync(self.trust)
 
-        Other processes (web workers rebuilding issues, another consumer after a
-        rebalance) change centroids too; each change sets ``slot`` (its time in
-        10-second steps), and FerretDB filters only by equality, so re-reading the
-        slots since the last read (with a margin for clock skew) keeps every process's
-        index correct at the cost of one or two small queries; a bucket not read for a
-        minute is read whole.
+    def _sync(self, fresh: timedelta | None = None) -> None:
+        """Bring the in-memory index up to date with the issues' centroids.
+
+        Other processes (another consumer, web workers rebuilding issues) change
+        centroids too; each change sets the issue's ``slot`` (its time in 10-second
+        steps), and FerretDB filters only by equality, so reading the slots since the
+        last walk (with a margin for clock skew) keeps every process's index correct at
+        the cost of one or two small queries per ``trust`` period, whatever the rate
+        of petitions. The first time, or after a long pause, every open centroid is
+        read (the clusterer weighs words by how many open issues use them, so it wants
+        them all anyway).
         """
-        ward, category = bucket
-        since = None if full else self._synced.get(bucket)
         now = self.ctx.clock()
-        if since is not None and timedelta(0) <= now - since < self.trust:
+        since = self._walked
+        if fresh is None:
+            fresh = self.trust * 3 if self._walker else self.trust
+        if since is not None and timedelta(0) <= now - since < fresh:
             return
-        first, last = (slot(since - timedelta(seconds=5)), slot(now)) if since else (0, -1)
-        whole = since is None or last - first > 6
-        seen = set()
-        for doc in self.store.centroids_in(bucket_key(ward, category),
-                                           None if whole else range(first, last + 1)):
-            iid = doc["_id"]
-            seen.add(iid)
-            if doc["status"] != OPEN:
+        if since is None or not timedelta(0) <= now - since <= WALK_LIMIT:
+            seen = set()
+            for doc in self.store.open_centroids():
+                seen.add(doc["_id"])
+                self._learn(doc)
+            for iid in set(self._cv) - seen:  # no longer open
                 self.forget(iid)
-            elif self._cv.get(iid) != doc["cv"] or iid not in self.clusterer:
-                self.clusterer.add_issue(iid, ward, category, Centroid.from_doc(doc["centroid"]))
-                self._cv[iid] = doc["cv"]
-        if whole:  # what is no longer open
-            for iid in self.clusterer.issues_in(ward, category) - seen:
-                self.forget(iid)
-        self._synced[bucket] = now
+        else:
+            for doc in self.store.centroids_changed(range(slot(since - timedelta(seconds=5)),
+                                                          slot(now) + 1)):
+                self._learn(doc)
+        self._walked = now
+
+    def _learn(self, doc: dict[str, Any]) -> None:
+        """Take an issue's centroid as stored (or forget the issue if it is not open)."""
+        iid = doc["_id"]
+        if doc.get("status") != OPEN or doc.get("centroid") is None or not doc.get("bucket"):
+            self.forget(iid)
+        elif self._cv.get(iid) != doc.get("cv") or iid not in self.clusterer:
+            self.clusterer.add_issue(iid, *bucket_of(doc["bucket"]),
+                                     Centroid.from_doc(doc["centroid"]))
+            self._cv[iid] = doc.get("cv")
 
     def forget(self, issue_id: str) -> None:
         with self.lock:
             self.clusterer.remove_issue(issue_id)
             self._cv.pop(issue_id, None)
-
-    def _place(self, doc: dict[str, Any], vector: Any, now: datetime
-               ) -> tuple[str, float | None, dict[str, Any] | None]:
-        """The issue the petition joins (its centroid already moved), its similarity,
-        and the issue when it is a new one."""
-        bucket = self.bucket(doc)
-        with self.lock:
-            for _attempt in range(10):
-                self._sync(bucket)
-                issue_id, score = self.clusterer.assign(*bucket, vector)
-                if issue_id is None:
-                    issue_id = str(uuid.uuid4())
-                    centroid = Centroid()
-                    centroid.add(vector)
-                    self.store.insert_centroid(issue_id, bucket_key(*bucket),
-                                               centroid.to_doc(), now)
-                    created = new_issue(issue_id, doc, now, petition_count=1,
-                                        daily={paging.day_key(now): 1})
-                    self.store.insert_issue(created)
-                    self._remember({k: v for k, v in created.items() if k != "outbox"})
-                    self.clusterer.add_issue(issue_id, *bucket, centroid)
-                    self._cv[issue_id] = 1
-                    return issue_id, None, created
-                live = self.clusterer.centroid(issue_id)
-                updated = Centroid(vector=dict(live.vector), count=live.count)
-                updated.add(vector)
-                cv = self._cv[issue_id]
-                if self.store.move_centroid(issue_id, cv, updated.to_doc(), now):
-                    self.clusterer.observe(issue_id, vector)
-                    self._cv[issue_id] = cv + 1
-                    return issue_id, score, None
-                # Another process changed the issue meanwhile: re-read it and retry.
-                self._sync(bucket, full=True)
-        raise RuntimeError("issue kept changing while grouping")
+            self._issues.pop(issue_id, None)
 
     # --- grouping -----------------------------------------------------------------------
     def group(self, doc: dict[str, Any], *, cause: Event | None = None) -> dict[str, Any]:
@@ -184,10 +176,9 @@ class Grouping:
         and publish ``petition.grouped``."""
         vector = features(doc["title"], doc["content"])
         now = self.ctx.clock()
-        issue_id, score, created = self._place(doc, vector, now)
-        new_petitioner = self.store.count_petitioner(issue_id, doc["petitioner_fingerprint"])
-        issue = self.refresh_heat(issue_id, cause=cause, petition=None if created else now,
-                                  new_petitioner=new_petitioner, member=doc["_id"])
+        with self.lock:
+            issue, score = self._count(doc, vector, now, cause)
+        issue_id = issue["_id"]
         grouped = self.ctx.event("petition.grouped", doc["_id"], {
             **ref({**doc, "issue_id": issue_id}), **snapshot(issue),
             "similarity": round(score, 4) if score is not None else None}, now, cause)
@@ -203,6 +194,88 @@ class Grouping:
             if after is not None:
                 self.ctx.outbox.flush(self.store.petitions, doc["_id"], after)
         return {**{k: v for k, v in doc.items() if k != UNGROUPED}, **claim}
+
+    def _count(self, doc: dict[str, Any], vector: dict[str, float], now: datetime,
+               cause: Event | None) -> tuple[dict[str, Any], float | None]:
+        """Count the petition into the issue it joins, or a new one: the issue as
+        written and the similarity (None for a new issue). Joining is one conditional
+        write of the issue (counts, heat, centroid) and, for a petitioner new to it,
+        one insert of the pair; opening an issue is one insert."""
+        bucket = self.bucket(doc)
+        fp = doc["petitioner_fingerprint"]
+        paired: tuple[str, bool] | None = None  # (issue, pair inserted) once decided
+        try:
+            for _attempt in range(10):
+                self._sync()
+                issue_id, score = self.clusterer.assign(*bucket, vector)
+                if issue_id is None:
+                    return self._open(doc, vector, bucket, now, cause), None
+                cv = self._cv[issue_id]
+                issue = self._recall(issue_id)
+                if issue is None or issue.get("cv") != cv:
+                    fresh = self.store.issue_with_centroid(issue_id)
+                    self._learn(fresh or {"_id": issue_id})
+                    if fresh is None or issue_id not in self.clusterer:
+                        continue  # no longer open: place the petition again
+                    issue = self._remember({k: v for k, v in fresh.items() if k != "centroid"})
+                    if self._cv[issue_id] != cv:
+                        continue  # its centroid moved: place the petition again
+                if paired is None or paired[0] != issue_id:
+                    if paired and paired[1]:
+                        self.store.uncount_petitioner(paired[0], fp)
+                    new = (fp != issue.get("first_petitioner")
+                           and self.store.count_petitioner(issue_id, fp))
+                    paired = (issue_id, new)
+                live = self.clusterer.centroid(issue_id)
+                moved = Centroid(vector=dict(live.vector), count=live.count)
+                moved.add(vector)
+                after, update, events = self._heat_update(issue, now, cause, now, paired[1],
+                                                          doc["_id"])
+                update["$set"].update(centroid=moved.to_doc(), slot=slot(now))
+                update["$inc"]["cv"] = 1
+                if self.store.change_issue({"_id": issue_id, "version": issue["version"],
+                                            "cv": cv, "status": OPEN},
+                                           stage(update, events, now)):
+                    self.clusterer.observe(issue_id, vector)
+                    self._cv[issue_id] = after["cv"] = cv + 1
+                    paired = None  # counted where it was inserted
+                    self._written(after, events)
+                    return after, score
+                # Another process changed the issue meanwhile: read it again and retry.
+                self._issues.pop(issue_id, None)
+            raise RuntimeError("issues kept changing while grouping")
+        finally:
+            if paired and paired[1]:  # inserted for an issue the petition did not join
+                self.store.uncount_petitioner(paired[0], fp)
+
+    def _open(self, doc: dict[str, Any], vector: dict[str, float], bucket: tuple[str, str],
+              now: datetime, cause: Event | None) -> dict[str, Any]:
+        """A new issue for the petition, its first petitioner kept in it (no pair to
+        insert for them): one insert."""
+        issue_id = str(uuid.uuid4())
+        centroid = Centroid()
+        centroid.add(vector)
+        base = new_issue(issue_id, doc, now, first_petitioner=doc["petitioner_fingerprint"])
+        after, _, events = self._heat_update(base, now, cause, now, True, doc["_id"],
+                                             members=[doc["_id"]])
+        after.update(centroid=centroid.to_doc(), cv=1, bucket=bucket_key(*bucket),
+                     slot=slot(now))
+        stored = new_document({k: v for k, v in after.items() if k != "outbox"}, events, now)
+        self.store.insert_issue(stored)
+        self.clusterer.add_issue(issue_id, *bucket, centroid)
+        self._cv[issue_id] = 1
+        after.pop("centroid")
+        self._written(after, events, stored)
+        return after
+
+    def _written(self, issue: dict[str, Any], events: list[Event],
+                 stored: dict[str, Any] | None = None) -> None:
+        """After an issue's write: remember it, publish what it staged, widen the bound."""
+        self._remember({k: v for k, v in issue.items() if k != "outbox"})
+        if events:  # what was staged is known: no read (others staged meanwhile stay)
+            staged = stored or {"_id": issue["_id"], "outbox": [entry(e) for e in events]}
+            self.ctx.outbox.flush(self.store.issues, issue["_id"], staged)
+        self.store.bounds.widen(MAX_BAND, issue["heat_band"], lower=False)
 
     def _publish(self, event: Event) -> bool:
         try:
@@ -237,31 +310,31 @@ class Grouping:
                                                       new_petitioner, member)
             if self.store.change_issue({"_id": issue_id, "version": issue["version"]},
                                        stage(update, events, now)):
-                self._remember(after)
                 break
             issue = None  # changed elsewhere (or a stale copy): read it
         else:
             raise RuntimeError(f"issue {issue_id} kept changing while counting it")
-        if events:
-            self.ctx.outbox.flush(self.store.issues, issue_id)
-        self.store.bounds.widen(MAX_BAND, after["heat_band"], lower=False)
+        self._written(after, events)
         return after
 
     def _recall(self, issue_id: str) -> dict[str, Any] | None:
         with self.lock:
             return self._issues.get(issue_id)
 
-    def _remember(self, issue: dict[str, Any]) -> None:
+    def _remember(self, issue: dict[str, Any]) -> dict[str, Any]:
         with self.lock:
             self._issues[issue["_id"]] = issue
             self._issues.move_to_end(issue["_id"])
             while len(self._issues) > ISSUE_CACHE:
                 self._issues.popitem(last=False)
+        return issue
 
     def _heat_update(self, issue: dict[str, Any], now: datetime, cause: Event | None,
-                     petition: datetime | None, new_petitioner: bool,
-                     member: str | None) -> tuple[dict[str, Any], dict[str, Any], list[Event]]:
-        """The issue after counting and heating it, the update that does it, its events."""
+                     petition: datetime | None, new_petitioner: bool, member: str | None,
+                     members: list[str] | None = None
+                     ) -> tuple[dict[str, Any], dict[str, Any], list[Event]]:
+        """The issue after counting and heating it, the update that does it, its events.
+        ``members``: the issue's petitions when known (a new issue), else read if needed."""
         issue_id = issue["_id"]
         daily = dict(issue.get("daily") or {})
         inc: dict[str, Any] = {"version": 1}
@@ -288,7 +361,7 @@ class Grouping:
         threshold = self.settings.trending_threshold
         events = []
         if value >= threshold and not issue["trending"] and issue["status"] == OPEN:
-            ids = self.store.member_ids(issue_id)
+            ids = list(members) if members is not None else self.store.member_ids(issue_id)
             if member and member not in ids:
                 ids.append(member)
             events.append(self.ctx.event("issue.trending", issue_id, {
@@ -327,17 +400,21 @@ class Grouping:
         fingerprints = {p["petitioner_fingerprint"] for p in members}
         self.store.reset_petitioners(issue_id, fingerprints)
         fields: dict[str, Any] = {"updated_at": now, "petition_count": len(members),
-                                  "distinct_petitioners": len(fingerprints), "daily": daily}
+                                  "distinct_petitioners": len(fingerprints), "daily": daily,
+                                  "centroid": centroid.to_doc(), "slot": slot(now),
+                                  # every petitioner is a pair now (reset above)
+                                  "first_petitioner": None}
         if not members:
             fields["status"] = "closed"
-        issue = self.store.recount_issue(issue_id, fields)
-        ward = issue["locality"].get("ward_code") or ""
         with self.lock:
-            cv = self.store.save_centroid(issue_id, bucket_key(ward, issue["category"]),
-                                          centroid.to_doc(), issue["status"], now)
+            issue = self.store.recount_issue(issue_id, fields)
+            key = bucket_key(*self.bucket(issue))
+            if issue.get("bucket") != key:  # an issue just split off: its bucket too
+                self.store.change_issue({"_id": issue_id}, {"$set": {"bucket": key}})
+            self._issues.pop(issue_id, None)
             if issue["status"] == OPEN:
-                self.clusterer.add_issue(issue_id, ward, issue["category"], centroid)
-                self._cv[issue_id] = cv
+                self.clusterer.add_issue(issue_id, *bucket_of(key), centroid)
+                self._cv[issue_id] = issue["cv"]
             else:
                 self.forget(issue_id)
         return self.refresh_heat(issue_id) if issue["status"] == OPEN else issue

@@ -20,9 +20,9 @@ from services.common.ratelimit import INDEXES as RATE_INDEXES
 
 PETITIONS = "petitions"
 ISSUES = "issues"
-# The clustering centroid of each issue, apart from the issue: it is the biggest part
-# of an issue (up to 400 weighted features) and only the clusterer reads it, while
-# lists, counters and heat read and write the issue on every petition.
+# Where each issue's clustering centroid was kept before it moved into the issue
+# document itself (``Store.upgrade_centroids``): counting a petition into an issue and
+# moving its centroid are one write. Views project the centroid out.
 CENTROIDS = "issue_centroids"
 # (issue_id, petitioner fingerprint) pairs, one document each: counts distinct
 # petitioners of an issue without a growing array in the issue document.
@@ -47,7 +47,6 @@ INDEXES = [
     # an array of words: GIN only (see deploy/postgres/tuning.sql)
     Index(PETITIONS, asc("terms"), name="gin_only_terms"),
     outbox.index(PETITIONS),
-    Index(CENTROIDS, asc("bucket", "status"), name="centroid_bucket"),
     Index(ISSUES, asc("province_code", "ward_code", "status", "heat"), name="issue_filters"),
     Index(ISSUES, asc("locality.province_code", "status", "heat"), name="issue_heat"),
     Index(ISSUES, asc("status", "last_petition_at"), name="issue_recent"),
@@ -56,6 +55,8 @@ INDEXES = [
     Index(ISSUES, asc("heat_band"), name="issue_heat_band"),
     Index(ISSUES, asc("heat_tier"), name="issue_heat_tier"),
     Index(ISSUES, asc("day"), name="issue_day"),
+    # the centroids changed lately (each grouping process's walk, services/intake/grouping.py)
+    Index(ISSUES, asc("slot"), name="issue_slot"),
     Index(ISSUES, asc("month"), name="issue_month"),
     outbox.index(ISSUES),
     Index(PETITIONERS, asc("issue_id", "fingerprint"), unique=True, name="issue_fingerprint"),
@@ -102,6 +103,18 @@ def bucket_key(ward: str, category: str) -> str:
     return f"{ward}|{category}"
 
 
+def bucket_of(key: str) -> tuple[str, str]:
+    """Inverse of ``bucket_key``."""
+    ward, _, category = key.partition("|")
+    return ward, category
+
+
+# What the grouping reads of an issue to cluster petitions into it.
+CENTROID_FIELDS = {"centroid": 1, "cv": 1, "status": 1, "bucket": 1}
+# What the views and counting read: everything but the outbox and the centroid.
+NO_CENTROID = {FIELD: 0, "centroid": 0}
+
+
 class Store:
     """Every query of intake: petitions, issues, their centroids and petitioners."""
 
@@ -109,7 +122,7 @@ class Store:
         self.db = db
         self.petitions = db[PETITIONS]
         self.issues = db[ISSUES]
-        self.centroids = db[CENTROIDS]
+        self.centroids = db[CENTROIDS]  # legacy, read only by upgrade_centroids
         self.petitioners = db[PETITIONERS]
         self.meta = db[META]
         self.bounds = Bounds(self.meta)
@@ -163,10 +176,13 @@ class Store:
 
     # --- issues -----------------------------------------------------------------------
     def issue(self, issue_id: str) -> dict[str, Any] | None:
+        return self.issues.find_one({"_id": issue_id}, NO_CENTROID)
+
+    def issue_with_centroid(self, issue_id: str) -> dict[str, Any] | None:
         return self.issues.find_one({"_id": issue_id}, {FIELD: 0})
 
     def find_issues(self, query: dict[str, Any]) -> Cursor:
-        return self.issues.find(query, {FIELD: 0, "daily": 0})
+        return self.issues.find(query, {**NO_CENTROID, "daily": 0})
 
     def insert_issue(self, issue: dict[str, Any]) -> None:
         self.issues.insert_one(issue)
@@ -175,9 +191,12 @@ class Store:
         return bool(self.issues.update_one(query, update).matched_count)
 
     def recount_issue(self, issue_id: str, fields: dict[str, Any]) -> dict[str, Any]:
-        return self.issues.find_one_and_update(
-            {"_id": issue_id}, {"$set": fields, "$inc": {"version": 1}},
+        """Rewrite an issue's counts and centroid (a rebuild): a new version and ``cv``."""
+        # FerretDB's findAndModify takes no projection: the centroid is left out here.
+        doc = self.issues.find_one_and_update(
+            {"_id": issue_id}, {"$set": fields, "$inc": {"version": 1, "cv": 1}},
             return_document=ReturnDocument.AFTER)
+        return {k: v for k, v in doc.items() if k not in NO_CENTROID}
 
     def heated(self, since: datetime) -> list[str]:
         """Issues whose heat may change with time: trending, or with recent petitions."""
@@ -185,42 +204,39 @@ class Store:
                                          {"last_petition_at": {"$gte": since}}]}
         return [i["_id"] for i in self.issues.find(query, {"_id": 1})]
 
-    # --- centroids ----------------------------------------------------------------------
-    def centroids_in(self, key: str, slots: range | None) -> Iterator[dict[str, Any]]:
-        """The open centroids of a bucket, or those changed in ``slots``."""
-        if slots is None:
-            yield from self.centroids.find({"bucket": key, "status": OPEN})
-            return
+    # --- centroids (inside the issues) -------------------------------------------------
+    def open_centroids(self) -> Cursor:
+        """Every open issue's centroid: a grouping process's index, read whole."""
+        return self.issues.find({"status": OPEN}, CENTROID_FIELDS)
+
+    def centroids_changed(self, slots: range) -> Iterator[dict[str, Any]]:
+        """The centroids changed (or closed) in ``slots``: one equality query each, which
+        FerretDB hands to its backend's index."""
         for at in slots:
-            yield from self.centroids.find({"bucket": key, "slot": at})
-
-    def insert_centroid(self, issue_id: str, key: str, centroid: dict[str, Any],
-                        now: datetime) -> None:
-        self.centroids.insert_one({"_id": issue_id, "bucket": key, "status": OPEN, "cv": 1,
-                                   "slot": slot(now), "centroid": centroid,
-                                   "updated_at": now})
-
-    def move_centroid(self, issue_id: str, cv: int, centroid: dict[str, Any],
-                      now: datetime) -> bool:
-        """Replace an open centroid still at version ``cv``; whether it was."""
-        return self.change_centroid({"_id": issue_id, "cv": cv, "status": OPEN},
-                                    {"centroid": centroid}, now)
+            yield from self.issues.find({"slot": at}, CENTROID_FIELDS)
 
     def change_centroid(self, query: dict[str, Any], fields: dict[str, Any],
                         now: datetime) -> bool:
-        return bool(self.centroids.update_one(
+        """Change what the grouping reads of an issue (its status, say): marked in its
+        ``slot`` and ``cv`` so that every grouping process sees it."""
+        return bool(self.issues.update_one(
             query, {"$set": {**fields, "slot": slot(now), "updated_at": now},
                     "$inc": {"cv": 1}}).matched_count)
 
-    def save_centroid(self, issue_id: str, key: str, centroid: dict[str, Any], status: str,
-                      now: datetime) -> int:
-        """Write an issue's centroid as it is now (after a rebuild); its new ``cv``."""
-        doc = self.centroids.find_one_and_update(
-            {"_id": issue_id},
-            {"$set": {"centroid": centroid, "status": status, "bucket": key,
-                      "slot": slot(now), "updated_at": now}, "$inc": {"cv": 1}},
-            upsert=True, return_document=ReturnDocument.AFTER)
-        return doc["cv"]
+    def upgrade_centroids(self) -> int:
+        """Centroids kept in their own collection (before they moved into the issues) go
+        into their issues; idempotent, run at every start."""
+        moved = 0
+        found = False
+        for doc in self.centroids.find():
+            found = True
+            moved += self.issues.update_one(
+                {"_id": doc["_id"], "centroid": None},
+                {"$set": {"centroid": doc["centroid"], "cv": doc.get("cv", 1),
+                          "bucket": doc["bucket"], "slot": doc.get("slot", 0)}}).modified_count
+        if found:
+            self.db.drop_collection(CENTROIDS)
+        return moved
 
     # --- petitioners --------------------------------------------------------------------
     def count_petitioner(self, issue_id: str, fingerprint: str) -> bool:
@@ -231,6 +247,10 @@ class Store:
         except DuplicateKeyError:
             return False
         return True
+
+    def uncount_petitioner(self, issue_id: str, fingerprint: str) -> None:
+        """Undo ``count_petitioner`` (the petition went to another issue after all)."""
+        self.petitioners.delete_one({"_id": f"{issue_id}|{fingerprint}"})
 
     def reset_petitioners(self, issue_id: str, fingerprints: set[str]) -> None:
         self.petitioners.delete_many({"issue_id": issue_id})

@@ -19,6 +19,7 @@ import threading
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from services.common.clock import Clock
@@ -42,6 +43,20 @@ class Senders:
     email: SmtpSender
     sms: SmsProvider
     zalo: ZnsSender | None = None
+
+
+def applied(doc: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    """``doc`` after ``update``, for the operators ``_finish`` uses ($set, $unset, $push
+    of one value or of ``$each``, $inc)."""
+    out = {**doc, **update.get("$set", {})}
+    for key in update.get("$unset", {}):
+        out.pop(key, None)
+    for key, value in update.get("$push", {}).items():
+        more = value["$each"] if isinstance(value, dict) and "$each" in value else [value]
+        out[key] = [*out.get(key, []), *more]
+    for key, n in update.get("$inc", {}).items():
+        out[key] = out.get(key, 0) + n
+    return out
 
 
 class Quota:
@@ -129,38 +144,41 @@ class Delivery:
         its writer has just read the petition's stop flag."""
         fallback = None
         try:
-            fallback = self._deliver(written.doc, written.token, checked)
+            fallback = self._deliver(written.doc, written.token, checked, written.stored)
         except Exception:
             # Left claimed: the lease runs out and a sender's pass retries it.
             log.exception("delivery crashed", extra={"notification": written.doc["_id"]})
+            if not written.stored:  # written claimed now, as its writer would have
+                self.store.insert_notification(written.doc)
         if fallback:
             self.fallback(*fallback)
 
-    def _deliver(self, doc: dict[str, Any], token: str,
-                 checked: bool) -> tuple[dict[str, Any], str] | None:
+    def _deliver(self, doc: dict[str, Any], token: str, checked: bool,
+                 stored: bool = True) -> tuple[dict[str, Any], str] | None:
         """Send one claimed notification; returns (Zalo message, reason) when it failed
-        for good and its SMS fallback is due."""
+        for good and its SMS fallback is due. ``stored`` False: not written yet, the
+        outcome writes it."""
+        finish = partial(self._finish, stored=stored)
         now = self.clock()
         channel, template = doc["channel"], doc["template"]
         if (not checked and template not in domain.REPLIES and doc.get("petition_id")
                 and self.store.stopped(doc["petition_id"])):
-            return self._finish(doc, token, {"state": CANCELLED, "reason": "stopped by recipient"})
+            return finish(doc, token, {"state": CANCELLED, "reason": "stopped by recipient"})
         if domain.expired(doc.get("expires_at"), now):
-            return self._finish(doc, token, {"state": CANCELLED, "reason": "expired"})
+            return finish(doc, token, {"state": CANCELLED, "reason": "expired"})
         if template == "dialogue_reminder" and domain.reminder_stale(
                 doc["starts_at"], doc["hours_before"], self.settings.reminder_offsets, now):
-            return self._finish(doc, token, {"state": CANCELLED, "reason": "reminder too late"})
+            return finish(doc, token, {"state": CANCELLED, "reason": "reminder too late"})
         quiet = self.settings.quiet_hours
         if channel != "email" and not doc.get("urgent") and domain.in_quiet_hours(now, *quiet):
-            return self._finish(doc, token, {"state": DEFERRED, "reason": "quiet hours",
-                                             "due_at": domain.quiet_hours_end(now, *quiet)})
+            return finish(doc, token, {"state": DEFERRED, "reason": "quiet hours",
+                                       "due_at": domain.quiet_hours_end(now, *quiet)})
         provider = {"sms": self.senders.sms.name, "email": self.senders.email.provider,
                     "zalo": self.senders.zalo.name if self.senders.zalo else "zns"}[channel]
         if not self.quota.allow(channel, f"{channel}:{provider}"):
             window = (int(now.timestamp()) // 60 + 1) * 60
-            return self._finish(doc, token, {"state": DEFERRED, "reason": "rate limit",
-                                             "due_at": datetime.fromtimestamp(window,
-                                                                              now.tzinfo)})
+            return finish(doc, token, {"state": DEFERRED, "reason": "rate limit",
+                                       "due_at": datetime.fromtimestamp(window, now.tzinfo)})
         number = doc.get("attempt_count", 0) + 1
         attempt: dict[str, Any] = {"number": number, "at": now, "provider": provider}
         try:
@@ -180,14 +198,14 @@ class Delivery:
             fields: dict[str, Any] = {"state": outcome.state, "reason": outcome.reason}
             if outcome.due_at:
                 fields["due_at"] = outcome.due_at
-            self._finish(doc, token, fields, attempt=attempt, event=outcome.event)
+            finish(doc, token, fields, attempt=attempt, event=outcome.event)
             if channel == "zalo" and outcome.state == FAILED:
                 return doc, f"Zalo: {exc}"
             return None
         attempt.update(outcome="sent", message_id=result.message_id, status=result.status)
-        return self._finish(doc, token, {"state": SENT, "sent_at": now, "reason": None,
-                                         "provider_message_id": result.message_id},
-                            attempt=attempt, event="notification.sent")
+        return finish(doc, token, {"state": SENT, "sent_at": now, "reason": None,
+                                   "provider_message_id": result.message_id},
+                      attempt=attempt, event="notification.sent")
 
     def _send(self, doc: dict[str, Any], channel: str):
         to = self.keys.decrypt(doc["to_enc"], doc["_id"])
@@ -204,7 +222,8 @@ class Delivery:
                                        idempotency_key=doc["_id"])
 
     def _finish(self, doc: dict[str, Any], token: str, fields: dict[str, Any], *,
-                attempt: dict[str, Any] | None = None, event: str | None = None) -> None:
+                attempt: dict[str, Any] | None = None, event: str | None = None,
+                stored: bool = True) -> None:
         """Record the outcome in one update, if this sender still holds the claim.
 
         Its event is published first and the outcome written after: a crash in between
@@ -232,7 +251,10 @@ class Delivery:
                                 reason=fields.get("reason"))
             if not self._publish(ev):
                 update = stage(update, [ev], now)
-        self.store.finish(doc["_id"], token, update)
+        if stored:
+            self.store.finish(doc["_id"], token, update)
+        else:  # its first write: the notification as it ends up
+            self.store.insert_outcome(applied(doc, update))
 
     def _publish(self, event: Event) -> bool:
         try:

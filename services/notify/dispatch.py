@@ -67,13 +67,19 @@ class Dispatch:
         pid, contact = d["petition_id"], d["contact"]
         opened = self.notifier.open_contact(contact.get("contact_token"))
         phone = self.notifier.phone_of(opened)
-        petition = self.store.receive_petition(pid, {
+        # The read model, and the claim on the acknowledgement, in one command: the
+        # first handling of this event claims it and sends it at once, before writing
+        # it (one write, with the outcome); a replay finds it claimed and writes it
+        # for a sender, due when that claim lapses (a no-op when it was written).
+        lease = timedelta(seconds=self.settings.lease_seconds)
+        petition, claimed = self.store.receive_claiming(pid, {
             "tracking_code": d["tracking_code"].upper(), "title": d["title"],
             "kind": d.get("kind"), "code_key": domain.code_key_of(d["tracking_code"]),
             "locality": d["locality"], "contact_token": contact.get("contact_token"),
             "consent": bool(contact.get("consent_notifications")),
             "phone_fp": self.notifier.phone_fp(phone) if phone else None,
-        }, {"status": d.get("status") or "received", "status_at": d["received_at"]})
+        }, {"status": d.get("status") or "received", "status_at": d["received_at"]},
+            self.clock() + lease)
         if not petition.get("status"):  # a dialogue listed it before: no insert, no status
             self.store.upsert_petition(pid, {"status": d.get("status") or "received",
                                              "status_at": d["received_at"]})
@@ -82,7 +88,8 @@ class Dispatch:
             "lookup_url": self.settings.lookup_base_url, "sms_number": self.settings.sms_number,
             "petition_title": d["title"], "received_at": d["received_at"],
             "due_at": d.get("due_date"),
-        }, cause_id=ev.id, at_once=True)
+        }, cause_id=ev.id, at_once=claimed, held=claimed,
+            due_at=None if claimed else from_mongo(petition.get("ack_until")))
         # Invitations that waited for this petition's contact go out now (same keys as
         # if they had been created when the dialogue was announced).
         now = self.clock()

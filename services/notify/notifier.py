@@ -38,10 +38,13 @@ def mask(address: Address | str, channel: str) -> str:
 
 @dataclass
 class Written:
-    """A notification just written and claimed by its writer, to be sent at once."""
+    """A notification claimed by its writer, to be sent at once: written already, or
+    (``stored`` False) to be written with the outcome of sending it, its writer holding
+    the claim elsewhere (the petition's acknowledgement, see ``Dispatch``)."""
 
     doc: dict[str, Any]
     token: str
+    stored: bool = True
 
 
 def delivery_event(source: str, type_: str, doc: dict[str, Any], now: datetime, *,
@@ -106,10 +109,13 @@ class Notifier:
     def create(self, address: Address, template: str, context: dict[str, Any], *,
                cause_id: str, key_cause: str | None = None, due_at: datetime | None = None,
                refs: dict[str, Any] | None = None, hold_until: datetime | None = None,
-               at_once: bool = False) -> bool:
+               at_once: bool = False, held: bool = False) -> bool:
         """One notification for one address; False when its key already exists.
         ``at_once``: written claimed and sent now by this caller (then True once written,
-        whatever the provider said: the sender's retries take over from there)."""
+        whatever the provider said: the sender's retries take over from there).
+        ``held``: the caller holds a claim on the cause itself (the petition's
+        acknowledgement), so nobody else writes this notification: it is sent first and
+        written once, with the outcome."""
         now = self.clock()
         zns_part: dict[str, Any] | None = None
         if address.channel == "zalo":
@@ -158,6 +164,9 @@ class Notifier:
             claim = uuid.uuid4().hex
             until = now + timedelta(seconds=self.settings.lease_seconds)
             doc.update(state=SENDING, lease_token=claim, lease_until=until)
+        if claim and held:
+            self.send_now(Written(doc, claim, stored=False))
+            return True
         created = self.store.insert_notification(doc, events, now)
         if created and events:
             self.outbox.flush(self.store.notifications, doc_id)
@@ -187,7 +196,8 @@ class Notifier:
                         template: str, context: dict[str, Any], *, cause_id: str,
                         key_cause: str | None = None, due_at: datetime | None = None,
                         kind: str = "petitioner", contact: dict[str, Any] | None = None,
-                        refs: dict[str, Any] | None = None, at_once: bool = False) -> int:
+                        refs: dict[str, Any] | None = None, at_once: bool = False,
+                        held: bool = False) -> int:
         """Tell one petitioner (``petition``: its read model, already read by the caller)
         over every channel they gave, if they agreed and did not stop."""
         petition = petition or {}
@@ -205,4 +215,5 @@ class Notifier:
         context = {"tracking_code": petition.get("tracking_code"),
                    "petition_kind": petition.get("kind"), **context}
         return sum(self.create(a, template, context, cause_id=cause_id, key_cause=key_cause,
-                               due_at=due_at, refs=refs, at_once=at_once) for a in addresses)
+                               due_at=due_at, refs=refs, at_once=at_once, held=held)
+                   for a in addresses)

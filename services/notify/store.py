@@ -60,6 +60,19 @@ INDEXES = [
 DEQUEUE = {"queue": "", "wake_at": ""}
 
 
+def queued(doc: dict[str, Any], events: list[Event] = (),
+           now: datetime | None = None) -> dict[str, Any]:
+    """A notification as inserted: a waiting one queued for the sender at its
+    ``due_at``, one already ``sending`` (claimed by its creator) at its lease's end."""
+    if doc.get("state") in WAITING:
+        doc = {**doc, "queue": True, "wake_at": doc["due_at"]}
+    elif doc.get("state") == SENDING:
+        doc = {**doc, "queue": True, "wake_at": doc["lease_until"]}
+    if events:
+        doc = outbox.new_document(doc, events, now)
+    return doc
+
+
 class Store:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -76,17 +89,23 @@ class Store:
         """Insert once; False when the key exists (a replayed event, a second path).
         A waiting notification is queued for the sender at its ``due_at``; one inserted
         already ``sending`` (claimed by its creator) is queued at its lease's end."""
-        if doc.get("state") in WAITING:
-            doc = {**doc, "queue": True, "wake_at": doc["due_at"]}
-        elif doc.get("state") == SENDING:
-            doc = {**doc, "queue": True, "wake_at": doc["lease_until"]}
-        if events:
-            doc = outbox.new_document(doc, events, now)
         try:
-            self.notifications.insert_one(doc)
+            self.notifications.insert_one(queued(doc, events, now))
             return True
         except DuplicateKeyError:
             return False
+
+    def insert_outcome(self, doc: dict[str, Any], events: list[Event] = (),
+                       now: datetime | None = None) -> bool:
+        """A notification written only once its writer tried to send it (see
+        ``Dispatch.petition_received``). Should a replay of its cause have written it
+        meanwhile for a sender, still untouched, this outcome replaces it; False when a
+        sender had taken it already."""
+        if self.insert_notification(doc, events, now):
+            return True
+        return self.notifications.replace_one(
+            {"_id": doc["_id"], "state": PENDING, "attempt_count": 0},
+            queued(doc, events, now)).matched_count == 1
 
     def due(self, now: datetime, limit: int) -> list[dict[str, Any]]:
         """Notifications due now, oldest first: waiting ones whose time came and claims
@@ -304,3 +323,19 @@ class Store:
         total = self.directory.count_documents(query)
         docs = list(self.directory.find(query).sort("_id", 1).skip((page - 1) * size).limit(size))
         return docs, total
+
+    def receive_claiming(self, petition_id: str, fields: dict[str, Any],
+                         on_insert: dict[str, Any], until: datetime
+                         ) -> tuple[dict[str, Any], bool]:
+        """``receive_petition`` that also claims the petition's acknowledgement for this
+        consumer until ``until``, in the same command: the read model as it now is, and
+        whether the claim is ours. Only a petition never received before can be claimed
+        (no status yet: unknown, or only listed by a dialogue); on a replay the filter
+        misses, the upsert collides, and the claim is not ours."""
+        try:
+            return self.petitions.find_one_and_update(
+                {"_id": petition_id, "ack_until": None, "status": None},
+                {"$set": {**fields, **on_insert, "ack_until": until}},
+                upsert=True, return_document=ReturnDocument.AFTER), True
+        except DuplicateKeyError:  # claimed already: the filter missed, the insert collided
+            return self.receive_petition(petition_id, fields, on_insert), False

@@ -70,6 +70,40 @@ class AgendaModel:
                                         snapshot(data, "issue_title")):
             self._follow_merge(issue_id, [petition_id])
 
+    def on_grouped_many(self, events: list[Event]) -> None:
+        """``on_grouped`` for consecutive events of one poll: their petitions in one bulk
+        write, in order, then the newest snapshot of each issue in another. A snapshot
+        not taken (one as new is held, or the issue was merged) sends that issue's
+        petitions of the batch on, as ``on_grouped`` does for one."""
+        if len(events) == 1:  # as cheap alone, and a new issue cheaper
+            self.on_grouped(events[0])
+            return
+        petitions: list[tuple[str, dict[str, Any], dict[str, Any] | None]] = []
+        newest: dict[str, dict[str, Any]] = {}
+        members: dict[str, list[str]] = {}
+        for event in events:
+            data = event.data
+            issue_id, petition_id = data["issue_id"], data["petition_id"]
+            if not issue_id:
+                continue
+            if data.get("status"):
+                petitions.append((petition_id, {"issue_id": issue_id,
+                                                "open": is_open(data["status"])}, None))
+            else:
+                petitions.append((petition_id, {"issue_id": issue_id}, {"open": True}))
+            members.setdefault(issue_id, []).append(petition_id)
+            held = newest.get(issue_id)
+            if held is None or data["issue_version"] > held["issue_version"]:
+                newest[issue_id] = data
+        if not petitions:
+            return
+        self.store.put_petitions(petitions)
+        missed = self.store.take_snapshots({
+            issue_id: (data["issue_version"], snapshot(data, "issue_title"))
+            for issue_id, data in newest.items()})
+        for issue_id in missed:
+            self._follow_merge(issue_id, members[issue_id])
+
     def on_trending(self, event: Event) -> None:
         data = event.data
         issue_id = data["issue_id"]

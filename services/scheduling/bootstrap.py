@@ -18,7 +18,7 @@ from services.common.outbox import Outbox
 from services.scheduling import store as store_module
 from services.scheduling.api import BLUEPRINTS
 from services.scheduling.documents.service import Documents
-from services.scheduling.handlers import event_handlers
+from services.scheduling.handlers import batch_handlers, event_handlers
 from services.scheduling.service import Scheduling
 from services.scheduling.settings import SchedulingSettings
 
@@ -56,6 +56,8 @@ class App(ServiceApp):
         return {"scheduling": self.service, "documents": self.documents}
 
     def consumer(self, **options: object) -> Consumer:
+        # a poll's consecutive ``petition.grouped`` events: one bulk write per collection
+        options.setdefault("batch_handlers", batch_handlers(self.service))
         return self.kit.consumer(GROUP, self.handlers, topics=CONSUMES, **options)
 
     def consumers(self) -> list[Consumer]:

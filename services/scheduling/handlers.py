@@ -22,3 +22,9 @@ def event_handlers(svc: Scheduling) -> dict[str, Callable[[Event], None]]:
         "issue.merged": model.on_merged,
         **dict.fromkeys(CLOSING + OPENING, model.on_status),
     }
+
+
+def batch_handlers(svc: Scheduling) -> dict[str, Callable[[list[Event]], None]]:
+    """Types whose consecutive events in one poll are handled at once (the consumer
+    falls back to ``event_handlers`` one by one if that fails)."""
+    return {"petition.grouped": svc.agenda.on_grouped_many}

@@ -393,6 +393,47 @@ class Store:
                                    {"$unset": {"petition_ids": "", "open_petition_ids": ""}})
 
 
+    def put_petitions(self, items: list[tuple[str, dict[str, Any], dict[str, Any] | None]]
+                      ) -> None:
+        """``put_petition`` for several, in order, in one command."""
+        ops = []
+        for petition_id, fields, on_insert in items:
+            update: dict[str, Any] = {"$set": fields}
+            if on_insert:
+                update["$setOnInsert"] = on_insert
+            ops.append(UpdateOne({"_id": petition_id}, update, upsert=True))
+        self.petitions.bulk_write(ops, ordered=True)
+
+    def take_snapshots(self, snapshots: dict[str, tuple[int, dict[str, Any]]]) -> list[str]:
+        """``take_snapshot`` for several issues: the issues whose snapshot was not taken.
+
+        One bulk update of the issues held with an older snapshot (no upsert: an upsert
+        that collides fails the whole reply on FerretDB). When some did not match, one
+        read tells which: a new issue is upserted on its own, as ``take_snapshot`` does;
+        one held as new or newer, or merged, was not taken."""
+        items = list(snapshots.items())
+        found = self.issues.bulk_write(
+            [UpdateOne({"_id": issue_id, "issue_version": {"$lt": version},
+                        "merged_into": None},
+                       {"$set": {**fields, "issue_version": version}})
+             for issue_id, (version, fields) in items], ordered=False)
+        if found.matched_count == len(items):
+            return []
+        held = {d["_id"]: d for d in self.issues.find(
+            {"_id": {"$in": [issue_id for issue_id, _ in items]}},
+            {"issue_version": 1, "merged_into": 1})}
+        missed = []
+        for issue_id, (version, fields) in items:
+            doc = held.get(issue_id)
+            if doc is not None and doc.get("merged_into") is None \
+                    and doc.get("issue_version") == version:
+                continue  # taken (or as new already: the same for its petitions)
+            older = doc is None or (doc.get("merged_into") is None
+                                    and (doc.get("issue_version") or 0) < version)
+            if not (older and self.take_snapshot(issue_id, version, fields)):
+                missed.append(issue_id)
+        return missed
+
 # What an issue document holds before its first snapshot.
 ISSUE_DEFAULTS: dict[str, Any] = {"trending": False, "on_held_agenda": False}
 

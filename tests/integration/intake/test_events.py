@@ -170,10 +170,9 @@ def test_two_processes_share_issues(intake_settings, clock):
     b = send(c2, two, petitioner={"phone": "0987654321"})
     c = send(c1, one, petitioner={"phone": "0987654322"})
     assert a["issue_id"] == b["issue_id"] == c["issue_id"]
-    issue = one.kit.db.issues.find_one({"_id": a["issue_id"]})
-    centroid = one.kit.db.issue_centroids.find_one({"_id": a["issue_id"]})
-    assert issue["petition_count"] == 3 and centroid["centroid"]["count"] == 3
-    assert centroid["cv"] == 3 and sum(issue["daily"].values()) == 3
+    issue = one.kit.db.issues.find_one({"_id": a["issue_id"]})  # the centroid is in it
+    assert issue["petition_count"] == 3 and issue["centroid"]["count"] == 3
+    assert issue["cv"] == 3 and sum(issue["daily"].values()) == 3
     assert issue["distinct_petitioners"] == 3
     one.kit.close()
     two.kit.close()
@@ -242,3 +241,45 @@ def test_a_denunciation_is_never_grouped_into_an_issue(built, client, clock, tok
     events = events_on(built.settings, "intake.petitions", min_count=3)
     assert not [e for e in events if e["type"] == "petition.grouped"
                 and e["subject"] == pid]
+
+
+def test_an_issues_first_petitioner_counts_once(built, client):
+    """An issue keeps its first petitioner itself (no pair is written for them): their
+    next petition does not count them again; somebody else's does."""
+    def send(**overrides):
+        created = client.post("/api/v1/petitions", json=petition(**overrides)).json
+        return group_now(built.intake, created["id"])
+
+    first = send()
+    again = send()
+    other = send(petitioner={"phone": "0987654321"})
+    assert first == again == other
+    issue = built.kit.db.issues.find_one({"_id": first})
+    assert issue["petition_count"] == 3 and issue["distinct_petitioners"] == 2
+    assert built.kit.db.issue_petitioners.count_documents({"issue_id": first}) == 1
+
+
+def test_centroids_kept_apart_move_into_their_issues(built, client, clock):
+    """Issues stored when centroids had a collection of their own get them back at the
+    next start, and a new process groups into them."""
+    created = client.post("/api/v1/petitions", json=petition()).json
+    issue_id = group_now(built.intake, created["id"])
+    db = built.kit.db
+    issue = db.issues.find_one({"_id": issue_id})
+    moved = {k: issue[k] for k in ("centroid", "cv", "bucket", "slot")}
+    db.issue_centroids.insert_one({"_id": issue_id, "status": "open", **moved})
+    db.issues.update_one({"_id": issue_id}, {"$unset": dict.fromkeys(moved, "")})
+
+    built.prepare()  # migrations run at every start
+    upgraded = db.issues.find_one({"_id": issue_id})
+    assert {k: upgraded[k] for k in moved} == moved
+    assert "issue_centroids" not in db.list_collection_names()
+
+    fresh = bootstrap.build(built.settings, clock=clock)
+    try:
+        like = client.post("/api/v1/petitions",
+                           json=petition(petitioner={"phone": "0987654321"})).json
+        built.intake.submission.deferred.drain()
+        assert fresh.intake.group_petition(like["id"])["issue_id"] == issue_id
+    finally:
+        fresh.kit.close()

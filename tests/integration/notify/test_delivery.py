@@ -121,13 +121,23 @@ def test_a_crashed_senders_claim_expires(harness):
 
 
 def test_an_acknowledgement_claimed_by_a_crashed_consumer_is_sent_by_a_sender(harness):
-    # The consumer writes the acknowledgement claimed and crashes before sending it.
-    harness.app.service.notifier.send_now = lambda written: None
+    # The consumer claims the acknowledgement (in the petition's read model) and dies
+    # before sending it. The event is handled again (here by the consumer's retry, as
+    # by the partition's next owner after a crash): it finds the claim, and writes the
+    # acknowledgement for a sender, due when the claim lapses.
+    crashed = []
+
+    def crash(written) -> None:
+        crashed.append(written.doc["_id"])
+        raise RuntimeError("the consumer died here")
+
+    harness.app.service.notifier.send_now = crash
     event = received(contact=contact(email=None))
     harness.deliver(event)
     [doc] = harness.notifications(petition_id=event.subject)
-    assert doc["state"] == "sending" and harness.sms() == []
-    assert harness.send() == 0  # its lease holds
+    assert crashed == [doc["_id"]]
+    assert doc["state"] == "pending" and harness.sms() == []
+    assert harness.send() == 0  # its claim holds
     harness.clock.advance(seconds=harness.app.settings.lease_seconds)
     assert harness.send() == 1
     [sms] = harness.sms()

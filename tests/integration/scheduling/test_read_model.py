@@ -263,3 +263,46 @@ def test_consumers_racing_on_a_new_issue_keep_the_newest_snapshot(api):
         found, _ = candidates(api)
         assert found[issue]["issue_version"] == 8 and found[issue]["heat"] == 8.0
         assert found[issue]["open_petition_count"] == 8
+
+
+def test_a_polls_grouped_events_are_two_bulk_writes(api):
+    """Consecutive ``petition.grouped`` of one poll: their petitions in one command, the
+    newest snapshot of each issue in another; the outcome is the one-by-one outcome."""
+    model, commands = counted_model(api)
+    model.on_grouped_many([grouped("p1", "iss-a", 1, heat=1.0, count=1),
+                           grouped("p9", "iss-b", 1, heat=9.0, count=1, title="Khói lò gạch")])
+    # new issues: the bulk update matches none, one read says they are new, each upserted
+    assert [n for n, _ in commands.take()] == ["update", "update", "find", "update", "update"]
+    model.on_grouped_many([grouped("p2", "iss-a", 3, heat=3.5, count=3),
+                           grouped("p3", "iss-a", 2, heat=2.0, count=2),  # older, same poll
+                           grouped("p8", "iss-b", 2, heat=9.5, count=2, title="Khói lò gạch"),
+                           grouped("p2", "iss-a", 3, heat=3.5, count=3)])  # a replay
+    assert commands.take() == [("update", "petitions"), ("update", "issues")]
+    handlers = api.built.handlers
+    handlers["issue.merged"](merged("iss-a", "iss-b", ["p1", "p2", "p3", "p8", "p9"], 4,
+                                    heat=12.0))
+    # a late snapshot of the merged issue sends its petition on to the surviving one
+    model.on_grouped_many([grouped("p7", "iss-b", 3, heat=9.9, count=3, title="Khói lò gạch")])
+    found, order = candidates(api)
+    assert order == ["iss-a"] and found["iss-a"]["issue_version"] == 4
+    assert found["iss-a"]["petition_ids"] == ["p1", "p2", "p3", "p7", "p8", "p9"]
+
+
+def test_the_consumer_hands_a_polls_grouped_events_over_at_once(api):
+    seen: list[int] = []
+    many = api.built.service.agenda.on_grouped_many
+
+    def counted(events):
+        seen.append(len(events))
+        many(events)
+
+    events = [grouped(f"q{n}", "iss-q", n + 1, heat=float(n + 1), count=n + 1)
+              for n in range(6)]
+    api.built.kit.bus.publish_all([*events, closed("q0", "iss-q")])
+    consumer = api.built.consumer(batch_handlers={"petition.grouped": counted})
+    with running(consumer):
+        wait_for(lambda: consumer.stats.handled >= 7, timeout=60, message="events handled")
+    assert sum(seen) == 6 and len(seen) < 6  # in runs, not one by one
+    found, _ = candidates(api)
+    assert found["iss-q"]["issue_version"] == 6
+    assert found["iss-q"]["petition_ids"] == [f"q{n}" for n in range(1, 6)]
