@@ -57,7 +57,7 @@ def test_esms_sms_delivered_report_and_forged_report(live):
     assert doc["state"] == "sent" and doc["provider_message_id"] == sms["id"]
 
     # The stand-in calls the signed CallbackUrl back after its delay.
-    wait_for(lambda: delivery(harness, doc["_id"]) == "delivered", timeout=10,
+    wait_for(lambda: delivery(harness, doc["_id"]) == "delivered", timeout=30,
              message="eSMS delivery report")
     admin = {"Authorization": "Bearer " + _token(harness)}
     view = requests.get(f"{base}/api/v1/notifications/{doc['_id']}", headers=admin,
@@ -136,7 +136,7 @@ def test_zalo_choice_goes_by_zns_and_is_reported_delivered(live):
     stored = harness.app.kit.db["credentials"].find_one({"_id": "zalo"})
     assert stored["version"] == 1 and "rt_" not in str(stored)  # encrypted at rest
 
-    wait_for(lambda: delivery(harness, doc["_id"]) == "delivered", timeout=10,
+    wait_for(lambda: delivery(harness, doc["_id"]) == "delivered", timeout=30,
              message="Zalo user_received_message")
     # Delivered in time: no SMS, even when the timeout sweep runs later.
     harness.clock.advance(seconds=harness.app.settings.zns_fallback_seconds + 1)
