@@ -88,7 +88,7 @@ def test_esms_undelivered_report(live):
     harness.service.dispatch.petition_received(event)
     assert harness.send() == 1
     [doc] = harness.notifications(petition_id=event.subject)
-    wait_for(lambda: delivery(harness, doc["_id"]) == "failed", timeout=10,
+    wait_for(lambda: delivery(harness, doc["_id"]) == "failed", timeout=30,
              message="eSMS failure report")
     assert harness.store.get_notification(doc["_id"])["reports"][0]["code"] == "4"
 
