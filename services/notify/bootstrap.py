@@ -129,7 +129,8 @@ class App(ServiceApp):
     def jobs(self) -> list[Job]:
         return [Job("send-due", 0.5, self.send_due),
                 Job("zns-fallback", 15.0, self.zns_timeouts),
-                Job("rate-limit-sweep", 60.0, self.sweep_quotas)]
+                Job("rate-limit-sweep", 60.0, self.sweep_quotas),
+                Job("held-reports", 5.0, self.service.inbound.apply_held_reports)]
 
     def send_due(self) -> int:
         return self.service.delivery.send_due()

@@ -4,7 +4,7 @@ providers' delivery reports."""
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from services.common import phones
@@ -15,6 +15,9 @@ from services.notify.domain import DELIVERED, UNDELIVERED, Address, Command
 from services.notify.notifier import Notifier
 from services.notify.settings import NotifySettings
 from services.notify.store import Store
+
+# How long a delivery report waits for its message id to be stored.
+HELD_FOR = timedelta(hours=1)
 
 
 class Inbound:
@@ -117,7 +120,29 @@ class Inbound:
         doc = (self.store.get_notification(notification_id) if notification_id
                else self.store.by_provider_id(message_id))
         if doc is None:
+            if message_id:  # may be ours, its send's answer not written yet
+                self.store.hold_report(provider, message_id, {
+                    "delivered": delivered, "detail": detail}, self.clock())
             return None
+        return self._record(doc, provider, delivered, detail)
+
+    def apply_held_reports(self) -> int:
+        """Apply the reports held for a message id that is now stored; drop those still
+        unmatched after ``HELD_FOR`` (not ours, or the send's answer was lost)."""
+        now, applied = self.clock(), 0
+        for held in self.store.held_reports():
+            doc = self.store.by_provider_id(held["message_id"])
+            if doc is not None:
+                report = held["report"]
+                self._record(doc, held["provider"], report["delivered"], report["detail"])
+                applied += 1
+            elif now - from_mongo(held["held_at"]) < HELD_FOR:
+                continue
+            self.store.drop_held(held["_id"])
+        return applied
+
+    def _record(self, doc: dict[str, Any], provider: str, delivered: bool,
+                detail: dict[str, Any]) -> dict[str, Any] | None:
         now = self.clock()
         outcome = DELIVERED if delivered else UNDELIVERED
         fields: dict[str, Any] = {"delivery": outcome, "delivery_at": now, "updated_at": now}

@@ -66,7 +66,9 @@ class Notification(Schema):
 
 
 class ReportAnswer(Schema):
-    status = fields.String(metadata={"description": "recorded, ignored or unknown"})
+    status = fields.String(metadata={"description": (
+        "recorded, ignored or unknown (a report for an unknown message id is kept for an "
+        "hour and applied once the send's answer is recorded)")})
     delivery = fields.String(allow_none=True)
 
 

@@ -35,6 +35,7 @@ DIALOGUES = "dialogues"
 DIRECTORY = "directory"
 # Provider credentials (Zalo's OAuth tokens), encrypted, one document per provider.
 CREDENTIALS = "credentials"
+HELD_REPORTS = "held_reports"  # delivery reports that came before their message id
 
 INDEXES = [
     Index(NOTIFICATIONS, asc("key"), unique=True, name="notification_key"),
@@ -339,3 +340,20 @@ class Store:
                 upsert=True, return_document=ReturnDocument.AFTER), True
         except DuplicateKeyError:  # claimed already: the filter missed, the insert collided
             return self.receive_petition(petition_id, fields, on_insert), False
+
+    # ------------------------------------------------------------ early reports
+
+    def hold_report(self, provider: str, message_id: str, report: dict[str, Any],
+                    now: datetime) -> None:
+        """Keep a report whose message id is not stored yet: the provider reported
+        delivery before the sender had written the answer to its send."""
+        self.db[HELD_REPORTS].update_one(
+            {"_id": f"{provider}|{message_id}"},
+            {"$setOnInsert": {"provider": provider, "message_id": message_id,
+                              "report": report, "held_at": now}}, upsert=True)
+
+    def held_reports(self, limit: int = 200) -> list[dict[str, Any]]:
+        return list(self.db[HELD_REPORTS].find().sort("held_at", 1).limit(limit))
+
+    def drop_held(self, held_id: str) -> None:
+        self.db[HELD_REPORTS].delete_one({"_id": held_id})

@@ -136,7 +136,10 @@ def test_zalo_choice_goes_by_zns_and_is_reported_delivered(live):
     stored = harness.app.kit.db["credentials"].find_one({"_id": "zalo"})
     assert stored["version"] == 1 and "rt_" not in str(stored)  # encrypted at rest
 
-    wait_for(lambda: delivery(harness, doc["_id"]) == "delivered", timeout=30,
+    # The worker's held-reports job runs too: the stand-in may report delivery before
+    # the answer to the send is written (see the next test).
+    wait_for(lambda: harness.service.inbound.apply_held_reports() >= 0
+             and delivery(harness, doc["_id"]) == "delivered", timeout=30,
              message="Zalo user_received_message")
     # Delivered in time: no SMS, even when the timeout sweep runs later.
     harness.clock.advance(seconds=harness.app.settings.zns_fallback_seconds + 1)
@@ -152,6 +155,49 @@ def test_zalo_choice_goes_by_zns_and_is_reported_delivered(live):
     resp = requests.post(f"{base}/api/v1/callbacks/zalo", data=body, timeout=5, headers={
         "Content-Type": "application/json", "X-ZEvent-Signature": good})
     assert resp.status_code == 200 and resp.json()["status"] == "unknown"
+
+
+def test_a_report_that_outruns_its_send_is_applied_once_the_send_is_recorded(live):
+    harness, base = live
+    harness.sinks.configure(zalo_webhook=None)  # the report is sent by hand below
+    event = received(contact=contact(email=None, channel="zalo"))
+    harness.service.dispatch.petition_received(event)
+    assert harness.send() == 1
+    [doc] = harness.notifications(petition_id=event.subject)
+    msg_id = doc["provider_message_id"]
+    # As if Zalo's webhook came before the sender had written the answer to its send.
+    harness.store.notifications.update_one({"_id": doc["_id"]},
+                                           {"$unset": {"provider_message_id": ""}})
+    stamp = "1764400000000"
+    body = (f'{{"app_id":"dev-zalo-app","event_name":"user_received_message",'
+            f'"message":{{"msg_id":"{msg_id}","delivery_time":"{stamp}"}},'
+            f'"timestamp":"{stamp}"}}').encode()
+    mac = zalo_signature("dev-zalo-app", body, stamp, harness.app.settings.zalo_oa_secret)
+    resp = requests.post(f"{base}/api/v1/callbacks/zalo", data=body, timeout=5, headers={
+        "Content-Type": "application/json", "X-ZEvent-Signature": mac})
+    assert resp.status_code == 200 and resp.json()["status"] == "unknown"
+    assert harness.service.inbound.apply_held_reports() == 0  # still not ours: kept
+    assert delivery(harness, doc["_id"]) is None
+
+    harness.store.notifications.update_one({"_id": doc["_id"]},
+                                           {"$set": {"provider_message_id": msg_id}})
+    assert harness.service.inbound.apply_held_reports() == 1
+    assert delivery(harness, doc["_id"]) == "delivered"
+    assert harness.store.held_reports() == []
+    # Delivered: the timeout sweep sends no SMS.
+    harness.clock.advance(seconds=harness.app.settings.zns_fallback_seconds + 1)
+    assert harness.service.delivery.zns_timeouts() == 0 and harness.sms() == []
+
+    # A report for a message that never becomes ours is dropped after an hour.
+    harness.service.inbound.delivery_report("zalo", delivered=True, detail={},
+                                            message_id="not-ours")
+    assert [h["message_id"] for h in harness.store.held_reports()] == ["not-ours"]
+    harness.clock.advance(minutes=59)
+    harness.service.inbound.apply_held_reports()
+    assert len(harness.store.held_reports()) == 1
+    harness.clock.advance(minutes=2)
+    assert harness.service.inbound.apply_held_reports() == 0
+    assert harness.store.held_reports() == []
 
 
 def test_zns_refused_falls_back_to_sms_exactly_once(harness):
