@@ -99,7 +99,7 @@ def visit(browser: Browser, portal: Portal):
         context = browser.new_context(viewport=size, locale="vi-VN",
                                       timezone_id="Asia/Ho_Chi_Minh")
         page = context.new_page()
-        page.set_default_timeout(30_000)
+        page.set_default_timeout(60_000)  # a busy CI machine: waits, never timings
         base = portal.system.url("portal")
         visitor = Visitor(context, page, base)
 
