@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
+from pymongo import UpdateOne
 from pymongo.collection import Collection
 
 from services.common.clock import Clock, utcnow
@@ -108,9 +109,33 @@ class Outbox:
                 {"$set": {FIELD: []}, "$unset": {PENDING: "", FLAG: ""}})
             if cleared.matched_count:
                 return len(entries)
-            # $pullAll matches whole entries: FerretDB has no $pull by condition.
-            collection.update_one({"_id": doc["_id"]}, {"$pullAll": {FIELD: entries}})
-        # Clear the marker only if nothing was staged meanwhile.
-        collection.update_one({"_id": doc["_id"], FIELD: {"$size": 0}},
-                              {"$unset": {PENDING: "", FLAG: ""}})
+        self._settle(collection, doc["_id"], entries)
         return len(entries)
+
+    def _settle(self, collection: Collection, doc_id: Any, entries: list[Any]) -> None:
+        if entries:  # $pullAll matches whole entries: FerretDB has no $pull by condition.
+            collection.update_one({"_id": doc_id}, {"$pullAll": {FIELD: entries}})
+        # Clear the marker only if nothing was staged meanwhile.
+        collection.update_one({"_id": doc_id, FIELD: {"$size": 0}},
+                              {"$unset": {PENDING: "", FLAG: ""}})
+
+    def flush_many(self, collection: Collection, docs: list[dict[str, Any]]) -> None:
+        """``flush`` of several aggregates as just written, cleared by one command (one
+        statement per document, same condition as ``_publish``): a web process's
+        publisher catching up under load. A failure here loses nothing either."""
+        try:
+            staged = [(doc, doc.get(FIELD) or []) for doc in docs]
+            futures = [self.bus.send(self.bus.topic(e["topic"]), e["key"], e["value"].encode(),
+                                     wait=False) for _, entries in staged for e in entries]
+            for future in futures:
+                future.get(timeout=30)
+            clears = [UpdateOne({"_id": doc["_id"], FIELD: entries},
+                                {"$set": {FIELD: []}, "$unset": {PENDING: "", FLAG: ""}})
+                      for doc, entries in staged if entries]
+            if clears and collection.bulk_write(clears, ordered=False).matched_count \
+                    == len(clears):
+                return
+            for doc, entries in staged:  # some staged more meanwhile: each on its own
+                self._settle(collection, doc["_id"], entries)
+        except Exception:
+            log.warning("immediate publish failed; the relay will retry", exc_info=True)
