@@ -58,9 +58,9 @@ class Deferred:
     def _run(self) -> None:
         while True:
             batch = [self.queue.get()]
-            # Under load, what queued meanwhile goes together: one command clears the
-            # outboxes of the whole batch instead of one per petition. Never waits for
-            # a batch to fill, so a lone petition is published at once.
+            # Under load, what queued meanwhile goes together: its events are handed to
+            # the producer at once and awaited together instead of one petition's at a
+            # time. Never waits for a batch to fill: a lone petition goes at once.
             while len(batch) < self.batch:
                 try:
                     batch.append(self.queue.get_nowait())

@@ -156,8 +156,8 @@ def test_events_staged_while_publishing_stay_for_the_next_pass(settings, env):
 
 
 def test_flush_many_publishes_each_and_clears_all_but_what_was_staged_meanwhile(settings, env):
-    """The web's deferred publisher under load: several documents as just written, one
-    command to clear them; a document that got a new event meanwhile keeps it."""
+    """The web's deferred publisher under load: several documents as just written,
+    published together; a document that got a new event meanwhile keeps it."""
     commitments, bus = env
     now = utcnow()
     firsts = {f"m{i}": progress(f"m{i}", 10) for i in range(5)}
