@@ -309,11 +309,13 @@ class Bench:
             except (OSError, StopIteration):
                 log(f"locust failed: {done.stderr[-500:]}")
                 return {"error": done.stderr[-500:]}
+        # locust writes N/A for the percentiles of a run without one success
         out = {"rps": float(row["Requests/s"]), "requests": int(row["Request Count"]),
                "failures": int(row["Failure Count"]),
-               **{f"p{q}_ms": float(row[f"{q}%"]) for q in (50, 95, 99)}}
-        log(f"locust u={users} port {port}: {out['rps']:.1f} req/s p50={out['p50_ms']:.0f} ms "
-            f"p99={out['p99_ms']:.0f} ms failures={out['failures']}")
+               **{f"p{q}_ms": float(row[f"{q}%"]) if row[f"{q}%"] != "N/A" else None
+                  for q in (50, 95, 99)}}
+        log(f"locust u={users} port {port}: {out['rps']:.1f} req/s p50={out['p50_ms']} ms "
+            f"p99={out['p99_ms']} ms failures={out['failures']}")
         return out
 
     def profile_post(self) -> dict[str, Any]:
@@ -1210,7 +1212,8 @@ def table(res: dict[str, Any]) -> str:
                      f"throughput. Load generator: {x['load_generator']}, "
                      f"{x['seconds_per_run']} s per run.")
         lc = x.get("locust") or {}
-        if lc.get("intake", {}).get("rps") and lc.get("trivial", {}).get("rps"):
+        if all((lc.get(n) or {}).get("rps") and (lc.get(n) or {}).get("p99_ms") is not None
+               for n in ("intake", "trivial")):
             li, lt = lc["intake"], lc["trivial"]
             lines.append("")
             lines.append(
