@@ -23,6 +23,7 @@ import threading
 import time
 import traceback
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -132,6 +133,7 @@ class Bench:
         self.bodies = Bodies(seed=int(time.time()))
         self.trivial: subprocess.Popen | None = None
         self.trivial_port = 0
+        self._cleanups: list[Callable[[], None]] = []  # run by cleanup()
 
     # environment of the services: isolated prefixes; limits that would throttle the
     # benchmark rather than measure it are lifted (and said so in the output)
@@ -309,11 +311,13 @@ class Bench:
             except (OSError, StopIteration):
                 log(f"locust failed: {done.stderr[-500:]}")
                 return {"error": done.stderr[-500:]}
+        # locust writes N/A for the percentiles of a run without one success
         out = {"rps": float(row["Requests/s"]), "requests": int(row["Request Count"]),
                "failures": int(row["Failure Count"]),
-               **{f"p{q}_ms": float(row[f"{q}%"]) for q in (50, 95, 99)}}
-        log(f"locust u={users} port {port}: {out['rps']:.1f} req/s p50={out['p50_ms']:.0f} ms "
-            f"p99={out['p99_ms']:.0f} ms failures={out['failures']}")
+               **{f"p{q}_ms": float(row[f"{q}%"]) if row[f"{q}%"] != "N/A" else None
+                  for q in (50, 95, 99)}}
+        log(f"locust u={users} port {port}: {out['rps']:.1f} req/s p50={out['p50_ms']} ms "
+            f"p99={out['p99_ms']} ms failures={out['failures']}")
         return out
 
     def profile_post(self) -> dict[str, Any]:
@@ -533,16 +537,22 @@ class Bench:
 
         from services.common.contracts import intake as intake_contract
         from services.common.events import new_event
-        from services.common.kafka import Bus, client_config, ensure_topics
+        from services.common.kafka import Bus, client_config
+        from services.common.kafka_security import operator, setup, teardown
         from services.notify import bootstrap as notify_bootstrap
         from services.notify.settings import NotifySettings
 
         p = self.plan
         n = p["backlog"]
         tprefix = f"{self.prefix}c."
-        settings = NotifySettings.from_env(topic_prefix=tprefix, db_prefix=f"{self.prefix}c_")
+        # notify's principal (the kit loop) may not create topics: the services' ACLs and
+        # topics for this prefix, made as an operator would; the bench's own producer and
+        # bare loops are operator tooling (the admin principal).
+        setup(self.settings(), prefix=tprefix)
+        self._cleanups.append(lambda: teardown(self.settings(), tprefix))
+        settings = operator(NotifySettings.from_env(topic_prefix=tprefix,
+                                                    db_prefix=f"{self.prefix}c_"))
         topic = tprefix + intake_contract.TOPIC
-        ensure_topics(settings, [intake_contract.TOPIC])
         log(f"consumers: producing a backlog of {n} petition.accepted events to {topic}")
         bus = Bus(settings)
         rows = dataset()
@@ -635,8 +645,10 @@ class Bench:
                 consumer.close(autocommit=False)
 
         def kit_consumer(run: int) -> dict[str, Any]:
-            s = NotifySettings.from_env(topic_prefix=tprefix,
-                                        db_prefix=f"{self.prefix}k{run}_")
+            # as the operator: a fresh group per run has a dead-letter topic of its own,
+            # which no service principal may create
+            s = operator(NotifySettings.from_env(topic_prefix=tprefix,
+                                                 db_prefix=f"{self.prefix}k{run}_"))
             app = notify_bootstrap.build(settings=s)
             app.prepare()
             consumer = app.kit.consumer(f"notify-bench-{run}", app.handlers,
@@ -800,6 +812,8 @@ class Bench:
             from services.common.kafka_security import teardown
 
             teardown(s, s.topic_prefix)
+            for extra in self._cleanups:
+                extra()
             admin = KafkaAdminClient(**client_config(s))
             topics = [t for t in admin.list_topics() if t.startswith(self.prefix)]
             if topics:
@@ -1210,7 +1224,8 @@ def table(res: dict[str, Any]) -> str:
                      f"throughput. Load generator: {x['load_generator']}, "
                      f"{x['seconds_per_run']} s per run.")
         lc = x.get("locust") or {}
-        if lc.get("intake", {}).get("rps") and lc.get("trivial", {}).get("rps"):
+        if all((lc.get(n) or {}).get("rps") and (lc.get(n) or {}).get("p99_ms") is not None
+               for n in ("intake", "trivial")):
             li, lt = lc["intake"], lc["trivial"]
             lines.append("")
             lines.append(

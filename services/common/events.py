@@ -13,6 +13,7 @@ import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from cloudevents.core.exceptions import BaseCloudEventException
@@ -59,6 +60,12 @@ class EventType:
     @property
     def dataschema(self) -> str:
         return f"{SCHEMA_BASE}/{self.type}.v{self.version}.json"
+
+    @cached_property
+    def validator(self) -> Schema:
+        # One instance per type: building a schema (its fields deep-copied) cost more
+        # than the dump and validation each event needs; instances hold no state.
+        return self.schema()
 
 
 class Registry:
@@ -165,7 +172,7 @@ class Event:
             attributes["correlationid"] = self.correlation_id
         if self.causation_id:
             attributes["causationid"] = self.causation_id
-        data = event_type.schema().dump(self.data)
+        data = event_type.validator.dump(self.data)
         return _FORMAT.write(CloudEvent(attributes, data))
 
     @classmethod
@@ -181,7 +188,7 @@ class Event:
         if not isinstance(payload, dict):
             raise InvalidEvent("event data must be a JSON object")
         try:
-            data = event_type.schema().load(payload)
+            data = event_type.validator.load(payload)
         except ValidationError as exc:
             raise InvalidEvent(f"{event_type.type} v{event_type.version} "
                                f"failed its schema: {json.dumps(exc.messages)}") from exc
@@ -207,7 +214,7 @@ def new_event(type_: str, subject: str, data: dict[str, Any], *, source: str,
     through every service.
     """
     event_type = REGISTRY.get(type_, version)
-    schema = event_type.schema()
+    schema = event_type.validator
     unknown = set(data) - set(schema.fields)
     if unknown:
         raise ValueError(f"{type_}: unknown fields {sorted(unknown)}")

@@ -97,20 +97,41 @@ class Outbox:
 
     def _publish(self, collection: Collection, doc: dict[str, Any]) -> int:
         entries = doc.get(FIELD) or []
+        futures = [self.bus.send(self.bus.topic(e["topic"]), e["key"], e["value"].encode(),
+                                 wait=False) for e in entries]
+        for future in futures:
+            future.get(timeout=30)
+        return self._clear(collection, doc["_id"], entries)
+
+    def _clear(self, collection: Collection, doc_id: Any, entries: list[Any]) -> int:
         if entries:
-            futures = [self.bus.send(self.bus.topic(e["topic"]), e["key"], e["value"].encode(),
-                                     wait=False) for e in entries]
-            for future in futures:
-                future.get(timeout=30)
             # Nothing staged since we read it (the usual case): empty it in one write.
             cleared = collection.update_one(
-                {"_id": doc["_id"], FIELD: entries},
+                {"_id": doc_id, FIELD: entries},
                 {"$set": {FIELD: []}, "$unset": {PENDING: "", FLAG: ""}})
             if cleared.matched_count:
                 return len(entries)
             # $pullAll matches whole entries: FerretDB has no $pull by condition.
-            collection.update_one({"_id": doc["_id"]}, {"$pullAll": {FIELD: entries}})
+            collection.update_one({"_id": doc_id}, {"$pullAll": {FIELD: entries}})
         # Clear the marker only if nothing was staged meanwhile.
-        collection.update_one({"_id": doc["_id"], FIELD: {"$size": 0}},
+        collection.update_one({"_id": doc_id, FIELD: {"$size": 0}},
                               {"$unset": {PENDING: "", FLAG: ""}})
         return len(entries)
+
+    def flush_many(self, collection: Collection, docs: list[dict[str, Any]]) -> None:
+        """``flush`` of several aggregates as just written: every event handed to the
+        producer at once and awaited together (a web process's publisher catching up
+        under load), then each document cleared as ``flush`` does. Not one bulk write:
+        FerretDB 1.24 keeps a PostgreSQL connection per statement of an update command
+        until the whole command ends, so bulk clears exhausted its pool and hung it.
+        A failure here loses nothing either."""
+        try:
+            staged = [(doc["_id"], doc.get(FIELD) or []) for doc in docs]
+            futures = [self.bus.send(self.bus.topic(e["topic"]), e["key"], e["value"].encode(),
+                                     wait=False) for _, entries in staged for e in entries]
+            for future in futures:
+                future.get(timeout=30)
+            for doc_id, entries in staged:
+                self._clear(collection, doc_id, entries)
+        except Exception:
+            log.warning("immediate publish failed; the relay will retry", exc_info=True)

@@ -85,7 +85,7 @@ def _client() -> str:
 
 # --- petitions ---------------------------------------------------------------------------
 @petitions.route("", methods=["POST"])
-@petitions.arguments(s.PetitionIn)
+@petitions.arguments(s.PetitionIn())  # an instance: a class is instantiated per request
 @petitions.response(201, s.PetitionCreated)
 def submit(body: dict[str, Any]):
     """Submit a petition: public (rate-limited) or assisted by an officer (token).

@@ -23,9 +23,11 @@ log = logging.getLogger(__name__)
 
 
 class Deferred:
-    def __init__(self, outbox: Outbox, *, threads: int = 2, size: int = 10_000) -> None:
+    def __init__(self, outbox: Outbox, *, threads: int = 2, size: int = 10_000,
+                 batch: int = 32) -> None:
         self.outbox = outbox
         self.threads = threads
+        self.batch = batch
         self.queue: queue.Queue[tuple[Collection, Any, dict[str, Any]]] = queue.Queue(size)
         self._lock = threading.Lock()
         self._pid: int | None = None
@@ -55,8 +57,28 @@ class Deferred:
 
     def _run(self) -> None:
         while True:
-            collection, doc_id, doc = self.queue.get()
+            batch = [self.queue.get()]
+            # Under load, what queued meanwhile goes together: its events are handed to
+            # the producer at once and awaited together instead of one petition's at a
+            # time. Never waits for a batch to fill: a lone petition goes at once.
+            while len(batch) < self.batch:
+                try:
+                    batch.append(self.queue.get_nowait())
+                except queue.Empty:
+                    break
             try:
-                self.outbox.flush(collection, doc_id, doc)  # logs and leaves to the relay
+                self._publish(batch)
             finally:
-                self.queue.task_done()
+                for _ in batch:
+                    self.queue.task_done()
+
+    def _publish(self, batch: list[tuple[Collection, Any, dict[str, Any]]]) -> None:
+        if len(batch) == 1:
+            collection, doc_id, doc = batch[0]
+            self.outbox.flush(collection, doc_id, doc)  # logs and leaves to the relay
+            return
+        by_collection: dict[int, tuple[Collection, list[dict[str, Any]]]] = {}
+        for collection, _doc_id, doc in batch:
+            by_collection.setdefault(id(collection), (collection, []))[1].append(doc)
+        for collection, docs in by_collection.values():
+            self.outbox.flush_many(collection, docs)

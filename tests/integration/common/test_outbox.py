@@ -153,3 +153,24 @@ def test_events_staged_while_publishing_stay_for_the_next_pass(settings, env):
     published = [e["id"] for e in events_on(settings, TOPIC, min_count=2)
                  if e["subject"] == "c9"]
     assert published == [first.id, second.id]
+
+
+def test_flush_many_publishes_each_and_clears_all_but_what_was_staged_meanwhile(settings, env):
+    """The web's deferred publisher under load: several documents as just written,
+    published together; a document that got a new event meanwhile keeps it."""
+    commitments, bus = env
+    now = utcnow()
+    firsts = {f"m{i}": progress(f"m{i}", 10) for i in range(5)}
+    docs = [new_document({"_id": cid}, [event], now) for cid, event in firsts.items()]
+    commitments.insert_many([dict(doc) for doc in docs])
+    later = progress("m3", 20)
+    commitments.update_one({"_id": "m3"}, stage({}, [later], now))  # after the insert
+    Outbox(bus, [commitments]).flush_many(commitments, docs)
+    for cid in firsts:
+        doc = commitments.find_one({"_id": cid})
+        if cid == "m3":
+            assert [e["id"] for e in doc[FIELD]] == [later.id] and doc[FLAG] is True
+        else:
+            assert doc[FIELD] == [] and FLAG not in doc and PENDING not in doc
+    published = {e["id"] for e in events_on(settings, TOPIC, min_count=5)}
+    assert published == {e.id for e in firsts.values()}

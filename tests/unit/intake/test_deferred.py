@@ -16,12 +16,16 @@ class Recorder:
         self.threads.add(threading.current_thread().name)
         self.calls.append((collection, doc_id, doc["tracking_code"]))
 
+    def flush_many(self, collection, docs) -> None:
+        for doc in docs:
+            self.flush(collection, doc["_id"], doc)
+
 
 def test_each_handed_document_is_published_once_off_the_caller_thread():
     outbox = Recorder()
     deferred = Deferred(outbox, threads=2)
     for i in range(50):
-        deferred.flush("petitions", f"p{i}", {"tracking_code": f"C{i}"})
+        deferred.flush("petitions", f"p{i}", {"_id": f"p{i}", "tracking_code": f"C{i}"})
     deferred.drain()
     assert sorted(c[1] for c in outbox.calls) == sorted(f"p{i}" for i in range(50))
     assert threading.current_thread().name not in outbox.threads
@@ -29,17 +33,48 @@ def test_each_handed_document_is_published_once_off_the_caller_thread():
 
 
 def test_a_full_queue_leaves_the_rest_to_the_relay():
-    gate = threading.Event()
+    gate, busy = threading.Event(), threading.Event()
 
     class Slow(Recorder):
         def flush(self, collection, doc_id, doc) -> None:
+            busy.set()
             gate.wait(5)
             super().flush(collection, doc_id, doc)
 
     outbox = Slow()
     deferred = Deferred(outbox, threads=1, size=2)
-    for i in range(6):  # one taken by the thread, two queued, the rest refused
-        deferred.flush("petitions", f"p{i}", {"tracking_code": f"C{i}"})
+    deferred.flush("petitions", "p0", {"_id": "p0", "tracking_code": "C0"})
+    assert busy.wait(5)  # taken by the thread
+    for i in range(1, 6):  # two queued, the rest refused
+        deferred.flush("petitions", f"p{i}", {"_id": f"p{i}", "tracking_code": f"C{i}"})
     gate.set()
     deferred.drain()
-    assert 2 <= len(outbox.calls) <= 3
+    assert [c[1] for c in outbox.calls] == ["p0", "p1", "p2"]
+
+
+def test_what_queues_meanwhile_is_published_as_one_batch():
+    gate, busy = threading.Event(), threading.Event()
+
+    class Batches(Recorder):
+        def __init__(self) -> None:
+            super().__init__()
+            self.batches: list[list[str]] = []
+
+        def flush(self, collection, doc_id, doc) -> None:
+            busy.set()
+            gate.wait(5)  # the first petition is slow: the next ones queue behind it
+            super().flush(collection, doc_id, doc)
+
+        def flush_many(self, collection, docs) -> None:
+            self.batches.append([d["tracking_code"] for d in docs])
+
+    outbox = Batches()
+    deferred = Deferred(outbox, threads=1, batch=8)
+    deferred.flush("petitions", "p0", {"_id": "p0", "tracking_code": "C0"})
+    assert busy.wait(5)
+    for i in range(1, 11):
+        deferred.flush("petitions", f"p{i}", {"_id": f"p{i}", "tracking_code": f"C{i}"})
+    gate.set()
+    deferred.drain()
+    assert [c[2] for c in outbox.calls] == ["C0"]  # alone: published at once
+    assert outbox.batches == [[f"C{i}" for i in range(1, 9)], ["C9", "C10"]]
