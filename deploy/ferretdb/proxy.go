@@ -118,55 +118,20 @@ var statements = map[string]struct{ seq, filter string }{
 	"findandmodify": {"", "query"},
 }
 
-// planFor reads an OP_MSG body (after the header) and says what to lock.
-func planFor(body []byte) (plan, error) {
-	flags, rem, ok := wiremessage.ReadMsgFlags(body)
-	if !ok {
-		return plan{}, errors.New("short OP_MSG")
-	}
-	if flags&wiremessage.ChecksumPresent != 0 {
-		if len(rem) < 4 {
-			return plan{}, errors.New("short OP_MSG checksum")
-		}
-		rem = rem[:len(rem)-4]
-	}
-	var cmd bsoncore.Document
-	seqs := map[string][]bsoncore.Document{}
-	for len(rem) > 0 {
-		var kind wiremessage.SectionType
-		kind, rem, ok = wiremessage.ReadMsgSectionType(rem)
-		if !ok {
-			return plan{}, errors.New("bad OP_MSG section")
-		}
-		switch kind {
-		case wiremessage.SingleDocument:
-			cmd, rem, ok = wiremessage.ReadMsgSectionSingleDocument(rem)
-		case wiremessage.DocumentSequence:
-			var id string
-			var docs []bsoncore.Document
-			id, docs, rem, ok = wiremessage.ReadMsgSectionDocumentSequence(rem)
-			seqs[id] = append(seqs[id], docs...)
-		default:
-			return plan{}, fmt.Errorf("unknown OP_MSG section kind %d", kind)
-		}
-		if !ok {
-			return plan{}, errors.New("bad OP_MSG section")
-		}
-	}
-	if cmd == nil {
-		return plan{}, errors.New("OP_MSG without a command document")
-	}
+// planFor says what a parsed OP_MSG request must lock.
+func planFor(r request) plan {
+	cmd := r.cmd
 	first, err := cmd.IndexErr(0)
 	if err != nil {
-		return plan{}, nil // empty command: FerretDB will answer with the error
+		return plan{} // empty command: FerretDB will answer with the error
 	}
 	shape, locked := statements[first.Key()]
 	if !locked {
-		return plan{}, nil
+		return plan{}
 	}
 	coll, ok := first.Value().StringValueOK()
 	if !ok {
-		return plan{}, nil
+		return plan{}
 	}
 	db, _ := cmd.Lookup("$db").StringValueOK()
 	p := plan{ns: db + "." + coll}
@@ -175,15 +140,7 @@ func planFor(body []byte) (plan, error) {
 	if shape.seq == "" { // findAndModify: one statement, in the command itself
 		filters = append(filters, cmd.Lookup(shape.filter))
 	} else {
-		docs := seqs[shape.seq]
-		if arr, ok := cmd.Lookup(shape.seq).ArrayOK(); ok { // sent inline instead
-			values, _ := arr.Values()
-			for _, v := range values {
-				if d, ok := v.DocumentOK(); ok {
-					docs = append(docs, d)
-				}
-			}
-		}
+		docs := r.statements(shape.seq)
 		for _, d := range docs {
 			filters = append(filters, d.Lookup(shape.filter))
 		}
@@ -191,14 +148,14 @@ func planFor(body []byte) (plan, error) {
 	for _, f := range filters {
 		id, ok := idOnly(f)
 		if !ok {
-			return plan{ns: p.ns}, nil // some statement may touch any document
+			return plan{ns: p.ns} // some statement may touch any document
 		}
 		p.ids = append(p.ids, id)
 	}
 	if len(p.ids) == 0 {
 		p.ids = nil
 	}
-	return p, nil
+	return p
 }
 
 // idOnly returns the raw _id when the filter names one document by a top-level
@@ -293,21 +250,61 @@ func relay(client, backend net.Conn, l *locks) error {
 			return err
 		}
 		release := func() {}
+		var parts []bsoncore.Document
+		var ordered bool
 		if wiremessage.OpCode(binary.LittleEndian.Uint32(req[12:16])) == wiremessage.OpMsg {
-			p, err := planFor(req[16:])
+			r, err := parseMsg(req[16:])
 			if err != nil {
 				return err
 			}
-			if p.ns != "" {
-				release = l.acquire(p)
+			if p := planFor(r); p.ns != "" {
+				release = l.acquire(p) // held for every part of a split command
 			}
+			parts, ordered = splitUpdate(r)
 		}
-		err = exchange(client, backend, req)
+		if parts != nil {
+			err = exchangeSplit(client, backend, req, parts, ordered)
+		} else {
+			err = exchange(client, backend, req)
+		}
 		release()
 		if err != nil {
 			return err
 		}
 	}
+}
+
+// exchangeSplit sends the parts of a split update one after the other and answers
+// the client once, with their replies merged (see split.go).
+func exchangeSplit(client, backend net.Conn, req []byte, parts []bsoncore.Document,
+	ordered bool) error {
+	reqID := int32(binary.LittleEndian.Uint32(req[4:8]))
+	flags := wiremessage.MsgFlag(binary.LittleEndian.Uint32(req[16:20])) & wiremessage.MoreToCome
+	var out merged
+	for i, part := range parts {
+		if _, err := backend.Write(encodeMsg(reqID, 0, flags, part)); err != nil {
+			return err
+		}
+		if flags != 0 {
+			continue // unacknowledged (w:0): no reply to wait for
+		}
+		msg, err := readMessage(backend)
+		if err != nil {
+			return err
+		}
+		reply, err := replyDocument(msg)
+		if err != nil {
+			return err
+		}
+		if out.add(int32(i), reply) && ordered {
+			break
+		}
+	}
+	if flags != 0 {
+		return nil
+	}
+	_, err := client.Write(encodeMsg(wiremessage.NextRequestID(), reqID, 0, out.reply()))
+	return err
 }
 
 // exchange forwards one request and the replies it causes.
