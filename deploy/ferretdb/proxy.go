@@ -23,6 +23,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"hash/maphash"
 	"io"
 	"log"
@@ -275,18 +276,17 @@ func relay(client, backend net.Conn, l *locks) error {
 }
 
 // exchangeSplit sends the parts of a split update one after the other and answers
-// the client once, with their replies merged (see split.go).
+// the client once, with their replies merged (see split.go). For a request flagged
+// moreToCome (w:0) the parts are acknowledged all the same (see exchange) and the
+// client gets no answer.
 func exchangeSplit(client, backend net.Conn, req []byte, parts []bsoncore.Document,
 	ordered bool) error {
 	reqID := int32(binary.LittleEndian.Uint32(req[4:8]))
-	flags := wiremessage.MsgFlag(binary.LittleEndian.Uint32(req[16:20])) & wiremessage.MoreToCome
+	silent := wiremessage.IsMsgMoreToCome(req)
 	var out merged
 	for i, part := range parts {
-		if _, err := backend.Write(encodeMsg(reqID, 0, flags, part)); err != nil {
+		if _, err := backend.Write(encodeMsg(reqID, 0, 0, part)); err != nil {
 			return err
-		}
-		if flags != 0 {
-			continue // unacknowledged (w:0): no reply to wait for
 		}
 		msg, err := readMessage(backend)
 		if err != nil {
@@ -300,7 +300,7 @@ func exchangeSplit(client, backend net.Conn, req []byte, parts []bsoncore.Docume
 			break
 		}
 	}
-	if flags != 0 {
+	if silent {
 		return nil
 	}
 	_, err := client.Write(encodeMsg(wiremessage.NextRequestID(), reqID, 0, out.reply()))
@@ -308,17 +308,27 @@ func exchangeSplit(client, backend net.Conn, req []byte, parts []bsoncore.Docume
 }
 
 // exchange forwards one request and the replies it causes.
+//
+// FerretDB 1.24 answers every OP_MSG, moreToCome (w:0) included, so a reply it sent
+// to an unacknowledged write would reach the client as the answer to its next
+// request. The proxy sends such a request without the flag, reads the reply and
+// drops it: the client still gets nothing, and the write is done, under its locks,
+// before the next request on that connection.
 func exchange(client, backend net.Conn, req []byte) error {
+	silent := wiremessage.IsMsgMoreToCome(req)
+	if silent {
+		req = acknowledged(req)
+	}
 	if _, err := backend.Write(req); err != nil {
 		return err
-	}
-	if wiremessage.IsMsgMoreToCome(req) {
-		return nil // an unacknowledged write: the server sends nothing back
 	}
 	for {
 		reply, err := readMessage(backend)
 		if err != nil {
 			return err
+		}
+		if silent {
+			return nil
 		}
 		if _, err := client.Write(reply); err != nil {
 			return err
@@ -327,4 +337,20 @@ func exchange(client, backend net.Conn, req []byte) error {
 			return nil
 		}
 	}
+}
+
+// castagnoli is the CRC-32C table of OP_MSG checksums.
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// acknowledged returns a copy of an OP_MSG request without its moreToCome flag,
+// with its checksum, if it has one, computed anew.
+func acknowledged(req []byte) []byte {
+	out := append([]byte(nil), req...)
+	flags := wiremessage.MsgFlag(binary.LittleEndian.Uint32(out[16:20])) &^ wiremessage.MoreToCome
+	binary.LittleEndian.PutUint32(out[16:20], uint32(flags))
+	if flags&wiremessage.ChecksumPresent != 0 && len(out) >= 24 {
+		end := len(out) - 4
+		binary.LittleEndian.PutUint32(out[end:], crc32.Checksum(out[:end], castagnoli))
+	}
+	return out
 }

@@ -17,8 +17,8 @@ package main
 //
 // delete (msg_delete.go) closes each statement's iterator before the next and
 // findAndModify has one statement, so both pass through whole. An update flagged
-// moreToCome (w:0) is split the same way, each part flagged moreToCome, with no
-// reply to merge.
+// moreToCome (w:0) is split the same way, and its merged reply dropped (FerretDB
+// answers every part: see exchange in proxy.go).
 
 import (
 	"encoding/binary"

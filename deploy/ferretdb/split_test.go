@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/binary"
+	"hash/crc32"
 	"net"
 	"testing"
 
@@ -189,7 +190,7 @@ func fakeBackend(t *testing.T, conn net.Conn, seen chan<- bsoncore.Document) {
 		}
 		seen <- r.cmd
 		if wiremessage.IsMsgMoreToCome(msg) {
-			continue
+			t.Error("a part was sent flagged moreToCome: FerretDB 1.24 would answer it anyway")
 		}
 		values, _ := r.cmd.Lookup("updates").Array().Values()
 		id := values[0].Document().Lookup("q", "_id").StringValue()
@@ -268,7 +269,25 @@ func TestExchangeSplitUnacknowledged(t *testing.T) {
 	for range seen {
 		sent++
 	}
-	if sent != 3 {
-		t.Fatalf("sent %d parts, want all 3 flagged moreToCome", sent)
+	if sent != 2 {
+		t.Fatalf("sent %d parts, want 2: ordered (the default) stops at the failing one", sent)
+	}
+}
+
+func TestAcknowledgedClearsMoreToComeAndKeepsTheChecksumValid(t *testing.T) {
+	cmd := doc(bsoncore.NewDocumentBuilder().AppendString("update", "c").AppendString("$db", "d"))
+	req := encodeMsg(7, 0, wiremessage.MoreToCome|wiremessage.ChecksumPresent, cmd)
+	req = append(req, 0, 0, 0, 0)
+	binary.LittleEndian.PutUint32(req[0:4], uint32(len(req)))
+	got := acknowledged(req)
+	if wiremessage.IsMsgMoreToCome(got) || !wiremessage.IsMsgMoreToCome(req) {
+		t.Fatal("flag not cleared, or the original changed")
+	}
+	end := len(got) - 4
+	if binary.LittleEndian.Uint32(got[end:]) != crc32.Checksum(got[:end], castagnoli) {
+		t.Fatal("checksum not recomputed")
+	}
+	if r, err := parseMsg(got[16:]); err != nil || !r.cmd.Lookup("update").Equal(cmd.Lookup("update")) {
+		t.Fatalf("body changed: %v", err)
 	}
 }

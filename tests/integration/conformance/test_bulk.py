@@ -16,6 +16,7 @@ import pytest
 from pymongo import DeleteOne, MongoClient, UpdateMany, UpdateOne
 from pymongo.database import Database
 from pymongo.errors import BulkWriteError
+from pymongo.write_concern import WriteConcern
 
 from tests.integration.conformance.conftest import THREADS, URL
 
@@ -89,6 +90,26 @@ def test_bulk_write_error_in_the_middle(bdb, ordered):
     assert details["nModified"] == done
     assert docs.count_documents({"n": 1}) == done
     assert docs.find_one({"_id": 50})["n"] == "text"
+
+
+def test_unacknowledged_bulk_write_is_applied(bdb):
+    # one connection: the server handles its requests in order, so the count that
+    # follows the w:0 bulk (flagged moreToCome, no reply) sees every statement applied
+    client = MongoClient(URL, serverSelectionTimeoutMS=5000, socketTimeoutMS=30000,
+                         maxPoolSize=1)
+    try:
+        docs = client[bdb.name]["unacknowledged"]
+        _seed(docs, MANY)
+        fire = docs.with_options(write_concern=WriteConcern(w=0))
+        # unordered: pymongo sends an ordered w:0 bulk acknowledged, to stop at an error
+        result = fire.bulk_write([UpdateOne({"_id": i}, {"$inc": {"n": 1}}) for i in range(MANY)],
+                                 ordered=False)
+        assert not result.acknowledged
+        assert docs.count_documents({"n": 1}) == MANY
+        fire.update_one({"_id": 0}, {"$inc": {"n": 1}})  # one statement, w:0
+        assert docs.find_one({"_id": 0})["n"] == 2
+    finally:
+        client.close()
 
 
 def test_delete_with_many_statements(bdb):
