@@ -13,6 +13,9 @@ package main
 // {_id: value} (conditional transitions, {_id: x, state: "open"}, included).
 // The lock is held from forwarding the request until its reply has been read, so
 // the read and the write-back of one command cannot interleave with another's.
+// A multi-statement update is sent as one command per statement under that same
+// lock, its replies merged into one (split.go): FerretDB 1.24 holds a PostgreSQL
+// connection per statement until an update ends, and hung past its pool's size.
 //
 // Inserts, reads and every other command pass through unlocked: an insert is one
 // PostgreSQL statement, and unique indexes are PostgreSQL's own. OP_QUERY (only
