@@ -65,6 +65,7 @@ infra-status:
 # test also covers tests/deploy (the Helm chart, verified offline): deploy-tools builds helm
 # and the CRD schemas into var/tools once.
 test: venv tools deploy-tools doc-tools infra-up keycloak-up portal-assets browser
+	@cd deploy/ferretdb && go test ./...  # the proxy's unit tests (Go built by infra-up)
 	@$(PY) -m pytest $(PYTEST_ARGS)
 
 deploy-tools:

@@ -13,6 +13,9 @@ package main
 // {_id: value} (conditional transitions, {_id: x, state: "open"}, included).
 // The lock is held from forwarding the request until its reply has been read, so
 // the read and the write-back of one command cannot interleave with another's.
+// A multi-statement update is sent as one command per statement under that same
+// lock, its replies merged into one (split.go): FerretDB 1.24 holds a PostgreSQL
+// connection per statement until an update ends, and hung past its pool's size.
 //
 // Inserts, reads and every other command pass through unlocked: an insert is one
 // PostgreSQL statement, and unique indexes are PostgreSQL's own. OP_QUERY (only
@@ -23,6 +26,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"hash/maphash"
 	"io"
 	"log"
@@ -118,55 +122,20 @@ var statements = map[string]struct{ seq, filter string }{
 	"findandmodify": {"", "query"},
 }
 
-// planFor reads an OP_MSG body (after the header) and says what to lock.
-func planFor(body []byte) (plan, error) {
-	flags, rem, ok := wiremessage.ReadMsgFlags(body)
-	if !ok {
-		return plan{}, errors.New("short OP_MSG")
-	}
-	if flags&wiremessage.ChecksumPresent != 0 {
-		if len(rem) < 4 {
-			return plan{}, errors.New("short OP_MSG checksum")
-		}
-		rem = rem[:len(rem)-4]
-	}
-	var cmd bsoncore.Document
-	seqs := map[string][]bsoncore.Document{}
-	for len(rem) > 0 {
-		var kind wiremessage.SectionType
-		kind, rem, ok = wiremessage.ReadMsgSectionType(rem)
-		if !ok {
-			return plan{}, errors.New("bad OP_MSG section")
-		}
-		switch kind {
-		case wiremessage.SingleDocument:
-			cmd, rem, ok = wiremessage.ReadMsgSectionSingleDocument(rem)
-		case wiremessage.DocumentSequence:
-			var id string
-			var docs []bsoncore.Document
-			id, docs, rem, ok = wiremessage.ReadMsgSectionDocumentSequence(rem)
-			seqs[id] = append(seqs[id], docs...)
-		default:
-			return plan{}, fmt.Errorf("unknown OP_MSG section kind %d", kind)
-		}
-		if !ok {
-			return plan{}, errors.New("bad OP_MSG section")
-		}
-	}
-	if cmd == nil {
-		return plan{}, errors.New("OP_MSG without a command document")
-	}
+// planFor says what a parsed OP_MSG request must lock.
+func planFor(r request) plan {
+	cmd := r.cmd
 	first, err := cmd.IndexErr(0)
 	if err != nil {
-		return plan{}, nil // empty command: FerretDB will answer with the error
+		return plan{} // empty command: FerretDB will answer with the error
 	}
 	shape, locked := statements[first.Key()]
 	if !locked {
-		return plan{}, nil
+		return plan{}
 	}
 	coll, ok := first.Value().StringValueOK()
 	if !ok {
-		return plan{}, nil
+		return plan{}
 	}
 	db, _ := cmd.Lookup("$db").StringValueOK()
 	p := plan{ns: db + "." + coll}
@@ -175,15 +144,7 @@ func planFor(body []byte) (plan, error) {
 	if shape.seq == "" { // findAndModify: one statement, in the command itself
 		filters = append(filters, cmd.Lookup(shape.filter))
 	} else {
-		docs := seqs[shape.seq]
-		if arr, ok := cmd.Lookup(shape.seq).ArrayOK(); ok { // sent inline instead
-			values, _ := arr.Values()
-			for _, v := range values {
-				if d, ok := v.DocumentOK(); ok {
-					docs = append(docs, d)
-				}
-			}
-		}
+		docs := r.statements(shape.seq)
 		for _, d := range docs {
 			filters = append(filters, d.Lookup(shape.filter))
 		}
@@ -191,14 +152,14 @@ func planFor(body []byte) (plan, error) {
 	for _, f := range filters {
 		id, ok := idOnly(f)
 		if !ok {
-			return plan{ns: p.ns}, nil // some statement may touch any document
+			return plan{ns: p.ns} // some statement may touch any document
 		}
 		p.ids = append(p.ids, id)
 	}
 	if len(p.ids) == 0 {
 		p.ids = nil
 	}
-	return p, nil
+	return p
 }
 
 // idOnly returns the raw _id when the filter names one document by a top-level
@@ -293,16 +254,23 @@ func relay(client, backend net.Conn, l *locks) error {
 			return err
 		}
 		release := func() {}
+		var parts []bsoncore.Document
+		var ordered bool
 		if wiremessage.OpCode(binary.LittleEndian.Uint32(req[12:16])) == wiremessage.OpMsg {
-			p, err := planFor(req[16:])
+			r, err := parseMsg(req[16:])
 			if err != nil {
 				return err
 			}
-			if p.ns != "" {
-				release = l.acquire(p)
+			if p := planFor(r); p.ns != "" {
+				release = l.acquire(p) // held for every part of a split command
 			}
+			parts, ordered = splitUpdate(r)
 		}
-		err = exchange(client, backend, req)
+		if parts != nil {
+			err = exchangeSplit(client, backend, req, parts, ordered)
+		} else {
+			err = exchange(client, backend, req)
+		}
 		release()
 		if err != nil {
 			return err
@@ -310,18 +278,60 @@ func relay(client, backend net.Conn, l *locks) error {
 	}
 }
 
+// exchangeSplit sends the parts of a split update one after the other and answers
+// the client once, with their replies merged (see split.go). For a request flagged
+// moreToCome (w:0) the parts are acknowledged all the same (see exchange) and the
+// client gets no answer.
+func exchangeSplit(client, backend net.Conn, req []byte, parts []bsoncore.Document,
+	ordered bool) error {
+	reqID := int32(binary.LittleEndian.Uint32(req[4:8]))
+	silent := wiremessage.IsMsgMoreToCome(req)
+	var out merged
+	for i, part := range parts {
+		if _, err := backend.Write(encodeMsg(reqID, 0, 0, part)); err != nil {
+			return err
+		}
+		msg, err := readMessage(backend)
+		if err != nil {
+			return err
+		}
+		reply, err := replyDocument(msg)
+		if err != nil {
+			return err
+		}
+		if out.add(int32(i), reply) && ordered {
+			break
+		}
+	}
+	if silent {
+		return nil
+	}
+	_, err := client.Write(encodeMsg(wiremessage.NextRequestID(), reqID, 0, out.reply()))
+	return err
+}
+
 // exchange forwards one request and the replies it causes.
+//
+// FerretDB 1.24 answers every OP_MSG, moreToCome (w:0) included, so a reply it sent
+// to an unacknowledged write would reach the client as the answer to its next
+// request. The proxy sends such a request without the flag, reads the reply and
+// drops it: the client still gets nothing, and the write is done, under its locks,
+// before the next request on that connection.
 func exchange(client, backend net.Conn, req []byte) error {
+	silent := wiremessage.IsMsgMoreToCome(req)
+	if silent {
+		req = acknowledged(req)
+	}
 	if _, err := backend.Write(req); err != nil {
 		return err
-	}
-	if wiremessage.IsMsgMoreToCome(req) {
-		return nil // an unacknowledged write: the server sends nothing back
 	}
 	for {
 		reply, err := readMessage(backend)
 		if err != nil {
 			return err
+		}
+		if silent {
+			return nil
 		}
 		if _, err := client.Write(reply); err != nil {
 			return err
@@ -330,4 +340,20 @@ func exchange(client, backend net.Conn, req []byte) error {
 			return nil
 		}
 	}
+}
+
+// castagnoli is the CRC-32C table of OP_MSG checksums.
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// acknowledged returns a copy of an OP_MSG request without its moreToCome flag,
+// with its checksum, if it has one, computed anew.
+func acknowledged(req []byte) []byte {
+	out := append([]byte(nil), req...)
+	flags := wiremessage.MsgFlag(binary.LittleEndian.Uint32(out[16:20])) &^ wiremessage.MoreToCome
+	binary.LittleEndian.PutUint32(out[16:20], uint32(flags))
+	if flags&wiremessage.ChecksumPresent != 0 && len(out) >= 24 {
+		end := len(out) - 4
+		binary.LittleEndian.PutUint32(out[end:], crc32.Checksum(out[:end], castagnoli))
+	}
+	return out
 }

@@ -21,7 +21,8 @@ URL = os.environ.get(
 def mongo() -> Iterator[MongoClient]:
     # maxPoolSize above the thread count: every thread gets its own connection, as
     # separate processes would.
-    client = MongoClient(URL, tz_aware=True, serverSelectionTimeoutMS=5000, maxPoolSize=32)
+    client = MongoClient(URL, tz_aware=True, serverSelectionTimeoutMS=5000, maxPoolSize=32,
+                         socketTimeoutMS=60000)  # a hung server fails, never blocks
     try:
         client.admin.command("ping")
     except Exception as exc:  # fail, never skip: the server is part of the test
