@@ -174,9 +174,13 @@ kafka_up() {
   say "kafka up on 127.0.0.1:$kafka_port, SASL SCRAM-SHA-512 with ACLs (logs: $log_dir/kafka.log; credentials: $kafka_dir/users/)"
 }
 
+ferret_stamp() {
+  cat "$repo/deploy/ferretdb/go.mod" "$repo/deploy/ferretdb/go.sum" "$repo"/deploy/ferretdb/*.go | sha1sum | cut -c1-12
+}
+
 ferret_build() {
   local bin=$ferret_dir/bin/ferretdb stamp
-  stamp=$(cat "$repo/deploy/ferretdb/go.mod" "$repo/deploy/ferretdb/go.sum" "$repo"/deploy/ferretdb/*.go | sha1sum | cut -c1-12)
+  stamp=$(ferret_stamp)
   if [ -x "$bin" ] && [ -f "$bin.stamp" ] && [ "$(cat "$bin.stamp")" = "$stamp" ]; then return; fi
   need go "install Go 1.22 or newer (https://go.dev/dl)"
   say "building FerretDB (first run only)"
@@ -265,9 +269,15 @@ pg_down() {
 ferret_up() {
   local pidfile=$run_dir/ferretdb.pid log=$log_dir/ferretdb.log
   if alive "$pidfile"; then
-    wait_for ferretdb mongo "127.0.0.1:$mongo_port" "$pidfile" "$log" 30
-    say "ferretdb already running on 127.0.0.1:$mongo_port (reused)"
-    return
+    if [ "$(cat "$run_dir/ferretdb.stamp" 2>/dev/null)" = "$(ferret_stamp)" ]; then
+      wait_for ferretdb mongo "127.0.0.1:$mongo_port" "$pidfile" "$log" 30
+      say "ferretdb already running on 127.0.0.1:$mongo_port (reused)"
+      return
+    fi
+    # Its source changed since it started (a pull, a branch): the proxy's guarantees are
+    # in that source, so the old program must not be reused.
+    say "ferretdb: its source changed since it started; restarting it"
+    stop ferretdb "$pidfile"
   fi
   port_busy "$mongo_port" && die "port $mongo_port is taken by another process; stop it or set MONGO_PORT"
   ferret_build
@@ -278,6 +288,7 @@ ferret_up() {
   GOGC=${FERRETDB_GOGC:-400} nohup "$ferret_dir/bin/ferretdb" -listen "127.0.0.1:$mongo_port" \
     -postgresql-url "postgres://ferret@127.0.0.1:$pg_port/ferretdb?pool_max_conns=50" >"$log" 2>&1 &
   echo $! >"$pidfile"
+  ferret_stamp >"$run_dir/ferretdb.stamp"
   wait_for ferretdb mongo "127.0.0.1:$mongo_port" "$pidfile" "$log" 30
   say "ferretdb up on 127.0.0.1:$mongo_port (PostgreSQL on 127.0.0.1:$pg_port, data: $pg_dir)"
 }
