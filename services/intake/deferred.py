@@ -57,6 +57,8 @@ class Deferred:
         while True:
             collection, doc_id, doc = self.queue.get()
             try:
-                self.outbox.flush(collection, doc_id, doc)  # logs and leaves to the relay
+                # published, not cleared: intake's grouping clears petition.received in
+                # its own write (services/common/outbox.py Outbox.publish)
+                self.outbox.publish(collection, doc_id, doc)  # logs and leaves to the relay
             finally:
                 self.queue.task_done()

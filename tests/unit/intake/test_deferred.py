@@ -12,7 +12,7 @@ class Recorder:
         self.calls: list[tuple[str, str, str]] = []
         self.threads: set[str] = set()
 
-    def flush(self, collection, doc_id, doc) -> None:
+    def publish(self, collection, doc_id, doc) -> None:
         self.threads.add(threading.current_thread().name)
         self.calls.append((collection, doc_id, doc["tracking_code"]))
 
@@ -32,9 +32,9 @@ def test_a_full_queue_leaves_the_rest_to_the_relay():
     gate = threading.Event()
 
     class Slow(Recorder):
-        def flush(self, collection, doc_id, doc) -> None:
+        def publish(self, collection, doc_id, doc) -> None:
             gate.wait(5)
-            super().flush(collection, doc_id, doc)
+            super().publish(collection, doc_id, doc)
 
     outbox = Slow()
     deferred = Deferred(outbox, threads=1, size=2)
