@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from services.common.contracts.codes import new_code
 from services.common.contracts.notify import TOPIC as DELIVERIES
 from tests.helpers import events_on
 from tests.integration.notify.conftest import (
@@ -91,3 +92,25 @@ def test_answered_sends_the_answer(harness):
     assert "4,2 ty dong" in harness.sms()[1]["body"]
     [doc] = harness.notifications(template="petition_answered", channel="email")
     assert doc["commitment_id"] == "cm-9"
+
+
+def test_a_polls_received_petitions_are_written_at_once_and_told_once(harness):
+    """A poll's petition.received go together (one bulk write and one find of read
+    models): a petition received before is a replay there too, and one twice in the
+    poll (republished by intake's relay) is told once."""
+    codes = [CODE, new_code(), new_code()]
+    before, new, other = (received(code=c) for c in codes)
+    harness.deliver(before)
+    harness.send()
+    harness.service.dispatch.petitions_received([new, before, other, new])
+    harness.send()
+    harness.clock.advance(seconds=harness.app.settings.lease_seconds + 1)
+    harness.send()  # a replay's copy, due when the claim lapses, is not sent again
+    bodies = [m["body"] for m in harness.sms()]
+    assert len(bodies) == 3 and len(harness.emails()) == 3
+    assert [sum(code in b for b in bodies) for code in codes] == [1] * 3
+    for event in (before, new, other):
+        docs = harness.notifications(petition_id=event.subject)
+        assert sorted(d["channel"] for d in docs) == ["email", "sms"]
+        assert {d["state"] for d in docs} == {"sent"}
+        assert harness.store.petition(event.subject)["status"] == "received"
