@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from services.common.contracts.codes import new_code
 from services.common.contracts.notify import TOPIC as DELIVERIES
@@ -114,3 +114,32 @@ def test_a_polls_received_petitions_are_written_at_once_and_told_once(harness):
         assert sorted(d["channel"] for d in docs) == ["email", "sms"]
         assert {d["state"] for d in docs} == {"sent"}
         assert harness.store.petition(event.subject)["status"] == "received"
+
+
+def test_a_claim_taken_between_the_polls_read_and_write_is_not_ours(harness, monkeypatch):
+    """Another consumer (a rebalance) claims a petition's acknowledgement between the
+    batch's find and its bulk write: the batch sees its update missed, reads back, and
+    leaves that claim to its holder."""
+    store = harness.store
+    a, b = received(code=new_code()), received(code=new_code())
+    store.listed_on(b.subject, "dlg-1")  # known (listed by a dialogue), not yet received
+    real = store.petitions
+    until = harness.clock() + timedelta(minutes=2)
+
+    class Racing:
+        def __getattr__(self, name):
+            return getattr(real, name)
+
+        def find(self, *args, **kwargs):
+            docs = list(real.find(*args, **kwargs))
+            monkeypatch.setattr(store, "petitions", real)
+            _, ours = store.receive_claiming(b.subject, {"title": "khác"}, {}, until)
+            assert ours  # the other consumer's
+            return docs
+
+    monkeypatch.setattr(store, "petitions", Racing())
+    dispatch = harness.service.dispatch
+    written = store.receive_claiming_many(
+        {e.subject: dispatch._received(e) for e in (a, b)}, until)
+    assert written[a.subject][1] is True and written[b.subject][1] is False
+    assert written[b.subject][0]["dialogue_ids"] == ["dlg-1"]
