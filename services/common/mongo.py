@@ -146,3 +146,27 @@ def mutex(db: Database, *names: str, timeout: float = 10.0,
     finally:
         for key, owner in reversed(taken):
             locks.delete_one({"_id": key, "owner": owner})
+
+
+# FerretDB 1.24 keeps a PostgreSQL connection for each statement of a command until
+# the command ends: one bulk write of more statements than its pool holds (50) never
+# ends, and blocks the whole server (seen: 60 updates in one command). Bulk writes
+# go in commands of at most this many statements.
+BULK_CHUNK = 10
+
+
+@dataclass
+class BulkResult:
+    matched_count: int = 0
+    upserted_count: int = 0
+
+
+def bulk_write(collection: Collection, ops: list, *, ordered: bool = True) -> BulkResult:
+    """``collection.bulk_write(ops)`` in commands of at most ``BULK_CHUNK`` statements
+    (in order, one after the other); the counts summed."""
+    total = BulkResult()
+    for start in range(0, len(ops), BULK_CHUNK):
+        result = collection.bulk_write(ops[start:start + BULK_CHUNK], ordered=ordered)
+        total.matched_count += result.matched_count
+        total.upserted_count += result.upserted_count
+    return total

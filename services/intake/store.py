@@ -14,7 +14,7 @@ from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
 from services.common import outbox
-from services.common.mongo import Index, asc
+from services.common.mongo import Index, asc, bulk_write
 from services.common.outbox import FIELD
 from services.common.ratelimit import INDEXES as RATE_INDEXES
 
@@ -269,6 +269,6 @@ class Store:
         matched."""
         if not writes:
             return 0
-        result = self.petitions.bulk_write([UpdateOne(q, u) for q, u in writes],
-                                           ordered=False)
+        result = bulk_write(self.petitions, [UpdateOne(q, u) for q, u in writes],
+                            ordered=False)
         return result.matched_count

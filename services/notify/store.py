@@ -25,7 +25,7 @@ from pymongo.errors import DuplicateKeyError
 
 from services.common import outbox
 from services.common.events import Event
-from services.common.mongo import Index, asc
+from services.common.mongo import Index, asc, bulk_write
 from services.common.ratelimit import COLLECTION as RATE_LIMITS
 from services.common.ratelimit import INDEXES as RATE_INDEXES
 from services.notify.domain import CANCELLED, PENDING, SENDING, WAITING, code_key_of
@@ -364,7 +364,7 @@ class Store:
                 ops.append(UpdateOne({"_id": pid}, {"$set": fields, "$setOnInsert": on_insert},
                                      upsert=True))
                 after[pid] = {**doc, **fields}
-        result = self.petitions.bulk_write(ops, ordered=False)
+        result = bulk_write(self.petitions, ops, ordered=False)
         if result.matched_count + result.upserted_count == len(ops):
             return {pid: (after[pid], pid in ours) for pid in ids}
         docs = {d["_id"]: d for d in self.petitions.find({"_id": {"$in": ids}})}
