@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pymongo.collection import Collection
@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 FIELD = "outbox"
 PENDING = "outbox_since"
 FLAG = "outbox_pending"  # equality is what FerretDB pushes down to its backend
+DUE = datetime(2000, 1, 1, tzinfo=UTC)  # PENDING for "relay at once"
 
 
 def entry(event: Event) -> dict[str, Any]:
@@ -63,11 +64,15 @@ class Outbox:
     """Publishes staged events of one or more collections."""
 
     def __init__(self, bus: Bus, collections: Iterable[Collection], *, clock: Clock = utcnow,
-                 grace: timedelta = timedelta(seconds=2)) -> None:
+                 grace: timedelta = timedelta(seconds=2),
+                 graces: dict[str, timedelta] | None = None) -> None:
         self.bus = bus
         self.collections = list(collections)
         self.clock = clock
         self.grace = grace
+        # A longer grace for some collections (by name), whose events are published by
+        # ``publish`` and cleared by their consumer's own next write (intake's petitions).
+        self.graces = dict(graces or {})
 
     def flush(self, collection: Collection, doc_id: Any,
               doc: dict[str, Any] | None = None) -> None:
@@ -83,16 +88,48 @@ class Outbox:
                 self._publish(collection, doc)
         except Exception:
             log.warning("immediate publish failed; the relay will retry", exc_info=True)
+            self._due(collection, doc_id)
+
+    def publish(self, collection: Collection, docs: list[dict[str, Any]]) -> None:
+        """Publish the staged events of ``docs`` (as just written) without clearing them:
+        the service that consumes them clears them in its own next write of the document
+        (intake's grouping, the ``petition.received`` it handles), which spares a write.
+        Every event is handed to the producer at once and awaited together (a web
+        process's publisher catching up under load). Until they are cleared the relay
+        leaves them alone for the collection's grace; past it, it publishes them again (a
+        duplicate, which consumers tolerate) and clears them. A failure here makes them
+        due for the relay at once."""
+        try:
+            futures = [self.bus.send(self.bus.topic(e["topic"]), e["key"],
+                                     e["value"].encode(), wait=False)
+                       for doc in docs for e in doc.get(FIELD) or []]
+            for future in futures:
+                future.get(timeout=30)
+        except Exception:
+            log.warning("immediate publish failed; the relay will retry", exc_info=True)
+            for doc in docs:
+                self._due(collection, doc["_id"])
+
+    def _due(self, collection: Collection, doc_id: Any) -> None:
+        """Hand a document's staged events to the relay's next pass, whatever its grace."""
+        try:
+            collection.update_one({"_id": doc_id, FLAG: True}, {"$set": {PENDING: DUE}})
+        except Exception:  # the grace runs out anyway
+            log.warning("could not hand the outbox to the relay", exc_info=True)
 
     def relay_once(self, limit: int = 200) -> int:
         """Publish events staged more than ``grace`` ago; return how many were sent."""
         sent = 0
-        cutoff = self.clock() - self.grace
+        now = self.clock()
         for collection in self.collections:
-            docs = collection.find({FLAG: True}, {FIELD: 1, PENDING: 1}).limit(limit)
+            cutoff = now - self.graces.get(collection.name, self.grace)
+            # the cutoff in the query: documents within a long grace never crowd the
+            # due ones out of the limit
+            docs = collection.find(
+                {FLAG: True, "$or": [{PENDING: {"$lte": cutoff}}, {PENDING: None}]},
+                {FIELD: 1, PENDING: 1}).limit(limit)
             for doc in docs:
-                if doc.get(PENDING) is None or doc[PENDING] <= cutoff:
-                    sent += self._publish(collection, doc)
+                sent += self._publish(collection, doc)
         return sent
 
     def _publish(self, collection: Collection, doc: dict[str, Any]) -> int:
@@ -117,21 +154,3 @@ class Outbox:
         collection.update_one({"_id": doc_id, FIELD: {"$size": 0}},
                               {"$unset": {PENDING: "", FLAG: ""}})
         return len(entries)
-
-    def flush_many(self, collection: Collection, docs: list[dict[str, Any]]) -> None:
-        """``flush`` of several aggregates as just written: every event handed to the
-        producer at once and awaited together (a web process's publisher catching up
-        under load), then each document cleared as ``flush`` does. Not one bulk write:
-        FerretDB 1.24 keeps a PostgreSQL connection per statement of an update command
-        until the whole command ends, so bulk clears exhausted its pool and hung it.
-        A failure here loses nothing either."""
-        try:
-            staged = [(doc["_id"], doc.get(FIELD) or []) for doc in docs]
-            futures = [self.bus.send(self.bus.topic(e["topic"]), e["key"], e["value"].encode(),
-                                     wait=False) for _, entries in staged for e in entries]
-            for future in futures:
-                future.get(timeout=30)
-            for doc_id, entries in staged:
-                self._clear(collection, doc_id, entries)
-        except Exception:
-            log.warning("immediate publish failed; the relay will retry", exc_info=True)

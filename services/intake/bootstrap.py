@@ -64,6 +64,8 @@ class App(ServiceApp):
         return handlers.event_handlers(self.intake)
 
     def consumer(self, **options) -> Consumer:
+        # a poll's consecutive petition.received: one find, one bulk write of petitions
+        options.setdefault("batch_handlers", handlers.batch_handlers(self.intake))
         return self.kit.consumer(handlers.GROUP, self.handlers, topics=handlers.TOPICS,
                                  **options)
 

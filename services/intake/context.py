@@ -3,7 +3,7 @@ the one way to make an event. Built once by ``service.Intake``."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Any
 
@@ -31,7 +31,11 @@ class Context:
 
     @cached_property
     def outbox(self) -> Outbox:
-        return self.kit.outbox([self.store.petitions, self.store.issues])
+        outbox = self.kit.outbox([self.store.petitions, self.store.issues])
+        # petition.received waits for the grouping to clear it (grouping.py)
+        outbox.graces[self.store.petitions.name] = timedelta(
+            seconds=self.settings.received_grace_seconds)
+        return outbox
 
     def event(self, type_: str, subject: str, data: dict[str, Any], now: datetime,
               cause: Event | None = None) -> Event:

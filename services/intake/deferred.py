@@ -73,12 +73,10 @@ class Deferred:
                     self.queue.task_done()
 
     def _publish(self, batch: list[tuple[Collection, Any, dict[str, Any]]]) -> None:
-        if len(batch) == 1:
-            collection, doc_id, doc = batch[0]
-            self.outbox.flush(collection, doc_id, doc)  # logs and leaves to the relay
-            return
+        # Published, not cleared: intake's grouping clears petition.received in its own
+        # write (services/common/outbox.py, Outbox.publish).
         by_collection: dict[int, tuple[Collection, list[dict[str, Any]]]] = {}
         for collection, _doc_id, doc in batch:
             by_collection.setdefault(id(collection), (collection, []))[1].append(doc)
         for collection, docs in by_collection.values():
-            self.outbox.flush_many(collection, docs)
+            self.outbox.publish(collection, docs)  # logs and leaves to the relay

@@ -11,13 +11,14 @@ import logging
 import threading
 import uuid
 from collections import OrderedDict
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from services.common import paging
 from services.common.events import Event
 from services.common.localities import top_level
-from services.common.outbox import entry, new_document, stage
+from services.common.outbox import FIELD, FLAG, PENDING, entry, new_document, stage
 from services.intake import domain
 from services.intake.clustering import Centroid, Clusterer, features
 from services.intake.context import Context
@@ -30,6 +31,19 @@ ISSUE_CACHE = 5000  # issues remembered per process (a few KB each)
 # A process that has not read the changed centroids for longer than this reads every
 # open centroid again rather than walking slot by slot (one query per 10 s).
 WALK_LIMIT = timedelta(seconds=60)
+
+
+@dataclass
+class Grouped:
+    """A petition counted into its issue, not yet recorded as grouped."""
+
+    pid: str
+    event: Event  # its petition.grouped
+    claim: dict[str, Any]  # what its write sets
+    published: list[dict[str, Any]]  # its outbox entries known published (to clear)
+    whole: bool  # whether they were its whole outbox
+    at: datetime
+    petition: dict[str, Any]  # the petition once grouped
 
 
 def snapshot(issue: dict[str, Any]) -> dict[str, Any]:
@@ -83,16 +97,44 @@ class Grouping:
         """``petition.received`` (intake's own, keyed by petition): group the petition."""
         self.group_petition(event.subject, cause=event)
 
+    def on_received_batch(self, events: list[Event]) -> None:
+        """A poll's consecutive ``petition.received``: their petitions read with one
+        ``$in`` find, each counted into its issue as one by one, then every
+        ``petition.grouped`` published and the petitions written with one bulk write.
+        A failure part way still writes the petitions grouped so far (their issues
+        counted them), so that the one-by-one retry of the batch skips them."""
+        docs = self.store.petitions_with_outbox([e.subject for e in events])
+        done: list[Grouped] = []
+        seen: set[str] = set()
+        try:
+            for event in events:
+                doc = docs.get(event.subject)
+                if doc is None or event.subject in seen:  # a duplicate in the same poll
+                    continue
+                seen.add(event.subject)
+                if not doc.get(UNGROUPED):
+                    continue
+                if doc["kind"] == DENUNCIATION:
+                    self._leave_out(doc)
+                    continue
+                done.append(self._place(doc, event))
+        finally:
+            self._record(done)
+
     def group_petition(self, pid: str, cause: Event | None = None) -> dict[str, Any] | None:
         """Group a stored petition into an issue unless it is grouped already (a replay)
         or a denunciation; publish its events. The petition as it is then."""
-        doc = self.store.petition(pid)
+        # with its outbox: the grouping's write clears the petition.received it handles
+        doc = self.store.petition_with_outbox(pid)
         if doc is None or not doc.get(UNGROUPED):
-            return doc
+            return {k: v for k, v in doc.items() if k != FIELD} if doc else None
         if doc["kind"] == DENUNCIATION:  # left out of issues (reclassified, say)
-            self.store.change_petition({"_id": pid}, {"$unset": {UNGROUPED: ""}})
-            return {k: v for k, v in doc.items() if k != UNGROUPED}
+            return self._leave_out(doc)
         return self.group(doc, cause=cause)
+
+    def _leave_out(self, doc: dict[str, Any]) -> dict[str, Any]:
+        self.store.change_petition({"_id": doc["_id"]}, {"$unset": {UNGROUPED: ""}})
+        return {k: v for k, v in doc.items() if k not in (UNGROUPED, FIELD)}
 
     def sweep_ungrouped(self, older_than: timedelta = timedelta(minutes=10),
                         limit: int = 500) -> int:
@@ -173,7 +215,14 @@ class Grouping:
     # --- grouping -----------------------------------------------------------------------
     def group(self, doc: dict[str, Any], *, cause: Event | None = None) -> dict[str, Any]:
         """Put a petition into the most similar open issue of its bucket, or a new one,
-        and publish ``petition.grouped``."""
+        and publish ``petition.grouped``. ``doc`` as stored, with its outbox if
+        ``cause`` is its ``petition.received`` (that entry is cleared too)."""
+        done = self._place(doc, cause)
+        self._record([done])
+        return done.petition
+
+    def _place(self, doc: dict[str, Any], cause: Event | None) -> Grouped:
+        """Count the petition into its issue; what is left is to publish and record it."""
         vector = features(doc["title"], doc["content"])
         now = self.ctx.clock()
         with self.lock:
@@ -183,17 +232,47 @@ class Grouping:
             **ref({**doc, "issue_id": issue_id}), **snapshot(issue),
             "similarity": round(score, 4) if score is not None else None}, now, cause)
         claim = {"issue_id": issue_id, "similarity": score, "updated_at": now}
-        update = {"$set": claim, "$unset": {UNGROUPED: ""}}
-        if self._publish(grouped):
-            # Published and acknowledged: the grouping is one write, with no outbox to
-            # clear. A crash before it regroups on redelivery: at least once.
-            self.store.change_petition({"_id": doc["_id"], "issue_id": None, UNGROUPED: True},
-                                       update)
-        else:  # the broker did not take it: the outbox and its relay will
-            after = self.store.claim_grouping(doc["_id"], stage(update, [grouped], now))
-            if after is not None:
-                self.ctx.outbox.flush(self.store.petitions, doc["_id"], after)
-        return {**{k: v for k, v in doc.items() if k != UNGROUPED}, **claim}
+        # The entry of the event being handled has been published (it is what this
+        # consumer received): the grouping's write clears it, not a write of its own.
+        published = [e for e in doc.get(FIELD) or [] if cause and e.get("id") == cause.id]
+        petition = {**{k: v for k, v in doc.items() if k not in (UNGROUPED, FIELD)}, **claim}
+        return Grouped(doc["_id"], grouped, claim, published,
+                       published == (doc.get(FIELD) or []), now, petition)
+
+    def _record(self, done: list[Grouped]) -> None:
+        """Publish the ``petition.grouped`` of petitions counted into their issues, then
+        write them grouped (one bulk write). A crash in between regroups them on
+        redelivery: at least once, as ever."""
+        if not done:
+            return
+        try:
+            self.ctx.kit.bus.publish_all([g.event for g in done])
+        except Exception:  # the broker did not take them: the outbox and its relay will
+            log.warning("publishing petition.grouped failed; staged for the relay",
+                        exc_info=True)
+            for g in done:
+                update = {"$set": g.claim, "$unset": {UNGROUPED: ""}}
+                after = self.store.claim_grouping(g.pid, stage(update, [g.event], g.at))
+                if after is not None:
+                    self.ctx.outbox.flush(self.store.petitions, g.pid, after)
+            return
+        first, then = [], []
+        for g in done:
+            query = {"_id": g.pid, "issue_id": None, UNGROUPED: True}
+            update = {"$set": g.claim, "$unset": {UNGROUPED: ""}}
+            pull = {**update, "$pullAll": {FIELD: g.published}} if g.published else update
+            if g.published and g.whole:
+                # the usual case: the outbox holds just that entry, emptied with its
+                # markers (the relay then has nothing to look at)
+                first.append(({**query, FIELD: g.published},
+                              {"$set": {**g.claim, FIELD: []},
+                               "$unset": {UNGROUPED: "", PENDING: "", FLAG: ""}}))
+                then.append((query, pull))  # if more was staged, or the relay cleared it
+            else:
+                first.append((query, pull))
+        if self.store.group_petitions(first) < len(first) and then:
+            # only petitions still ungrouped match: those whose outbox changed meanwhile
+            self.store.group_petitions(then)
 
     def _count(self, doc: dict[str, Any], vector: dict[str, float], now: datetime,
                cause: Event | None) -> tuple[dict[str, Any], float | None]:
@@ -276,15 +355,6 @@ class Grouping:
             staged = stored or {"_id": issue["_id"], "outbox": [entry(e) for e in events]}
             self.ctx.outbox.flush(self.store.issues, issue["_id"], staged)
         self.store.bounds.widen(MAX_BAND, issue["heat_band"], lower=False)
-
-    def _publish(self, event: Event) -> bool:
-        try:
-            self.ctx.kit.bus.publish(event)
-        except Exception:
-            log.warning("publishing petition.grouped failed; staged for the relay",
-                        exc_info=True)
-            return False
-        return True
 
     # --- heat ---------------------------------------------------------------------------
     def compute_heat(self, issue: dict[str, Any], now: datetime) -> float:

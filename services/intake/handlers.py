@@ -60,3 +60,8 @@ def event_handlers(intake: Intake) -> dict[str, Callable[[Event], None]]:
         "commitment.resolved": intake.on_commitment_resolved,
         "commitment.reopened": intake.on_commitment_reopened,
     }
+
+
+def batch_handlers(intake: Intake) -> dict[str, Callable[[list[Event]], None]]:
+    """A poll's consecutive events of these types go at once (services/common/kafka.py)."""
+    return {"petition.received": intake.grouping.on_received_batch}

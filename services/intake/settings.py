@@ -33,6 +33,13 @@ class IntakeSettings(Settings):
         "INTAKE_CENTROID_TRUST_SECONDS", 5.0,
         "seconds the grouping trusts its in-memory issue centroids of a commune and "
         "category before reading what other processes changed (0: read every time)")
+    # A petition's petition.received is published at once and cleared by the grouping's
+    # own write; the relay publishes it again only past this (a consumer down or far
+    # behind: a duplicate the consumers tolerate), as the ungrouped sweep's margin.
+    received_grace_seconds: float = setting(
+        "INTAKE_RECEIVED_GRACE_SECONDS", 600.0,
+        "seconds the outbox relay leaves a petition's published events to the grouping "
+        "that clears them, before publishing them again")
     heat_window_days: int = setting("INTAKE_HEAT_WINDOW_DAYS", 30,
                                     "petitions counted in an issue's heat", low=1, high=365)
     trending_threshold: float = setting("INTAKE_TRENDING_THRESHOLD", 10.0,

@@ -7,14 +7,14 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from pymongo import ReturnDocument
+from pymongo import ReturnDocument, UpdateOne
 from pymongo.collection import Collection
 from pymongo.cursor import Cursor
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
 from services.common import outbox
-from services.common.mongo import Index, asc
+from services.common.mongo import Index, asc, bulk_write
 from services.common.outbox import FIELD
 from services.common.ratelimit import INDEXES as RATE_INDEXES
 
@@ -258,3 +258,17 @@ class Store:
             self.petitioners.insert_many([
                 {"_id": f"{issue_id}|{fp}", "issue_id": issue_id, "fingerprint": fp}
                 for fp in fingerprints])
+
+    # --- grouping a poll's petitions at once ---------------------------------------------
+    def petitions_with_outbox(self, ids: list[str]) -> dict[str, dict[str, Any]]:
+        """Petitions by id, with their outbox: one ``$in`` find for a poll's events."""
+        return {d["_id"]: d for d in self.petitions.find({"_id": {"$in": list(set(ids))}})}
+
+    def group_petitions(self, writes: list[tuple[dict[str, Any], dict[str, Any]]]) -> int:
+        """Conditional updates of petitions (query, update), one bulk write; how many
+        matched."""
+        if not writes:
+            return 0
+        result = bulk_write(self.petitions, [UpdateOne(q, u) for q, u in writes],
+                            ordered=False)
+        return result.matched_count

@@ -17,7 +17,7 @@ from services.common.outbox import Outbox
 from services.notify import api, store
 from services.notify.channels import SmsProvider, sms_provider_from_config
 from services.notify.credentials import Credentials
-from services.notify.handlers import TOPICS, event_handlers
+from services.notify.handlers import TOPICS, batch_handlers, event_handlers
 from services.notify.mail import SmtpSender
 from services.notify.providers import EsmsSms, ZaloTokens, ZnsSender, callback_signature
 from services.notify.service import NotifyService, Senders
@@ -118,6 +118,8 @@ class App(ServiceApp):
         return self._web
 
     def consumer(self, **options) -> Consumer:
+        # a poll's consecutive petition.received: one bulk write and one find of read models
+        options.setdefault("batch_handlers", batch_handlers(self.service.dispatch))
         return self.kit.consumer(GROUP, self.handlers, topics=TOPICS, **options)
 
     def consumers(self) -> list[Consumer]:

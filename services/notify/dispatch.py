@@ -63,23 +63,59 @@ class Dispatch:
     # ------------------------------------------------------------ petitions
 
     def petition_received(self, ev: Event) -> None:
-        d = ev.data
-        pid, contact = d["petition_id"], d["contact"]
-        opened = self.notifier.open_contact(contact.get("contact_token"))
-        phone = self.notifier.phone_of(opened)
         # The read model, and the claim on the acknowledgement, in one command: the
         # first handling of this event claims it and sends it at once, before writing
         # it (one write, with the outcome); a replay finds it claimed and writes it
         # for a sender, due when that claim lapses (a no-op when it was written).
         lease = timedelta(seconds=self.settings.lease_seconds)
-        petition, claimed = self.store.receive_claiming(pid, {
+        petition, claimed = self.store.receive_claiming(
+            ev.data["petition_id"], *self._received(ev), self.clock() + lease)
+        self._acknowledge(ev, petition, claimed)
+
+    def petitions_received(self, events: list[Event]) -> None:
+        """A poll's consecutive ``petition.received``: their read models written and
+        their acknowledgements claimed with one find and one bulk write (two commands,
+        not one per petition), then each acknowledged as one by one.
+        A petition twice in the poll (a republished event) goes one by one the second
+        time: a replay, as ever."""
+        first: dict[str, Event] = {}
+        again: list[Event] = []
+        for ev in events:
+            pid = ev.data["petition_id"]
+            if pid in first:
+                again.append(ev)
+            else:
+                first[pid] = ev
+        if len(first) < 2:  # one findAndModify each is as few commands
+            for ev in events:
+                self.petition_received(ev)
+            return
+        lease = timedelta(seconds=self.settings.lease_seconds)
+        written = self.store.receive_claiming_many(
+            {pid: self._received(ev) for pid, ev in first.items()}, self.clock() + lease)
+        for pid, ev in first.items():
+            self._acknowledge(ev, *written[pid])
+        for ev in again:
+            self.petition_received(ev)
+
+    def _received(self, ev: Event) -> tuple[dict[str, Any], dict[str, Any]]:
+        """What a ``petition.received`` sets in the read model, and sets only if new."""
+        d = ev.data
+        contact = d["contact"]
+        opened = self.notifier.open_contact(contact.get("contact_token"))
+        phone = self.notifier.phone_of(opened)
+        return {
             "tracking_code": d["tracking_code"].upper(), "title": d["title"],
             "kind": d.get("kind"), "code_key": domain.code_key_of(d["tracking_code"]),
             "locality": d["locality"], "contact_token": contact.get("contact_token"),
             "consent": bool(contact.get("consent_notifications")),
             "phone_fp": self.notifier.phone_fp(phone) if phone else None,
-        }, {"status": d.get("status") or "received", "status_at": d["received_at"]},
-            self.clock() + lease)
+        }, {"status": d.get("status") or "received", "status_at": d["received_at"]}
+
+    def _acknowledge(self, ev: Event, petition: dict[str, Any], claimed: bool) -> None:
+        """The rest of ``petition_received``, from the read model as written."""
+        d = ev.data
+        pid = d["petition_id"]
         if not petition.get("status"):  # a dialogue listed it before: no insert, no status
             self.store.upsert_petition(pid, {"status": d.get("status") or "received",
                                              "status_at": d["received_at"]})

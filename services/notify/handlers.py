@@ -36,3 +36,8 @@ def event_handlers(dispatch: Dispatch) -> dict[str, Callable[[Event], None]]:
         "commitment.overdue": dispatch.commitment_overdue,
         "commitment.escalated": dispatch.commitment_escalated,
     }
+
+
+def batch_handlers(dispatch: Dispatch) -> dict[str, Callable[[list[Event]], None]]:
+    """A poll's consecutive events of these types go at once (services/common/kafka.py)."""
+    return {"petition.received": dispatch.petitions_received}

@@ -27,7 +27,7 @@ from pymongo.errors import DuplicateKeyError
 
 from services.common import outbox
 from services.common.clock import from_mongo
-from services.common.mongo import Index, asc
+from services.common.mongo import Index, asc, bulk_write
 from services.common.ratelimit import INDEXES as RATE_INDEXES
 from services.scheduling.receptions import INDEXES as RECEPTION_INDEXES
 
@@ -402,7 +402,7 @@ class Store:
             if on_insert:
                 update["$setOnInsert"] = on_insert
             ops.append(UpdateOne({"_id": petition_id}, update, upsert=True))
-        self.petitions.bulk_write(ops, ordered=True)
+        bulk_write(self.petitions, ops, ordered=True)  # a poll's: in chunks
 
     def take_snapshots(self, snapshots: dict[str, tuple[int, dict[str, Any]]]) -> list[str]:
         """``take_snapshot`` for several issues: the issues whose snapshot was not taken.
@@ -412,11 +412,11 @@ class Store:
         read tells which: a new issue is upserted on its own, as ``take_snapshot`` does;
         one held as new or newer, or merged, was not taken."""
         items = list(snapshots.items())
-        found = self.issues.bulk_write(
-            [UpdateOne({"_id": issue_id, "issue_version": {"$lt": version},
-                        "merged_into": None},
-                       {"$set": {**fields, "issue_version": version}})
-             for issue_id, (version, fields) in items], ordered=False)
+        found = bulk_write(self.issues, [  # in chunks (services/common/mongo.py)
+            UpdateOne({"_id": issue_id, "issue_version": {"$lt": version},
+                       "merged_into": None},
+                      {"$set": {**fields, "issue_version": version}})
+            for issue_id, (version, fields) in items], ordered=False)
         if found.matched_count == len(items):
             return []
         held = {d["_id"]: d for d in self.issues.find(

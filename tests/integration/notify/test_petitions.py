@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
+from services.common.contracts.codes import new_code
 from services.common.contracts.notify import TOPIC as DELIVERIES
 from tests.helpers import events_on
 from tests.integration.notify.conftest import (
@@ -91,3 +92,54 @@ def test_answered_sends_the_answer(harness):
     assert "4,2 ty dong" in harness.sms()[1]["body"]
     [doc] = harness.notifications(template="petition_answered", channel="email")
     assert doc["commitment_id"] == "cm-9"
+
+
+def test_a_polls_received_petitions_are_written_at_once_and_told_once(harness):
+    """A poll's petition.received go together (one bulk write and one find of read
+    models): a petition received before is a replay there too, and one twice in the
+    poll (republished by intake's relay) is told once."""
+    codes = [CODE, new_code(), new_code()]
+    before, new, other = (received(code=c) for c in codes)
+    harness.deliver(before)
+    harness.send()
+    harness.service.dispatch.petitions_received([new, before, other, new])
+    harness.send()
+    harness.clock.advance(seconds=harness.app.settings.lease_seconds + 1)
+    harness.send()  # a replay's copy, due when the claim lapses, is not sent again
+    bodies = [m["body"] for m in harness.sms()]
+    assert len(bodies) == 3 and len(harness.emails()) == 3
+    assert [sum(code in b for b in bodies) for code in codes] == [1] * 3
+    for event in (before, new, other):
+        docs = harness.notifications(petition_id=event.subject)
+        assert sorted(d["channel"] for d in docs) == ["email", "sms"]
+        assert {d["state"] for d in docs} == {"sent"}
+        assert harness.store.petition(event.subject)["status"] == "received"
+
+
+def test_a_claim_taken_between_the_polls_read_and_write_is_not_ours(harness, monkeypatch):
+    """Another consumer (a rebalance) claims a petition's acknowledgement between the
+    batch's find and its bulk write: the batch sees its update missed, reads back, and
+    leaves that claim to its holder."""
+    store = harness.store
+    a, b = received(code=new_code()), received(code=new_code())
+    store.listed_on(b.subject, "dlg-1")  # known (listed by a dialogue), not yet received
+    real = store.petitions
+    until = harness.clock() + timedelta(minutes=2)
+
+    class Racing:
+        def __getattr__(self, name):
+            return getattr(real, name)
+
+        def find(self, *args, **kwargs):
+            docs = list(real.find(*args, **kwargs))
+            monkeypatch.setattr(store, "petitions", real)
+            _, ours = store.receive_claiming(b.subject, {"title": "khác"}, {}, until)
+            assert ours  # the other consumer's
+            return docs
+
+    monkeypatch.setattr(store, "petitions", Racing())
+    dispatch = harness.service.dispatch
+    written = store.receive_claiming_many(
+        {e.subject: dispatch._received(e) for e in (a, b)}, until)
+    assert written[a.subject][1] is True and written[b.subject][1] is False
+    assert written[b.subject][0]["dialogue_ids"] == ["dlg-1"]

@@ -1,0 +1,37 @@
+"""Bulk writes in small commands: FerretDB 1.24 blocks on a bulk larger than its pool."""
+
+from __future__ import annotations
+
+from pymongo import MongoClient, UpdateOne, monitoring
+
+from services.common.mongo import BULK_CHUNK, bulk_write
+
+
+class Updates(monitoring.CommandListener):
+    def __init__(self) -> None:
+        self.sizes: list[int] = []
+
+    def started(self, event) -> None:
+        if event.command_name == "update" and event.command.get("update") == "bulk":
+            self.sizes.append(len(event.command["updates"]))
+
+    def succeeded(self, event) -> None:
+        pass
+
+    def failed(self, event) -> None:
+        pass
+
+
+def test_a_large_bulk_goes_in_small_commands_and_its_counts_add_up(settings):
+    listener = Updates()
+    client = MongoClient(settings.mongo_url, event_listeners=[listener])
+    coll = client[settings.db_prefix + "bulk"]["bulk"]
+    coll.insert_many([{"_id": f"p{i}", "n": 0} for i in range(60)])
+    ops = [UpdateOne({"_id": f"p{i}", "n": 0}, {"$set": {"n": 1}}) for i in range(60)]
+    ops += [UpdateOne({"_id": f"new{i}"}, {"$set": {"n": 1}}, upsert=True) for i in range(5)]
+    result = bulk_write(coll, ops, ordered=False)
+    assert (result.matched_count, result.upserted_count) == (60, 5)
+    assert coll.count_documents({"n": 1}) == 65
+    assert listener.sizes and max(listener.sizes) <= BULK_CHUNK and sum(listener.sizes) == 65
+    client.drop_database(settings.db_prefix + "bulk")
+    client.close()

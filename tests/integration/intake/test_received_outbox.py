@@ -1,0 +1,103 @@
+"""A petition's ``petition.received``: published by the web process after its answer,
+cleared by the grouping's own write (no write of its own), published again by the
+worker's relay only when nobody cleared it within its grace (intake's consumer down)."""
+
+from __future__ import annotations
+
+from services.common.events import Event
+from services.common.outbox import FLAG, PENDING
+from tests.helpers import events_on
+from tests.integration.intake.conftest import petition
+
+
+def submit(built, client, **overrides) -> tuple[str, Event]:
+    """A petition POSTed and published; its id and the petition.received as consumed."""
+    created = client.post("/api/v1/petitions", json=petition(**overrides)).json
+    built.intake.submission.deferred.drain()
+    doc = built.kit.db.petitions.find_one({"_id": created["id"]})
+    # published, not cleared: the grouping clears it
+    assert [e["topic"] for e in doc["outbox"]] == ["intake.petitions"] and doc[FLAG]
+    return created["id"], Event.from_json(doc["outbox"][0]["value"].encode())
+
+
+def test_the_grouping_write_clears_the_received_entry(built, client, clock):
+    pid, received = submit(built, client)
+    built.intake.on_received(received)
+    doc = built.kit.db.petitions.find_one({"_id": pid})
+    assert doc["issue_id"] and doc["outbox"] == []
+    assert FLAG not in doc and PENDING not in doc and "ungrouped" not in doc
+    clock.advance(seconds=built.settings.received_grace_seconds + 1)
+    assert built.intake.outbox.relay_once() == 0  # nothing to publish again
+
+
+def test_a_poll_groups_at_once_and_clears_each_received(built, client):
+    sent = [submit(built, client) for _ in range(3)]
+    sent.append(submit(built, client, petitioner={"phone": "0987654321"}))
+    events = [e for _, e in sent]
+    # a duplicate in the same poll (the relay's republish, say) groups nothing twice
+    built.intake.grouping.on_received_batch([*events, events[0]])
+    docs = list(built.kit.db.petitions.find({"_id": {"$in": [p for p, _ in sent]}}))
+    assert len(docs) == 4 and all(d["outbox"] == [] and FLAG not in d for d in docs)
+    (issue_id,) = {d["issue_id"] for d in docs}
+    issue = built.kit.db.issues.find_one({"_id": issue_id})
+    assert issue["petition_count"] == 4 and issue["distinct_petitioners"] == 2
+    grouped = [e for e in events_on(built.settings, "intake.petitions", min_count=8)
+               if e["type"] == "petition.grouped"]
+    assert sorted(e["subject"] for e in grouped) == sorted(p for p, _ in sent)
+    built.intake.grouping.on_received_batch(events)  # the whole poll replayed: no change
+    again = built.kit.db.issues.find_one({"_id": issue_id})
+    assert again["petition_count"] == 4 and again["version"] == issue["version"]
+
+
+def test_something_else_staged_meanwhile_stays_for_the_relay(built, client, clock):
+    pid, received = submit(built, client)
+    # a change staged after the POST (as by an officer) before the grouping ran
+    from services.common.events import new_event
+    from services.common.outbox import stage
+
+    doc = built.kit.db.petitions.find_one({"_id": pid})
+    closed = new_event("petition.closed", pid, {
+        "petition_id": pid, "tracking_code": doc["tracking_code"],
+        "locality": {"province_code": "37", "ward_code": "14464"}, "closed_at": clock()},
+        source="intake")
+    built.kit.db.petitions.update_one({"_id": pid}, stage({}, [closed], clock()))
+    built.intake.on_received(received)
+    doc = built.kit.db.petitions.find_one({"_id": pid})
+    assert doc["issue_id"] and [e["id"] for e in doc["outbox"]] == [closed.id]
+    clock.advance(seconds=built.settings.received_grace_seconds + 1)
+    assert built.intake.outbox.relay_once() == 1  # the closed event, not the received
+
+
+def test_the_relay_publishes_it_again_when_intakes_consumer_is_down(built, client, clock):
+    pid, received = submit(built, client)
+    clock.advance(seconds=60)  # a consumer lagging a minute: left to it
+    assert built.intake.outbox.relay_once() == 0
+    clock.advance(seconds=built.settings.received_grace_seconds)  # down: published again
+    assert built.intake.outbox.relay_once() == 1
+    doc = built.kit.db.petitions.find_one({"_id": pid})
+    assert doc["outbox"] == [] and FLAG not in doc and doc.get("issue_id") is None
+    again = [e for e in events_on(built.settings, "intake.petitions", min_count=2)
+             if e["type"] == "petition.received"]
+    assert [e["id"] for e in again] == [received.id, received.id]
+    # the consumer back: both copies, one grouping (notify and scheduling dedupe theirs:
+    # tests/integration/notify/test_petitions.py, .../scheduling/test_read_model.py)
+    built.intake.on_received(received)
+    built.intake.on_received(received)
+    doc = built.kit.db.petitions.find_one({"_id": pid})
+    issue = built.kit.db.issues.find_one({"_id": doc["issue_id"]})
+    assert issue["petition_count"] == 1
+
+
+def test_a_failed_publish_is_due_for_the_relay_at_once(built, client, clock, monkeypatch):
+    def down(*args, **kwargs):
+        raise RuntimeError("broker unreachable")
+
+    monkeypatch.setattr(built.kit.bus, "send", down)
+    created = client.post("/api/v1/petitions", json=petition()).json
+    built.intake.submission.deferred.drain()
+    monkeypatch.undo()
+    clock.advance(seconds=2)  # the usual grace, not the received one
+    assert built.intake.outbox.relay_once() == 1
+    found = [e for e in events_on(built.settings, "intake.petitions")
+             if e["type"] == "petition.received"]
+    assert [e["subject"] for e in found] == [created["id"]]
