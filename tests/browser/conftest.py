@@ -36,7 +36,9 @@ class Portal(Running):
         return self.system.url("portal") + path
 
 
-@pytest.fixture(scope="session")
+# Package scope: the system stops once these tests are done, so its workers do not
+# load the machine for the rest of the suite.
+@pytest.fixture(scope="package")
 def portal(infra: Settings, tmp_path_factory) -> Iterator[Portal]:
     issuer = provider()
     prefix = unique("b")

@@ -78,7 +78,9 @@ class Running:
                         message=f"{count} {channel} message(s) to {to} containing {containing!r}")
 
 
-@pytest.fixture(scope="session")
+# Package scope: the system stops once these tests are done, so its workers do not
+# load the machine for the rest of the suite.
+@pytest.fixture(scope="package")
 def system(infra: Settings, tmp_path_factory) -> Iterator[Running]:
     prefix = unique("e")
     env = {"FOLLOWUP_AGENCY_METADATA_MAX_AGE_MS": "1000", "NOTIFY_RETRY_BACKOFF": "0.5",
