@@ -28,6 +28,7 @@ FIELD = "outbox"
 PENDING = "outbox_since"
 FLAG = "outbox_pending"  # equality is what FerretDB pushes down to its backend
 DUE = datetime(2000, 1, 1, tzinfo=UTC)  # PENDING for "relay at once"
+LOOK_EVERY = timedelta(seconds=1)  # a shorter grace is looked at on every relay pass
 
 
 def entry(event: Event) -> dict[str, Any]:
@@ -73,6 +74,7 @@ class Outbox:
         # A longer grace for some collections (by name), whose events are published by
         # ``publish`` and cleared by their consumer's own next write (intake's petitions).
         self.graces = dict(graces or {})
+        self._next_pass: dict[str, datetime] = {}
 
     def flush(self, collection: Collection, doc_id: Any,
               doc: dict[str, Any] | None = None) -> None:
@@ -118,18 +120,34 @@ class Outbox:
             log.warning("could not hand the outbox to the relay", exc_info=True)
 
     def relay_once(self, limit: int = 200) -> int:
-        """Publish events staged more than ``grace`` ago; return how many were sent."""
+        """Publish events staged more than ``grace`` ago; return how many were sent.
+
+        A collection with a long grace is looked at every twentieth of it (30 s for
+        600 s), not at every pass (one a second): FerretDB 1.24 pushes only the equality on ``FLAG``
+        down to its backend, so a pass reads every flagged document, and within a long
+        grace that is every document of the last minutes (thousands when its consumer
+        lags, read once a second). Its entries made due at once (``_due``) wait for
+        that look, at most a twentieth of the grace."""
         sent = 0
         now = self.clock()
         for collection in self.collections:
-            cutoff = now - self.graces.get(collection.name, self.grace)
+            grace = self.graces.get(collection.name, self.grace)
+            if now < self._next_pass.get(collection.name, now):
+                continue
+            cutoff = now - grace
             # the cutoff in the query: documents within a long grace never crowd the
             # due ones out of the limit
-            docs = collection.find(
+            docs = list(collection.find(
                 {FLAG: True, "$or": [{PENDING: {"$lte": cutoff}}, {PENDING: None}]},
-                {FIELD: 1, PENDING: 1}).limit(limit)
+                {FIELD: 1, PENDING: 1}).limit(limit))
             for doc in docs:
                 sent += self._publish(collection, doc)
+            # more than one pass's worth: the next pass goes on at once
+            spacing = grace / 20 if len(docs) < limit else timedelta(0)
+            if spacing >= LOOK_EVERY:
+                self._next_pass[collection.name] = now + spacing
+            else:
+                self._next_pass.pop(collection.name, None)
         return sent
 
     def _publish(self, collection: Collection, doc: dict[str, Any]) -> int:

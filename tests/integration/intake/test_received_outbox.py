@@ -101,3 +101,23 @@ def test_a_failed_publish_is_due_for_the_relay_at_once(built, client, clock, mon
     found = [e for e in events_on(built.settings, "intake.petitions")
              if e["type"] == "petition.received"]
     assert [e["subject"] for e in found] == [created["id"]]
+
+
+def test_the_long_grace_is_looked_at_every_twentieth_of_it(built, client, clock, monkeypatch):
+    """Petitions within their grace are not read at every relay pass (one a second): a
+    pass reads every flagged petition, and under load those are the last minutes'."""
+    relay = built.intake.outbox
+    assert relay.relay_once() == 0  # looked at: nothing due; the next look in grace / 20
+    look = built.settings.received_grace_seconds / 20
+
+    def down(*args, **kwargs):
+        raise RuntimeError("broker unreachable")
+
+    monkeypatch.setattr(built.kit.bus, "send", down)
+    client.post("/api/v1/petitions", json=petition())
+    built.intake.submission.deferred.drain()  # fails: due for the relay at once
+    monkeypatch.undo()
+    clock.advance(seconds=look - 1)
+    assert relay.relay_once() == 0  # not looked at yet
+    clock.advance(seconds=1)
+    assert relay.relay_once() == 1
