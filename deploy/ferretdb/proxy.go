@@ -17,6 +17,10 @@ package main
 // lock, its replies merged into one (split.go): FerretDB 1.24 holds a PostgreSQL
 // connection per statement until an update ends, and hung past its pool's size.
 //
+// A find by {_id: {$in: [...]}} is answered by one find per value (findin.go):
+// FerretDB 1.24 scans the whole collection for an $in, but uses the _id index for
+// an equality.
+//
 // Inserts, reads and every other command pass through unlocked: an insert is one
 // PostgreSQL statement, and unique indexes are PostgreSQL's own. OP_QUERY (only
 // the drivers' first hello) and OP_COMPRESSED pass through unparsed: FerretDB
@@ -30,6 +34,7 @@ import (
 	"hash/maphash"
 	"io"
 	"log"
+	"math"
 	"net"
 	"sort"
 	"strconv"
@@ -184,15 +189,23 @@ func idOnly(filter bsoncore.Value) ([]byte, bool) {
 		if k, err := sub.IndexErr(0); err == nil && len(k.Key()) > 0 && k.Key()[0] == '$' {
 			return nil, false
 		}
-	case bsontype.Int32, bsontype.Int64, bsontype.Double:
-		// 5, 5L and 5.0 are one _id to MongoDB: one key for all three.
-		var f float64
-		if i, ok := v.Int32OK(); ok {
-			f = float64(i)
-		} else if i, ok := v.Int64OK(); ok {
-			f = float64(i)
-		} else {
-			f, _ = v.DoubleOK()
+	}
+	return idKey(v)
+}
+
+// idKey returns the key of an _id value: its type and bytes, except that numbers
+// equal to MongoDB (5, 5L and 5.0 are one _id) share one key. Whole numbers are
+// written as integers, exactly: 2^53+1 (int64) and 2^53 (double) stay two keys.
+func idKey(v bsoncore.Value) ([]byte, bool) {
+	switch v.Type {
+	case bsontype.Int32:
+		return []byte(strconv.FormatInt(int64(v.Int32()), 10)), true
+	case bsontype.Int64:
+		return []byte(strconv.FormatInt(v.Int64(), 10)), true
+	case bsontype.Double:
+		f := v.Double()
+		if f == math.Trunc(f) && f >= -(1<<63) && f < 1<<63 {
+			return []byte(strconv.FormatInt(int64(f), 10)), true
 		}
 		return []byte(strconv.FormatFloat(f, 'g', -1, 64)), true
 	}
@@ -254,10 +267,12 @@ func relay(client, backend net.Conn, l *locks) error {
 			return err
 		}
 		release := func() {}
-		var parts []bsoncore.Document
-		var ordered bool
+		var parts, finds []bsoncore.Document
+		var ordered, rewritten bool
+		var r request
+		var ns string
 		if wiremessage.OpCode(binary.LittleEndian.Uint32(req[12:16])) == wiremessage.OpMsg {
-			r, err := parseMsg(req[16:])
+			r, err = parseMsg(req[16:])
 			if err != nil {
 				return err
 			}
@@ -265,10 +280,14 @@ func relay(client, backend net.Conn, l *locks) error {
 				release = l.acquire(p) // held for every part of a split command
 			}
 			parts, ordered = splitUpdate(r)
+			finds, ns, rewritten = findIn(r) // a read: no lock (findin.go)
 		}
-		if parts != nil {
+		switch {
+		case parts != nil:
 			err = exchangeSplit(client, backend, req, parts, ordered)
-		} else {
+		case rewritten:
+			err = exchangeFindIn(client, backend, req, r.cmd, finds, ns)
+		default:
 			err = exchange(client, backend, req)
 		}
 		release()

@@ -7,6 +7,12 @@
 -- lookup among 100,000 documents. Each btree index FerretDB creates gets a GIN
 -- companion over the same fields, which does answer `@>` (1.7 ms for that lookup).
 --
+-- The companions are built without GIN's pending list (fastupdate = off): with it, the
+-- entries of recent inserts (up to 4 MB of them) wait in an unsorted list that every
+-- lookup reads through until a vacuum merges it, and an _id lookup in a collection
+-- being filled took 1.2-2.4 ms instead of 0.09 ms. Each insert now updates the GIN
+-- tree at once, as a btree insert does.
+--
 -- FerretDB sends the field name as a parameter (`_jsonb->$1 @> $2`); a generic plan
 -- cannot match an index on `_jsonb->'field'`, and PostgreSQL settles on one after five
 -- executions of a statement. Custom plans (planned with the actual field name) cost a
@@ -49,8 +55,11 @@ BEGIN
     END IF;
   END LOOP;
   name := left(info.index_name, 59) || '_gin';
-  EXECUTE format('CREATE INDEX IF NOT EXISTS %I ON %I.%I USING gin (%s)',
-                 name, info.schema_name, info.table_name, array_to_string(columns, ', '));
+  -- No pending list (see the top of the file), except over arrays of words, where one
+  -- insert adds many entries and the list batches them.
+  EXECUTE format('CREATE INDEX IF NOT EXISTS %I ON %I.%I USING gin (%s) WITH (fastupdate = %s)',
+                 name, info.schema_name, info.table_name, array_to_string(columns, ', '),
+                 CASE WHEN info.index_name LIKE '%\_gin\_only\_%' THEN 'on' ELSE 'off' END);
   -- An index named gin_only_... (e.g. over an array of words) keeps only the companion:
   -- a btree entry over a long array can exceed PostgreSQL's 2.7 kB limit and fail
   -- the insert. FerretDB still lists the index; `dropIndexes` of it would fail.
@@ -102,3 +111,21 @@ SELECT doithoai_gin_companion(i.indexrelid)
    AND NOT EXISTS (SELECT 1 FROM pg_class g
                     WHERE g.relname = left(c.relname, 59) || '_gin'
                       AND g.relnamespace = c.relnamespace);
+
+-- Companions built before fastupdate = off: switched, and their pending lists merged.
+DO $$
+DECLARE
+  idx record;
+BEGIN
+  FOR idx IN SELECT n.nspname, c.relname, c.oid
+               FROM pg_class c
+               JOIN pg_am a ON a.oid = c.relam
+               JOIN pg_namespace n ON n.oid = c.relnamespace
+              WHERE a.amname = 'gin' AND c.relname LIKE '%\_gin'
+                AND c.relname NOT LIKE '%\_gin\_only\_%'
+                AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
+                AND NOT coalesce(c.reloptions, '{}') @> '{fastupdate=off}' LOOP
+    EXECUTE format('ALTER INDEX %I.%I SET (fastupdate = off)', idx.nspname, idx.relname);
+    PERFORM gin_clean_pending_list(idx.oid);
+  END LOOP;
+END $$;
