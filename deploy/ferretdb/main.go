@@ -8,8 +8,10 @@
 // FerretDB itself listens on a private Unix socket; the public address is served
 // by the proxy in proxy.go, which runs each read-modify-write command alone on its
 // collection or document, so that updates are atomic with their filters as on
-// MongoDB (FerretDB 1.24 reads and writes back in separate steps), and splits
-// multi-statement updates so that any number of statements completes (split.go).
+// MongoDB (FerretDB 1.24 reads and writes back in separate steps), splits
+// multi-statement updates so that any number of statements completes (split.go),
+// and answers a find by {_id: {$in: [...]}} with one _id lookup per value instead
+// of FerretDB's full scan (findin.go).
 package main
 
 import (
