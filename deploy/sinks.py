@@ -353,6 +353,8 @@ def _phrase(status: int) -> str:
 
 class SinkHandler(BaseHTTPRequestHandler):
     server_version = "doithoai-sinks/1"
+    # keep-alive, as the gateways it stands in for: every answer has its Content-Length
+    protocol_version = "HTTP/1.1"
     store: Store  # set on the subclass made in make_http_server
     providers: Providers
 

@@ -17,7 +17,7 @@ rather than retrying handlers (a retried handler would stall the whole consumer)
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import timedelta
 from typing import Any
 
@@ -46,8 +46,10 @@ def commune_name(locality: dict[str, Any]) -> str | None:
 
 class Dispatch(CommitmentDispatch):
     def __init__(self, settings: NotifySettings, store: Store, notifier: Notifier,
-                 directory: Directory) -> None:
+                 directory: Directory,
+                 together: Callable[[Callable[[Any], None], Iterable[Any]], None]) -> None:
         self.settings = settings
+        self.together = together  # Delivery.together
         self.store = store
         self.notifier = notifier
         self.directory = directory
@@ -86,8 +88,10 @@ class Dispatch(CommitmentDispatch):
         lease = timedelta(seconds=self.settings.lease_seconds)
         written = self.store.receive_claiming_many(
             {pid: self._received(ev) for pid, ev in first.items()}, self.clock() + lease)
-        for pid, ev in first.items():
-            self._acknowledge(ev, *written[pid])
+        # each petition's acknowledgement is its own: sent side by side (one citizen's
+        # in order)
+        self.together(lambda pid: self._acknowledge(first[pid], *written[pid]), list(first),
+                      key=lambda pid: written[pid][0].get("phone_fp") or pid)
         for ev in again:
             self.petition_received(ev)
 

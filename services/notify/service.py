@@ -44,7 +44,8 @@ class NotifyService:
                                  send_now=self.delivery.send_claimed,
                                  at_once=self.delivery.at_once)
         self.directory = Directory(kit, store, self.notifier)
-        self.dispatch = Dispatch(settings, store, self.notifier, self.directory)
+        self.dispatch = Dispatch(settings, store, self.notifier, self.directory,
+                                 self.delivery.together)
         self.inbound = Inbound(settings, store, self.notifier, self.delivery)
 
     def retry(self, principal: Principal, notification_id: str) -> dict[str, Any]:

@@ -119,6 +119,10 @@ class NotifySettings(Settings):
                                    "seconds before the first retry; doubles each time")
     retry_backoff_max: float = setting("NOTIFY_RETRY_BACKOFF_MAX", 3600.0,
                                        "longest wait between two attempts, seconds")
+    send_concurrency: int = setting(
+        "NOTIFY_SEND_CONCURRENCY", 8, "messages handed to the providers at once by one "
+        "process (a poll's acknowledgements, a sender pass): sending is waiting on a gateway",
+        low=1, high=64)
     lease_seconds: int = setting("NOTIFY_LEASE_SECONDS", 120,
                                  "how long a sender's claim lasts before another may retry it",
                                  low=5, high=3600)

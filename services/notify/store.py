@@ -113,7 +113,8 @@ class Store:
         """Notifications due now, oldest first: waiting ones whose time came and claims
         whose lease ran out. One query; the sender claims them one by one."""
         return list(self.notifications.find({"queue": True, "wake_at": {"$lte": now}},
-                                            {"_id": 1}).sort("wake_at", 1).limit(limit))
+                                            {"_id": 1, "recipient": 1}
+                                            ).sort("wake_at", 1).limit(limit))
 
     def claim(self, doc_id: str, now: datetime, lease: timedelta,
               token: str) -> dict[str, Any] | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 
 from services.common.contracts.codes import new_code
@@ -143,3 +144,42 @@ def test_a_claim_taken_between_the_polls_read_and_write_is_not_ours(harness, mon
         {e.subject: dispatch._received(e) for e in (a, b)}, until)
     assert written[a.subject][1] is True and written[b.subject][1] is False
     assert written[b.subject][0]["dialogue_ids"] == ["dlg-1"]
+
+
+def test_a_polls_acknowledgements_go_side_by_side_one_citizens_in_order(harness, monkeypatch):
+    """A gateway answers in tens to hundreds of milliseconds: a poll's acknowledgements
+    to different citizens are handed to it at once, while one citizen's two petitions
+    are told one after the other, in order. A barrier of two SMS proves the first (one
+    at a time, it would wait out its timeout and break); a count of sends in flight per
+    number proves the second."""
+    sms = harness.service.senders.sms
+    send = sms.send
+    together = threading.Barrier(2, timeout=30)
+    lock = threading.Lock()
+    flying: dict[str, int] = {}
+    most: dict[str, int] = {}
+    order: list[str] = []
+
+    def gated(to, text, key):
+        with lock:
+            flying[to] = flying.get(to, 0) + 1
+            most[to] = max(most.get(to, 0), flying[to])
+            order.append(text)
+        try:
+            if to != PHONE:
+                together.wait()  # the two other citizens' at once, or BrokenBarrierError
+            return send(to, text, key)
+        finally:
+            with lock:
+                flying[to] -= 1
+
+    monkeypatch.setattr(sms, "send", gated)
+    first, second = received(code=new_code()), received(code=new_code())
+    others = [received(code=new_code(), contact=contact(phone=p, email=None))
+              for p in ("0912000111", "0912000222")]
+    harness.service.dispatch.petitions_received([first, *others, second])
+    assert harness.send() == 6  # four SMS, two e-mails (the first citizen's)
+    assert not together.broken and most[PHONE] == 1
+    mine = [t for t in order if first.data["tracking_code"] in t
+            or second.data["tracking_code"] in t]
+    assert first.data["tracking_code"] in mine[0] and second.data["tracking_code"] in mine[1]
