@@ -400,7 +400,9 @@ class Bench:
             "HTTP 201 received -> the acknowledgement SMS's received_at at the SMS sink "
             "(read from the sink's messages.jsonl, the same records GET /messages serves). "
             "Figures: median of three equal windows of the run with min-max. A warm-up "
-            "(10/s for 10 s, not reported) comes first.")}
+            "(10/s for 10 s, not reported) comes first; after each rate the bench waits for "
+            "every consumer to catch up (grouping lags the acknowledgements), at most twice "
+            "the drain time, so that the next rate starts from a quiet system.")}
         # Not measured: the first petitions through a freshly started system pay for the
         # consumers' group joins, first connections and caches (a first rate of 20/s
         # measured unstable where the same rate later was not).
@@ -491,6 +493,7 @@ class Bench:
                 break
             time.sleep(1)
         drained_in = time.time() - end_submit
+        quiet_in = self._quiet(time.monotonic() + 2 * self.plan["drain"])
         lat = {ph: (acked[ph] - sent[ph][0]) * 1000 for ph in acked if ph in sent}
         windows = []
         for w in range(3):
@@ -515,6 +518,7 @@ class Bench:
             "achieved_per_s": achieved, "not_submitted": skipped, "http_errors": errors,
             "acknowledged": len(acked), "unacknowledged_after_drain": submitted - len(acked),
             "drained_in_s": drained_in, "backlog_growth_per_s": slope, "stable": is_stable,
+            "consumers_quiet_after_s": quiet_in,
             "p50_ms": spread(w["p50"] for w in windows),
             "p95_ms": spread(w["p95"] for w in windows),
             "p99_ms": spread(w["p99"] for w in windows),
@@ -523,8 +527,22 @@ class Bench:
         }
         log(f"pipeline {rate}/s: achieved {achieved:.1f}/s, p50 {fmt(result['p50_ms'], ' ms', 0)}"
             f", p99 {fmt(result['p99_ms'], ' ms', 0)}, backlog growth "
-            f"{slope if slope is not None else float('nan'):.2f}/s, stable={is_stable}")
+            f"{slope if slope is not None else float('nan'):.2f}/s, stable={is_stable}, "
+            f"consumers quiet after {quiet_in if quiet_in is not None else float('nan'):.0f} s")
         return result
+
+    def _quiet(self, deadline: float) -> float | None:
+        """Wait, until ``deadline`` (monotonic), for every consumer of the system to have
+        handled everything (grouping lags the acknowledgements), so that the next rate
+        starts from a quiet system; seconds waited, or None if the deadline came first."""
+        from tests.helpers import consumer_lag
+
+        start = time.monotonic()
+        while time.monotonic() < deadline:
+            if consumer_lag(self.settings(), self.prefix) == 0:
+                return time.monotonic() - start
+            time.sleep(2)
+        return None
 
     @staticmethod
     def _ack(tail: SinkTail, sent: dict[str, tuple[float, str]], acked: dict[str, float],
