@@ -78,19 +78,19 @@ var findFields = map[string]func(bsoncore.Value) bool{
 	"filter":               nil,
 	"limit":                nil,
 	"$db":                  nil,
-	"projection":           func(bsoncore.Value) bool { return true },
-	"batchSize":            func(bsoncore.Value) bool { return true },
-	"singleBatch":          func(bsoncore.Value) bool { return true },
-	"comment":              func(bsoncore.Value) bool { return true },
-	"maxTimeMS":            func(bsoncore.Value) bool { return true },
-	"readConcern":          func(bsoncore.Value) bool { return true },
-	"lsid":                 func(bsoncore.Value) bool { return true },
-	"$clusterTime":         func(bsoncore.Value) bool { return true },
-	"$readPreference":      func(bsoncore.Value) bool { return true },
-	"apiVersion":           func(bsoncore.Value) bool { return true },
-	"apiStrict":            func(bsoncore.Value) bool { return true },
-	"apiDeprecationErrors": func(bsoncore.Value) bool { return true },
-	"allowDiskUse":         func(bsoncore.Value) bool { return true },
+	"projection":           anything,
+	"batchSize":            anything,
+	"singleBatch":          anything,
+	"comment":              anything,
+	"maxTimeMS":            anything,
+	"readConcern":          anything,
+	"lsid":                 anything,
+	"$clusterTime":         anything,
+	"$readPreference":      anything,
+	"apiVersion":           anything,
+	"apiStrict":            anything,
+	"apiDeprecationErrors": anything,
+	"allowDiskUse":         anything,
 	"sort":                 emptyDocument,
 	"skip":                 zero,
 	"tailable":             isFalse,
@@ -101,6 +101,8 @@ var findFields = map[string]func(bsoncore.Value) bool{
 	"allowPartialResults":  isFalse,
 	"oplogReplay":          isFalse,
 }
+
+func anything(bsoncore.Value) bool { return true }
 
 func emptyDocument(v bsoncore.Value) bool {
 	d, ok := v.DocumentOK()

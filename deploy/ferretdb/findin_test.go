@@ -261,43 +261,26 @@ func TestFoundDocsMergesInOrderAndRefusesWhatNeedsTheOriginal(t *testing.T) {
 // ok 0 for "bad", an open cursor for "open"; and the original $in find with a marker
 // document, so that the test sees it was forwarded.
 func findBackend(t *testing.T, conn net.Conn, seen chan<- bsoncore.Document) {
-	defer close(seen)
-	for {
-		msg, err := readMessage(conn)
-		if err != nil {
-			return
-		}
-		r, err := parseMsg(msg[16:])
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		seen <- r.cmd
-		var out bsoncore.Document
-		id := r.cmd.Lookup("filter", "_id")
+	serveBackend(t, conn, seen, func(_ []byte, cmd bsoncore.Document) bsoncore.Document {
+		id := cmd.Lookup("filter", "_id")
 		switch {
-		case r.cmd.Lookup("killCursors").Type != 0:
-			out = builder().AppendDouble("ok", 1).Build()
+		case cmd.Lookup("killCursors").Type != 0:
+			return builder().AppendDouble("ok", 1).Build()
 		case id.Type == 0x03:
-			out = found(idDoc("original"))
+			return found(idDoc("original"))
 		case id.StringValue() == "a", id.StringValue() == "b":
-			out = found(idDoc(id.StringValue()))
+			return found(idDoc(id.StringValue()))
 		case id.StringValue() == "bad":
-			out = builder().AppendDouble("ok", 0).AppendInt32("code", 2).
+			return builder().AppendDouble("ok", 0).AppendInt32("code", 2).
 				AppendString("errmsg", "no").Build()
 		case id.StringValue() == "open":
-			out = builder().AppendDocument("cursor", builder().
+			return builder().AppendDocument("cursor", builder().
 				AppendArray("firstBatch", bsoncore.NewArrayBuilder().Build()).
 				AppendInt64("id", 77).AppendString("ns", "d.c").Build()).AppendDouble("ok", 1).Build()
 		default:
-			out = found()
+			return found()
 		}
-		reqID := int32(binary.LittleEndian.Uint32(msg[4:8]))
-		if _, err := conn.Write(encodeMsg(99, reqID, 0, out)); err != nil {
-			t.Error(err)
-			return
-		}
-	}
+	})
 }
 
 // runFindIn sends a find by _id $in of ids through exchangeFindIn; the reply and

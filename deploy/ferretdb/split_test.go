@@ -175,12 +175,14 @@ func TestMergeRewritesIndexesAndSums(t *testing.T) {
 	}
 }
 
-// fakeBackend answers each update part: ok with n 1, or ok 0 for statements on "bad".
-func fakeBackend(t *testing.T, conn net.Conn, seen chan<- bsoncore.Document) {
+// serveBackend stands in for FerretDB on conn: it reads each request, passes its
+// command to seen and writes answer's reply, until the connection closes.
+func serveBackend(t *testing.T, conn net.Conn, seen chan<- bsoncore.Document,
+	answer func(msg []byte, cmd bsoncore.Document) bsoncore.Document) {
+	defer close(seen)
 	for {
 		msg, err := readMessage(conn)
 		if err != nil {
-			close(seen)
 			return
 		}
 		r, err := parseMsg(msg[16:])
@@ -189,23 +191,28 @@ func fakeBackend(t *testing.T, conn net.Conn, seen chan<- bsoncore.Document) {
 			return
 		}
 		seen <- r.cmd
-		if wiremessage.IsMsgMoreToCome(msg) {
-			t.Error("a part was sent flagged moreToCome: FerretDB 1.24 would answer it anyway")
-		}
-		values, _ := r.cmd.Lookup("updates").Array().Values()
-		id := values[0].Document().Lookup("q", "_id").StringValue()
-		out := bsoncore.NewDocumentBuilder().AppendInt32("n", 1).AppendInt32("nModified", 1).
-			AppendDouble("ok", 1)
-		if id == "bad" {
-			out = bsoncore.NewDocumentBuilder().AppendDouble("ok", 0).AppendInt32("code", 14).
-				AppendString("errmsg", "no")
-		}
 		reqID := int32(binary.LittleEndian.Uint32(msg[4:8]))
-		if _, err := conn.Write(encodeMsg(99, reqID, 0, out.Build())); err != nil {
+		if _, err := conn.Write(encodeMsg(99, reqID, 0, answer(msg, r.cmd))); err != nil {
 			t.Error(err)
 			return
 		}
 	}
+}
+
+// fakeBackend answers each update part: ok with n 1, or ok 0 for statements on "bad".
+func fakeBackend(t *testing.T, conn net.Conn, seen chan<- bsoncore.Document) {
+	serveBackend(t, conn, seen, func(msg []byte, cmd bsoncore.Document) bsoncore.Document {
+		if wiremessage.IsMsgMoreToCome(msg) {
+			t.Error("a part was sent flagged moreToCome: FerretDB 1.24 would answer it anyway")
+		}
+		values, _ := cmd.Lookup("updates").Array().Values()
+		if values[0].Document().Lookup("q", "_id").StringValue() == "bad" {
+			return bsoncore.NewDocumentBuilder().AppendDouble("ok", 0).AppendInt32("code", 14).
+				AppendString("errmsg", "no").Build()
+		}
+		return bsoncore.NewDocumentBuilder().AppendInt32("n", 1).AppendInt32("nModified", 1).
+			AppendDouble("ok", 1).Build()
+	})
 }
 
 func TestExchangeSplitStopsWhereOrderedSays(t *testing.T) {
