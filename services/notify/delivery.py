@@ -341,8 +341,9 @@ class Delivery:
         count = 0
         for doc in self.store.unreported_zns(cutoff, limit):
             reason = f"no delivery report within {self.settings.zns_fallback_seconds} s"
-            moved = self.store.record_report(
-                doc["_id"], {"delivery": UNDELIVERED, "delivery_at": now, "updated_at": now},
+            _, moved = self.store.record_report(
+                {"_id": doc["_id"]},
+                {"delivery": UNDELIVERED, "delivery_at": now, "updated_at": now},
                 {"at": now, "provider": "notify", "outcome": UNDELIVERED, "reason": reason},
                 keep_late=False)
             if moved:

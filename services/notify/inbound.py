@@ -117,39 +117,39 @@ class Inbound:
         first moves the state, the others are kept in the history."""
         if not (notification_id or message_id):
             return None
-        doc = (self.store.get_notification(notification_id) if notification_id
-               else self.store.by_provider_id(message_id))
-        if doc is None:
-            if message_id:  # may be ours, its send's answer not written yet
-                self.store.hold_report(provider, message_id, {
-                    "delivered": delivered, "detail": detail}, self.clock())
-            return None
-        return self._record(doc, provider, delivered, detail)
+        match = ({"_id": notification_id} if notification_id
+                 else {"provider_message_id": message_id})
+        doc = self._record(match, provider, delivered, detail)
+        if doc is None and message_id:  # may be ours, its send's answer not written yet
+            self.store.hold_report(provider, message_id, {
+                "delivered": delivered, "detail": detail}, self.clock())
+        return doc
 
     def apply_held_reports(self) -> int:
         """Apply the reports held for a message id that is now stored; drop those still
         unmatched after ``HELD_FOR`` (not ours, or the send's answer was lost)."""
         now, applied = self.clock(), 0
         for held in self.store.held_reports():
-            doc = self.store.by_provider_id(held["message_id"])
-            if doc is not None:
-                report = held["report"]
-                self._record(doc, held["provider"], report["delivered"], report["detail"])
+            report = held["report"]
+            if self._record({"provider_message_id": held["message_id"]}, held["provider"],
+                            report["delivered"], report["detail"]) is not None:
                 applied += 1
             elif now - from_mongo(held["held_at"]) < HELD_FOR:
                 continue
             self.store.drop_held(held["_id"])
         return applied
 
-    def _record(self, doc: dict[str, Any], provider: str, delivered: bool,
+    def _record(self, match: dict[str, Any], provider: str, delivered: bool,
                 detail: dict[str, Any]) -> dict[str, Any] | None:
+        """The report applied to the notification ``match`` names: it as it is after,
+        or None when none matches."""
         now = self.clock()
         outcome = DELIVERED if delivered else UNDELIVERED
         fields: dict[str, Any] = {"delivery": outcome, "delivery_at": now, "updated_at": now}
         if delivered:
             fields["delivered_at"] = now
-        moved = self.store.record_report(
-            doc["_id"], fields, {"at": now, "provider": provider, "outcome": outcome, **detail})
-        if moved and doc["channel"] == "zalo" and not delivered:
+        doc, moved = self.store.record_report(
+            match, fields, {"at": now, "provider": provider, "outcome": outcome, **detail})
+        if moved and doc is not None and doc["channel"] == "zalo" and not delivered:
             self.delivery.fallback(doc, "Zalo reported the message undelivered")
-        return self.store.get_notification(doc["_id"])
+        return doc

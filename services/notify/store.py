@@ -163,19 +163,21 @@ class Store:
                          scope: dict[str, Any] | None = None) -> dict[str, Any] | None:
         return self.notifications.find_one({"_id": doc_id, **(scope or {})})
 
-    def by_provider_id(self, message_id: str) -> dict[str, Any] | None:
-        return self.notifications.find_one({"provider_message_id": message_id})
-
-    def record_report(self, doc_id: str, fields: dict[str, Any], report: dict[str, Any],
-                      *, keep_late: bool = True) -> bool:
-        """A delivery report: the first one moves the state (True), later ones are only
-        kept in the history (False), with ``keep_late``."""
-        moved = self.notifications.update_one(
-            {"_id": doc_id, "delivery": None},
-            {"$set": fields, "$push": {"reports": report}}).modified_count == 1
-        if not moved and keep_late:
-            self.notifications.update_one({"_id": doc_id}, {"$push": {"reports": report}})
-        return moved
+    def record_report(self, match: dict[str, Any], fields: dict[str, Any],
+                      report: dict[str, Any], *, keep_late: bool = True
+                      ) -> tuple[dict[str, Any] | None, bool]:
+        """A delivery report for the notification ``match`` names (by ``_id`` or
+        ``provider_message_id``): the first one moves the state, later ones are only
+        kept in the history, with ``keep_late``. The notification as it is after, or
+        None when none matches (or, without ``keep_late``, none moved); and whether the
+        state moved. The usual report is one command."""
+        doc = self.notifications.find_one_and_update(
+            {**match, "delivery": None}, {"$set": fields, "$push": {"reports": report}},
+            return_document=ReturnDocument.AFTER)
+        if doc is not None or not keep_late:
+            return doc, doc is not None
+        return self.notifications.find_one_and_update(
+            match, {"$push": {"reports": report}}, return_document=ReturnDocument.AFTER), False
 
     def unreported_zns(self, cutoff: datetime, limit: int) -> list[dict[str, Any]]:
         return list(self.notifications.find(

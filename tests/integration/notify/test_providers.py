@@ -81,6 +81,35 @@ def test_esms_sms_delivered_report_and_forged_report(live):
     assert "notify_delivery_reports_total" in requests.get(f"{base}/metrics", timeout=5).text
 
 
+def test_a_repeated_report_is_kept_in_the_history_and_moves_nothing(live):
+    """eSMS retries its report: the first moves the state, a later one (even a
+    contrary one) is only kept; a signed report for a message we never sent is not
+    ours."""
+    harness, base = live
+    event = received(contact=contact(email=None))
+    harness.service.dispatch.petition_received(event)
+    assert harness.send() == 1
+    [doc] = harness.notifications(petition_id=event.subject)
+    wait_for(lambda: delivery(harness, doc["_id"]) == "delivered", timeout=30,
+             message="eSMS delivery report")
+    secret = harness.app.settings.callback_secret
+
+    def report(nid: str, status: str) -> dict:
+        answer = requests.get(f"{base}/api/v1/callbacks/esms", timeout=5, params={
+            "n": nid, "sig": callback_signature(secret, nid), "SMSID": "again",
+            "SendStatus": status})
+        assert answer.status_code == 200
+        return answer.json()
+
+    assert report(doc["_id"], "4") == {"status": "recorded", "delivery": "delivered"}
+    after = harness.store.get_notification(doc["_id"])
+    assert after["delivery"] == "delivered" and after["state"] == "sent"
+    assert [(r["outcome"], r.get("code")) for r in after["reports"]] == [
+        ("delivered", "5"), ("failed", "4")]
+    assert report("not-ours", "5") == {"status": "unknown", "delivery": None}
+    assert harness.store.get_notification("not-ours") is None
+
+
 def test_esms_undelivered_report(live):
     harness, _ = live
     harness.sinks.fault(PHONE, [{"report": "failed"}])
