@@ -26,10 +26,12 @@ DECLARE
   columns text[] := '{}';
   keys text[];
   name text;
+  def text;
   k int;
 BEGIN
-  SELECT i.indnatts, c.relname AS index_name, t.relname AS table_name,
-         n.nspname AS schema_name, a.amname
+  SELECT i.indnatts, i.indisunique, i.indpred IS NOT NULL AS partial,
+         c.relname AS index_name, t.relname AS table_name, n.nspname AS schema_name,
+         a.amname
     INTO info
     FROM pg_index i
     JOIN pg_class c ON c.oid = i.indexrelid
@@ -38,6 +40,18 @@ BEGIN
     JOIN pg_am a ON a.oid = c.relam
    WHERE i.indexrelid = idx;
   IF NOT FOUND OR info.amname <> 'btree' OR info.table_name LIKE '\_ferretdb\_%' THEN
+    RETURN;
+  END IF;
+  -- A btree that neither enforces uniqueness nor answers any of FerretDB's queries
+  -- (they filter with @> and sort only by $natural) is a placeholder: empty (WHERE
+  -- false), so that writes do not maintain it, and under the same name, so that
+  -- FerretDB can still drop it. Its replacement comes back here as a placeholder and
+  -- gets the companion. (Dropping it first drops an older companion, if any.)
+  IF NOT info.indisunique AND NOT info.partial
+     AND pg_get_indexdef(idx) LIKE '%_jsonb%' THEN
+    def := pg_get_indexdef(idx);
+    EXECUTE format('DROP INDEX %I.%I', info.schema_name, info.index_name);
+    EXECUTE def || ' WHERE false';
     RETURN;
   END IF;
   FOR k IN 1..info.indnatts LOOP
@@ -60,12 +74,6 @@ BEGIN
   EXECUTE format('CREATE INDEX IF NOT EXISTS %I ON %I.%I USING gin (%s) WITH (fastupdate = %s)',
                  name, info.schema_name, info.table_name, array_to_string(columns, ', '),
                  CASE WHEN info.index_name LIKE '%\_gin\_only\_%' THEN 'on' ELSE 'off' END);
-  -- An index named gin_only_... (e.g. over an array of words) keeps only the companion:
-  -- a btree entry over a long array can exceed PostgreSQL's 2.7 kB limit and fail
-  -- the insert. FerretDB still lists the index; `dropIndexes` of it would fail.
-  IF info.index_name LIKE '%\_gin\_only\_%' THEN
-    EXECUTE format('DROP INDEX %I.%I', info.schema_name, info.index_name);
-  END IF;
 END $$;
 
 CREATE OR REPLACE FUNCTION doithoai_on_create_index() RETURNS event_trigger
@@ -90,8 +98,7 @@ DECLARE
   obj record;
 BEGIN
   FOR obj IN SELECT schema_name, object_name FROM pg_event_trigger_dropped_objects()
-              WHERE object_type = 'index' AND object_name NOT LIKE '%\_gin'
-                AND object_name NOT LIKE '%\_gin\_only\_%' LOOP
+              WHERE object_type = 'index' AND object_name NOT LIKE '%\_gin' LOOP
     EXECUTE format('DROP INDEX IF EXISTS %I.%I', obj.schema_name, left(obj.object_name, 59) || '_gin');
   END LOOP;
 END $$;
@@ -100,7 +107,8 @@ DROP EVENT TRIGGER IF EXISTS doithoai_gin_drops;
 CREATE EVENT TRIGGER doithoai_gin_drops ON sql_drop
   WHEN TAG IN ('DROP INDEX') EXECUTE FUNCTION doithoai_on_drop_index();
 
--- Indexes created before this file was applied.
+-- Indexes created before this file was applied: without a companion, or still a
+-- full btree that could be a placeholder.
 SELECT doithoai_gin_companion(i.indexrelid)
   FROM pg_index i
   JOIN pg_class c ON c.oid = i.indexrelid
@@ -108,9 +116,10 @@ SELECT doithoai_gin_companion(i.indexrelid)
   JOIN pg_namespace n ON n.oid = c.relnamespace
  WHERE a.amname = 'btree'
    AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
-   AND NOT EXISTS (SELECT 1 FROM pg_class g
-                    WHERE g.relname = left(c.relname, 59) || '_gin'
-                      AND g.relnamespace = c.relnamespace);
+   AND (NOT EXISTS (SELECT 1 FROM pg_class g
+                     WHERE g.relname = left(c.relname, 59) || '_gin'
+                       AND g.relnamespace = c.relnamespace)
+        OR (NOT i.indisunique AND i.indpred IS NULL));
 
 -- Companions built before fastupdate = off: switched, and their pending lists merged.
 DO $$

@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import os
+import time
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
@@ -43,13 +44,26 @@ class Overrides:
     per province code; re-read when the file changes so a running service sees an
     added day without a restart."""
 
+    # A deadline looks at up to twenty days, and a stat of the file is a system call
+    # each: the file is looked at no more than once a second.
+    LOOK_EVERY = 1.0
+
     def __init__(self) -> None:
         self._seen: tuple[str, float] | None = None
+        self._looked = 0.0
         self.off: dict[str, set[date]] = {}
         self.work: dict[str, set[date]] = {}
 
+    def forget(self) -> None:
+        """Read the file again at the next question (this process just wrote it)."""
+        self._seen = None
+
     def _load(self) -> None:
         path = days_off_file()
+        now = time.monotonic()
+        if self._seen and self._seen[0] == path and now - self._looked < self.LOOK_EVERY:
+            return
+        self._looked = now
         try:
             stamp = (path, os.stat(path).st_mtime)
         except OSError:
@@ -104,6 +118,7 @@ def add_override(path: str, day: date, province: str | None, reason: str,
                      "# per province code; \"*\" is nationwide. Edit with\n"
                      "#   python -m services.cli day-off add YYYY-MM-DD --reason ...\n")
         yaml.safe_dump({"provinces": raw}, handle, allow_unicode=True, sort_keys=True)
+    OVERRIDES.forget()
     return True
 
 

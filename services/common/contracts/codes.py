@@ -45,7 +45,12 @@ def format_code(symbols: str, prefix: str = "") -> str:
 
 def new_code(prefix: str = "") -> str:
     """A fresh code such as ``7K4M-Q2XC`` (or ``NB-7K4M-Q2XC`` with a prefix)."""
-    body = "".join(secrets.choice(ALPHABET) for _ in range(BODY))
+    # one draw for the whole body: a draw is a system call, and a symbol each cost seven
+    n = secrets.randbelow(_N ** BODY)
+    body = ""
+    for _ in range(BODY):
+        n, digit = divmod(n, _N)
+        body += ALPHABET[digit]
     return format_code(body + check_char(body), prefix)
 
 

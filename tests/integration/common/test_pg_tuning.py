@@ -1,6 +1,7 @@
 """deploy/postgres/tuning.sql on the PostgreSQL under FerretDB: every index FerretDB
 creates gets a GIN companion that answers its pushed-down `_jsonb->'f' @> v` filters,
-and statements are planned with their actual parameters so that the index is used."""
+statements are planned with their actual parameters so that the index is used, and a
+btree that no query uses and that enforces nothing is left empty."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ import glob
 import os
 import subprocess
 
+import pytest
 from pymongo import MongoClient
+from pymongo.errors import DuplicateKeyError
 
 from services.common.config import Settings
 
@@ -45,6 +48,29 @@ def test_each_ferretdb_index_gets_a_gin_companion_and_loses_it_with_the_index(
     assert any("'place'" in d for d in indexes(name))
 
 
+def test_only_unique_btrees_are_maintained(settings: Settings) -> None:
+    """FerretDB filters with @> and sorts only by $natural, so a btree serves it only to
+    enforce uniqueness: the others are kept empty (WHERE false), under their names."""
+    name = f"{settings.db_prefix}placeholder"
+    db = MongoClient(settings.mongo_url)[name]
+    db.docs.create_index("code", name="code", unique=True)
+    db.docs.create_index([("ward", 1), ("at", -1)], name="plain")
+    db.docs.insert_many([{"_id": i, "code": f"c{i}", "ward": "w", "at": i} for i in range(50)])
+    btrees = [d for d in indexes(name) if "USING btree" in d]
+    assert [d for d in btrees if "'code'" in d and "UNIQUE" in d and "WHERE" not in d]
+    assert [d for d in btrees if "'_id'" in d and "UNIQUE" in d and "WHERE" not in d]
+    [plain] = [d for d in btrees if "'ward'" in d]
+    assert plain.endswith("WHERE false")
+    assert any("'ward'" in d and "USING gin" in d for d in indexes(name))
+    with pytest.raises(DuplicateKeyError):
+        db.docs.insert_one({"_id": 99, "code": "c7"})
+    assert [d["_id"] for d in db.docs.find({"ward": "w", "at": {"$gte": 47}}).sort("at", -1)] \
+        == [49, 48, 47]
+    assert set(db.docs.index_information()) == {"_id_", "code", "plain"}
+    db.docs.drop_index("plain")
+    assert not any("'ward'" in d for d in indexes(name))
+
+
 def test_statements_are_planned_with_their_parameters() -> None:
     # A generic plan of `_jsonb->$1 @> $2` cannot use an index on `_jsonb->'field'`.
     assert psql("SHOW plan_cache_mode") == "force_custom_plan"
@@ -70,8 +96,9 @@ def test_a_gin_only_index_takes_arrays_too_long_for_a_btree(settings: Settings) 
     many = [f"tu{i:05d}xyz" for i in range(2000)]  # ~30 kB: far over a btree entry's 2.7 kB
     db.docs.insert_one({"_id": "long", "terms": many})
     defs = indexes(name)
-    assert not any("'terms'" in d and "btree" in d for d in defs)
+    assert all(d.endswith("WHERE false") for d in defs if "'terms'" in d and "btree" in d)
     assert any("'terms'" in d and "USING gin" in d for d in defs)
-    assert any("'other'" in d and "btree" in d for d in defs)  # others keep theirs
     assert db.docs.find_one({"terms": "tu01999xyz"})["_id"] == "long"
     assert "gin_only_terms" in db.docs.index_information()
+    db.docs.drop_index("gin_only_terms")  # FerretDB finds the placeholder to drop
+    assert not any("'terms'" in d for d in indexes(name))
