@@ -133,6 +133,22 @@ def test_day_declared_off_later_per_province(overrides):
     assert add_working_days(date(2027, 3, 4), 1, "01") == friday
 
 
+def test_a_day_off_written_by_another_process_is_seen_within_a_second(overrides):
+    """The file is looked at once a second at most; another process's change (here
+    written past this process's cache) counts once that second has passed."""
+    import os
+
+    friday = date(2027, 3, 5)
+    seen = workdays.Overrides()
+    assert seen.state(friday, "37") is None
+    with open(overrides, "w", encoding="utf-8") as handle:
+        handle.write("provinces:\n  '37':\n    'off':\n      - {date: 2027-03-05}\n")
+    os.utime(overrides, (1, 1))
+    assert seen.state(friday, "37") is None  # within the second: not looked at again
+    seen._looked -= seen.LOOK_EVERY
+    assert seen.state(friday, "37") is False
+
+
 def test_nationwide_day_off_and_declared_working_saturday(overrides):
     workdays.add_override(overrides, date(2027, 3, 8), None, "Thông báo của Chính phủ")
     workdays.add_override(overrides, date(2027, 3, 13), None, "làm bù", worked=True)
