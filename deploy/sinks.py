@@ -48,6 +48,9 @@ import binascii
 import email
 import email.policy
 import hashlib
+import heapq
+import http.client
+import itertools
 import json
 import logging
 import os
@@ -56,8 +59,11 @@ import signal
 import ssl
 import sys
 import threading
+import time
 import uuid
 from collections import deque
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
@@ -66,7 +72,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
-from urllib.request import Request, urlopen
 from zoneinfo import ZoneInfo
 
 from aiosmtpd.controller import Controller
@@ -745,6 +750,31 @@ class SinkHandler(BaseHTTPRequestHandler):
         }
 
 
+class Later:
+    """Jobs run after a delay: one timer thread hands the due ones to a few workers. A
+    thread per delivery report, as threading.Timer makes, cost more than the report."""
+
+    def __init__(self, workers: int = 4) -> None:
+        self._due: list[tuple[float, int, Callable[[], None]]] = []
+        self._cv = threading.Condition()
+        self._order = itertools.count()
+        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="callback")
+        threading.Thread(target=self._run, name="later", daemon=True).start()
+
+    def add(self, delay: float, job: Callable[[], None]) -> None:
+        with self._cv:
+            heapq.heappush(self._due, (time.monotonic() + delay, next(self._order), job))
+            self._cv.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._cv:
+                while not self._due or self._due[0][0] > time.monotonic():
+                    self._cv.wait(self._due[0][0] - time.monotonic() if self._due else None)
+                job = heapq.heappop(self._due)[2]
+            self._pool.submit(job)
+
+
 class Providers:
     """Credentials, Zalo tokens and delivery callbacks of the eSMS and Zalo stand-ins."""
 
@@ -758,6 +788,8 @@ class Providers:
         self.delay = args.callback_delay
         self.token_life = args.zalo_token_life
         self._calls: list[dict[str, Any]] = []
+        self._later = Later()
+        self._conns = threading.local()  # keep-alive connections of each callback worker
         self.path = data_dir / "zalo.json"
         if self.path.exists():
             state = json.loads(self.path.read_text(encoding="utf-8"))
@@ -819,32 +851,49 @@ class Providers:
                     "valid_access_tokens": len(self._access)}
 
     # delivery callbacks
-    def later(self, job: Any) -> None:
-        timer = threading.Timer(self.delay, job)
-        timer.daemon = True
-        timer.start()
+    def later(self, job: Callable[[], None]) -> None:
+        self._later.add(self.delay, job)
 
     def callbacks(self) -> list[dict[str, Any]]:
         with self._lock:
             return list(self._calls)
 
     def call_back(self, provider: str, url: str, body: bytes | None = None,
-                  headers: dict[str, str] | None = None, tries: int = CALLBACK_TRIES) -> None:
-        """GET (eSMS) or POST (Zalo) one delivery report; retried like the providers do."""
-        for attempt in range(1, tries + 1):
+                  headers: dict[str, str] | None = None, tries: int = CALLBACK_TRIES,
+                  attempt: int = 1) -> None:
+        """GET (eSMS) or POST (Zalo) one delivery report; retried like the providers do,
+        each retry ``delay`` later."""
+        status = self._fetch(url, body, headers or {})
+        with self._lock:
+            self._calls.append({"provider": provider, "url": url.split("?")[0],
+                                "attempt": attempt, "status": status, "at": now_vn()})
+        if status != 200 and attempt < tries:  # refused, timeout, 4xx/5xx: worth a retry
+            self.later(lambda: self.call_back(provider, url, body, headers, tries, attempt + 1))
+
+    def _fetch(self, url: str, body: bytes | None, headers: dict[str, str]) -> int | str:
+        """The status of one request, on a kept-alive connection to the host (a fresh one
+        if the kept one was closed meanwhile); an error as text."""
+        parts = urlsplit(url)
+        conns: dict[tuple[str, str], http.client.HTTPConnection] = self._conns.__dict__.setdefault(
+            "by_host", {})
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        for fresh in (False, True):
+            conn = conns.get((parts.scheme, parts.netloc))
+            if conn is None or fresh:
+                kind = (http.client.HTTPSConnection if parts.scheme == "https"
+                        else http.client.HTTPConnection)
+                conn = conns[(parts.scheme, parts.netloc)] = kind(parts.netloc, timeout=5)
             try:
-                request = Request(url, data=body, headers=headers or {},
-                                  method="POST" if body is not None else "GET")
-                with urlopen(request, timeout=5) as resp:
-                    status = resp.status
-            except Exception as exc:  # refused, timeout, 4xx/5xx: all worth a retry
-                status = getattr(exc, "code", None) or repr(exc)
-            with self._lock:
-                self._calls.append({"provider": provider, "url": url.split("?")[0],
-                                    "attempt": attempt, "status": status, "at": now_vn()})
-            if status == 200:
-                return
-            threading.Event().wait(self.delay)
+                conn.request("POST" if body is not None else "GET", target, body=body,
+                             headers=headers)
+                response = conn.getresponse()
+                response.read()
+                return response.status
+            except (OSError, http.client.HTTPException) as exc:
+                conn.close()
+                if fresh:
+                    return repr(exc)
+        raise AssertionError("unreachable")
 
     def zalo_delivered(self, msg_id: str, phone: str) -> None:
         if not self.zalo_webhook:

@@ -145,6 +145,45 @@ def test_esms_adapter_answers(sinks):
         good.send(PHONE, "Thu nghiem", "req-4")
 
 
+def test_the_stand_in_retries_a_refused_report_later_on_one_connection(sinks):
+    """eSMS calls the CallbackUrl back and retries a refused report, each retry a delay
+    later; the stand-in keeps its connection to the receiver alive between them."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    seen: list[tuple[str, int]] = []
+
+    class Receiver(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:
+            seen.append((self.path, self.client_address[1]))
+            status = 500 if len(seen) < 3 else 200
+            self.send_response(status)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/report?n=abc"
+    sinks.clear()
+    try:
+        sms = EsmsSms(base_url=sinks.url, api_key="dev-esms-api-key",
+                      secret_key="dev-esms-secret-key", brandname="DOITHOAI",
+                      callback_url=lambda key: url)
+        sent = sms.send(PHONE, "Thu nghiem", "req-retry")
+        wait_for(lambda: len(seen) == 3, timeout=30, message="three report attempts")
+    finally:
+        server.shutdown()
+    assert all(path.startswith("/report?n=abc&") and f"SMSID={sent.message_id}" in path
+               for path, _ in seen)
+    assert len({port for _, port in seen}) == 1  # one kept-alive connection
+    calls = [c for c in sinks.callbacks() if c["url"].endswith("/report")]
+    assert [(c["attempt"], c["status"]) for c in calls] == [(1, 500), (2, 500), (3, 200)]
+
+
 def test_zalo_choice_goes_by_zns_and_is_reported_delivered(live):
     harness, base = live
     refreshes = harness.sinks.zalo_stats()["refreshes"]
