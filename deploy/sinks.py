@@ -789,7 +789,7 @@ class Providers:
         self.token_life = args.zalo_token_life
         self._calls: list[dict[str, Any]] = []
         self._later = Later()
-        self._conns = threading.local()  # keep-alive connections of each callback worker
+        self._idle: dict[tuple[str, str], list[http.client.HTTPConnection]] = {}  # kept alive
         self.path = data_dir / "zalo.json"
         if self.path.exists():
             state = json.loads(self.path.read_text(encoding="utf-8"))
@@ -874,25 +874,29 @@ class Providers:
         """The status of one request, on a kept-alive connection to the host (a fresh one
         if the kept one was closed meanwhile); an error as text."""
         parts = urlsplit(url)
-        conns: dict[tuple[str, str], http.client.HTTPConnection] = self._conns.__dict__.setdefault(
-            "by_host", {})
+        host = (parts.scheme, parts.netloc)
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        for fresh in (False, True):
-            conn = conns.get((parts.scheme, parts.netloc))
-            if conn is None or fresh:
+        with self._lock:
+            idle = self._idle.setdefault(host, [])
+            conn = idle.pop() if idle else None
+        for fresh in (conn is None, True):
+            if fresh:
                 kind = (http.client.HTTPSConnection if parts.scheme == "https"
                         else http.client.HTTPConnection)
-                conn = conns[(parts.scheme, parts.netloc)] = kind(parts.netloc, timeout=5)
+                conn = kind(parts.netloc, timeout=5)
             try:
                 conn.request("POST" if body is not None else "GET", target, body=body,
                              headers=headers)
                 response = conn.getresponse()
                 response.read()
-                return response.status
             except (OSError, http.client.HTTPException) as exc:
                 conn.close()
                 if fresh:
                     return repr(exc)
+                continue
+            with self._lock:
+                self._idle[host].append(conn)
+            return response.status
         raise AssertionError("unreachable")
 
     def zalo_delivered(self, msg_id: str, phone: str) -> None:

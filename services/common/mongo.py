@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pymongo import ASCENDING, IndexModel, MongoClient
 from pymongo.collection import Collection
 from pymongo.database import Database
-from pymongo.errors import DuplicateKeyError, PyMongoError
+from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
 
 from services.common.config import Settings
 
@@ -171,3 +171,21 @@ def bulk_write(collection: Collection, ops: list, *, ordered: bool = True) -> Bu
         total.matched_count += result.matched_count
         total.upserted_count += result.upserted_count
     return total
+
+
+def insert_new(collection: Collection, docs: list[dict]) -> set[int]:
+    """Insert ``docs`` in one unordered command: the positions of those whose key was
+    taken (duplicate key, code 11000), for the caller to update instead; any other
+    error is raised. New documents are the usual case of a read model fed by events,
+    and an insert costs one statement where an upsert costs a read and a write each on
+    FerretDB (and a batch of inserts is one statement)."""
+    if not docs:
+        return set()
+    try:
+        collection.insert_many(docs, ordered=False)
+    except BulkWriteError as exc:
+        errors = exc.details.get("writeErrors") or []
+        if not errors or any(e.get("code") != 11000 for e in errors):
+            raise
+        return {e["index"] for e in errors}
+    return set()

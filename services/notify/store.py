@@ -25,7 +25,7 @@ from pymongo.errors import DuplicateKeyError
 
 from services.common import outbox
 from services.common.events import Event
-from services.common.mongo import Index, asc, bulk_write
+from services.common.mongo import Index, asc, bulk_write, insert_new
 from services.common.ratelimit import COLLECTION as RATE_LIMITS
 from services.common.ratelimit import INDEXES as RATE_INDEXES
 from services.notify.domain import CANCELLED, PENDING, SENDING, WAITING, code_key_of
@@ -348,28 +348,33 @@ class Store:
     def receive_claiming_many(self, writes: dict[str, tuple[dict[str, Any], dict[str, Any]]],
                               until: datetime) -> dict[str, tuple[dict[str, Any], bool]]:
         """``receive_claiming`` for many petitions (id: (fields, on_insert)): one find,
-        one bulk write of the same conditional updates, no read back unless one of them
-        missed (the read model changed between the two: then the claim is ours where
+        one insert of the petitions new here (claimed as they are written), one bulk
+        write of the same conditional updates for the others, no read back unless one
+        of them missed (the read model changed in between: then the claim is ours where
         it carries this call's token). Each petition's consumer is the one owning its
         partition, so a miss is rare."""
         ids = list(writes)
         token = uuid.uuid4().hex
         found = {d["_id"]: d for d in self.petitions.find({"_id": {"$in": ids}})}
-        ops, after, ours = [], {}, set()
+        fresh, ops, after, ours = [], [], {}, set()
         for pid, (fields, on_insert) in writes.items():
             doc = found.get(pid)
             if doc is None or (doc.get("ack_until") is None and doc.get("status") is None):
                 claim = {**fields, **on_insert, "ack_until": until, "ack_by": token}
-                ops.append(UpdateOne({"_id": pid, "ack_until": None, "status": None},
-                                     {"$set": claim}, upsert=doc is None))
+                if doc is None:  # the usual case: all of a poll's new ones in one insert
+                    fresh.append({**claim, "_id": pid})
+                else:
+                    ops.append(UpdateOne({"_id": pid, "ack_until": None, "status": None},
+                                         {"$set": claim}))
                 after[pid] = {**(doc or {"_id": pid}), **claim}
                 ours.add(pid)
             else:  # received before: a replay, no claim
                 ops.append(UpdateOne({"_id": pid}, {"$set": fields, "$setOnInsert": on_insert},
                                      upsert=True))
                 after[pid] = {**doc, **fields}
+        taken = insert_new(self.petitions, fresh)  # by another consumer meanwhile: read back
         result = bulk_write(self.petitions, ops, ordered=False)
-        if result.matched_count + result.upserted_count == len(ops):
+        if not taken and result.matched_count + result.upserted_count == len(ops):
             return {pid: (after[pid], pid in ours) for pid in ids}
         docs = {d["_id"]: d for d in self.petitions.find({"_id": {"$in": ids}})}
         return {pid: (docs[pid], docs[pid].get("ack_by") == token) for pid in ids}

@@ -12,7 +12,7 @@ from pymongo import DESCENDING, ReturnDocument, UpdateOne
 from pymongo.collection import Collection
 from pymongo.errors import DuplicateKeyError
 
-from services.common.mongo import bulk_write
+from services.common.mongo import bulk_write, insert_new
 
 # What an issue document holds before its first snapshot.
 ISSUE_DEFAULTS: dict[str, Any] = {"trending": False, "on_held_agenda": False}
@@ -134,14 +134,19 @@ class AgendaReadModel:
 
     def put_petitions(self, items: list[tuple[str, dict[str, Any], dict[str, Any] | None]]
                       ) -> None:
-        """``put_petition`` for several, in order, in one command."""
+        """``put_petition`` for several, in order: the petitions new here inserted in one
+        command, the others (and a petition's later items) then updated, in order."""
+        taken = insert_new(self.petitions, [
+            {**(on_insert or {}), **fields, "_id": petition_id}
+            for petition_id, fields, on_insert in items])
         ops = []
-        for petition_id, fields, on_insert in items:
+        for i in sorted(taken):
+            petition_id, fields, on_insert = items[i]
             update: dict[str, Any] = {"$set": fields}
             if on_insert:
                 update["$setOnInsert"] = on_insert
             ops.append(UpdateOne({"_id": petition_id}, update, upsert=True))
-        bulk_write(self.petitions, ops, ordered=True)  # a poll's: in chunks
+        bulk_write(self.petitions, ops, ordered=True)  # in chunks
 
     def take_snapshots(self, snapshots: dict[str, tuple[int, dict[str, Any]]]) -> list[str]:
         """``take_snapshot`` for several issues: the issues whose snapshot was not taken.

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 from pymongo import MongoClient, UpdateOne, monitoring
+from pymongo.errors import BulkWriteError
 
-from services.common.mongo import BULK_CHUNK, bulk_write
+from services.common.mongo import BULK_CHUNK, bulk_write, insert_new
 
 
 class Updates(monitoring.CommandListener):
@@ -34,4 +36,26 @@ def test_a_large_bulk_goes_in_small_commands_and_its_counts_add_up(settings):
     assert coll.count_documents({"n": 1}) == 65
     assert listener.sizes and max(listener.sizes) <= BULK_CHUNK and sum(listener.sizes) == 65
     client.drop_database(settings.db_prefix + "bulk")
+    client.close()
+
+
+def test_insert_new_inserts_the_new_and_names_the_taken(settings):
+    """One unordered insert: the documents whose _id exists (or repeats one earlier in
+    the list) are named by position, the others are written; other errors raise."""
+    client = MongoClient(settings.mongo_url)
+    coll = client[settings.db_prefix + "insertnew"]["docs"]
+    coll.insert_one({"_id": "old", "v": 0})
+    docs = [{"_id": "a", "v": 1}, {"_id": "old", "v": 1}, {"_id": "b", "v": 1},
+            {"_id": "a", "v": 2}]
+    assert insert_new(coll, docs) == {1, 3}
+    assert {d["_id"]: d["v"] for d in coll.find()} == {"old": 0, "a": 1, "b": 1}
+    assert insert_new(coll, []) == set()
+    assert insert_new(coll, [{"_id": "c"}, {"_id": "d"}]) == set()
+    assert coll.count_documents({}) == 5
+    coll.create_index("code", unique=True)
+    coll.insert_one({"_id": "e", "code": "x"})
+    assert insert_new(coll, [{"_id": "f", "code": "x"}]) == {0}  # any unique key counts
+    with pytest.raises(BulkWriteError):
+        insert_new(coll, [{"_id": ["an", "array"]}])  # not a valid _id
+    client.drop_database(settings.db_prefix + "insertnew")
     client.close()
