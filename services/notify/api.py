@@ -264,8 +264,10 @@ class EsmsReport(MethodView):
             return {"status": "ignored", "delivery": None}
         detail = {"code": status, "message_id": args.get("SMSID"),
                   "telco": args.get("telcoid")}
+        # the SMSID too: a report that outruns the writing of its send is held by it
         doc = svc().inbound.delivery_report("esms", delivered=status in ESMS_DELIVERED,
-                                            detail=detail, notification_id=nid)
+                                            detail=detail, notification_id=nid,
+                                            message_id=args.get("SMSID") or None)
         if doc is None:
             REPORTS.labels("esms", "unknown").inc()
             return {"status": "unknown", "delivery": None}

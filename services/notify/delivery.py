@@ -180,7 +180,8 @@ class Delivery:
         its writer has just read the petition's stop flag."""
         fallback = None
         try:
-            fallback = self._deliver(written.doc, written.token, checked, written.stored)
+            fallback = self._deliver(written.doc, written.token, checked, written.stored,
+                                     written.outcomes)
         except Exception:
             # Left claimed: the lease runs out and a sender's pass retries it.
             log.exception("delivery crashed", extra={"notification": written.doc["_id"]})
@@ -190,11 +191,12 @@ class Delivery:
             self.fallback(*fallback)
 
     def _deliver(self, doc: dict[str, Any], token: str, checked: bool,
-                 stored: bool = True) -> tuple[dict[str, Any], str] | None:
+                 stored: bool = True, outcomes: list[dict[str, Any]] | None = None
+                 ) -> tuple[dict[str, Any], str] | None:
         """Send one claimed notification; returns (Zalo message, reason) when it failed
         for good and its SMS fallback is due. ``stored`` False: not written yet, the
-        outcome writes it."""
-        finish = partial(self._finish, stored=stored)
+        outcome writes it (or goes into ``outcomes``, written later with others)."""
+        finish = partial(self._finish, stored=stored, outcomes=outcomes)
         now = self.clock()
         channel, template = doc["channel"], doc["template"]
         if (not checked and template not in domain.REPLIES and doc.get("petition_id")
@@ -259,7 +261,7 @@ class Delivery:
 
     def _finish(self, doc: dict[str, Any], token: str, fields: dict[str, Any], *,
                 attempt: dict[str, Any] | None = None, event: str | None = None,
-                stored: bool = True) -> None:
+                stored: bool = True, outcomes: list[dict[str, Any]] | None = None) -> None:
         """Record the outcome in one update, if this sender still holds the claim.
 
         Its event is published first and the outcome written after: a crash in between
@@ -289,6 +291,8 @@ class Delivery:
                 update = stage(update, [ev], now)
         if stored:
             self.store.finish(doc["_id"], token, update)
+        elif outcomes is not None:  # written with the others of its batch
+            outcomes.append(applied(doc, update))  # list.append: safe across threads
         else:  # its first write: the notification as it ends up
             self.store.insert_outcome(applied(doc, update))
 

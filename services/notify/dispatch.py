@@ -89,9 +89,13 @@ class Dispatch(CommitmentDispatch):
         written = self.store.receive_claiming_many(
             {pid: self._received(ev) for pid, ev in first.items()}, self.clock() + lease)
         # each petition's acknowledgement is its own: sent side by side (one citizen's
-        # in order)
-        self.together(lambda pid: self._acknowledge(first[pid], *written[pid]), list(first),
-                      key=lambda pid: written[pid][0].get("phone_fp") or pid)
+        # in order), then all written with one insert, whatever failed meanwhile
+        outcomes: list[dict[str, Any]] = []
+        try:
+            self.together(lambda pid: self._acknowledge(first[pid], *written[pid], outcomes),
+                          list(first), key=lambda pid: written[pid][0].get("phone_fp") or pid)
+        finally:
+            self.store.insert_outcomes(outcomes)
         for ev in again:
             self.petition_received(ev)
 
@@ -109,7 +113,8 @@ class Dispatch(CommitmentDispatch):
             "phone_fp": self.notifier.phone_fp(phone) if phone else None,
         }, {"status": d.get("status") or "received", "status_at": d["received_at"]}
 
-    def _acknowledge(self, ev: Event, petition: dict[str, Any], claimed: bool) -> None:
+    def _acknowledge(self, ev: Event, petition: dict[str, Any], claimed: bool,
+                     outcomes: list[dict[str, Any]] | None = None) -> None:
         """The rest of ``petition_received``, from the read model as written."""
         d = ev.data
         pid = d["petition_id"]
@@ -121,7 +126,7 @@ class Dispatch(CommitmentDispatch):
             "lookup_url": self.settings.lookup_base_url, "sms_number": self.settings.sms_number,
             "petition_title": d["title"], "received_at": d["received_at"],
             "due_at": d.get("due_date"),
-        }, cause_id=ev.id, at_once=claimed, held=claimed,
+        }, cause_id=ev.id, at_once=claimed, held=claimed, outcomes=outcomes,
             due_at=None if claimed else from_mongo(petition.get("ack_until")))
         # Invitations that waited for this petition's contact go out now (same keys as
         # if they had been created when the dialogue was announced).

@@ -45,6 +45,9 @@ class Written:
     doc: dict[str, Any]
     token: str
     stored: bool = True
+    # Not stored: where its outcome goes to be written together with others (a poll's
+    # acknowledgements, one insert), rather than written at once.
+    outcomes: list[dict[str, Any]] | None = None
 
 
 def delivery_event(source: str, type_: str, doc: dict[str, Any], now: datetime, *,
@@ -109,13 +112,15 @@ class Notifier:
     def create(self, address: Address, template: str, context: dict[str, Any], *,
                cause_id: str, key_cause: str | None = None, due_at: datetime | None = None,
                refs: dict[str, Any] | None = None, hold_until: datetime | None = None,
-               at_once: bool = False, held: bool = False) -> bool:
+               at_once: bool = False, held: bool = False,
+               outcomes: list[dict[str, Any]] | None = None) -> bool:
         """One notification for one address; False when its key already exists.
         ``at_once``: written claimed and sent now by this caller (then True once written,
         whatever the provider said: the sender's retries take over from there).
         ``held``: the caller holds a claim on the cause itself (the petition's
         acknowledgement), so nobody else writes this notification: it is sent first and
-        written once, with the outcome."""
+        written once, with the outcome (into ``outcomes``, if given, for the caller to
+        write with others)."""
         now = self.clock()
         zns_part: dict[str, Any] | None = None
         if address.channel == "zalo":
@@ -165,7 +170,7 @@ class Notifier:
             until = now + timedelta(seconds=self.settings.lease_seconds)
             doc.update(state=SENDING, lease_token=claim, lease_until=until)
         if claim and held:
-            self.send_now(Written(doc, claim, stored=False))
+            self.send_now(Written(doc, claim, stored=False, outcomes=outcomes))
             return True
         created = self.store.insert_notification(doc, events, now)
         if created and events:
@@ -197,7 +202,8 @@ class Notifier:
                         key_cause: str | None = None, due_at: datetime | None = None,
                         kind: str = "petitioner", contact: dict[str, Any] | None = None,
                         refs: dict[str, Any] | None = None, at_once: bool = False,
-                        held: bool = False) -> int:
+                        held: bool = False,
+                        outcomes: list[dict[str, Any]] | None = None) -> int:
         """Tell one petitioner (``petition``: its read model, already read by the caller)
         over every channel they gave, if they agreed and did not stop."""
         petition = petition or {}
@@ -215,5 +221,6 @@ class Notifier:
         context = {"tracking_code": petition.get("tracking_code"),
                    "petition_kind": petition.get("kind"), **context}
         return sum(self.create(a, template, context, cause_id=cause_id, key_cause=key_cause,
-                               due_at=due_at, refs=refs, at_once=at_once, held=held)
+                               due_at=due_at, refs=refs, at_once=at_once, held=held,
+                               outcomes=outcomes)
                    for a in addresses)

@@ -109,6 +109,13 @@ class Store:
             {"_id": doc["_id"], "state": PENDING, "attempt_count": 0},
             queued(doc, events, now)).matched_count == 1
 
+    def insert_outcomes(self, docs: list[dict[str, Any]]) -> None:
+        """``insert_outcome`` for several: one insert, then a replace for each whose key
+        a replay wrote meanwhile."""
+        for i in sorted(insert_new(self.notifications, [queued(d) for d in docs])):
+            self.notifications.replace_one(
+                {"_id": docs[i]["_id"], "state": PENDING, "attempt_count": 0}, queued(docs[i]))
+
     def due(self, now: datetime, limit: int) -> list[dict[str, Any]]:
         """Notifications due now, oldest first: waiting ones whose time came and claims
         whose lease ran out. One query; the sender claims them one by one."""

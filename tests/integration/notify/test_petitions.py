@@ -183,3 +183,32 @@ def test_a_polls_acknowledgements_go_side_by_side_one_citizens_in_order(harness,
     mine = [t for t in order if first.data["tracking_code"] in t
             or second.data["tracking_code"] in t]
     assert first.data["tracking_code"] in mine[0] and second.data["tracking_code"] in mine[1]
+
+
+def test_a_polls_acknowledgements_are_written_with_one_insert(harness, monkeypatch):
+    """Sent side by side, a poll's acknowledgements are then written together: one
+    insert of notifications for the poll, not one each."""
+    store = harness.store
+    real = store.notifications
+    writes: list[str] = []
+
+    class Counting:
+        def __getattr__(self, name):
+            attr = getattr(real, name)
+            if not name.startswith(("insert", "replace", "update")):
+                return attr
+
+            def counted(*args, **kwargs):
+                writes.append(name)
+                return attr(*args, **kwargs)
+            return counted
+
+    monkeypatch.setattr(store, "notifications", Counting())
+    phones = ("0912000111", "0912000222", "0912000333")
+    events = [received(code=new_code(), contact=contact(phone=p, email=None)) for p in phones]
+    harness.service.dispatch.petitions_received(events)
+    assert writes == ["insert_many"]
+    for event in events:
+        [doc] = harness.notifications(petition_id=event.subject)
+        assert doc["state"] == "sent" and doc["attempt_count"] == 1
+    assert [len(harness.sms(to="+84" + p[1:])) for p in phones] == [1, 1, 1]

@@ -110,6 +110,31 @@ def test_a_repeated_report_is_kept_in_the_history_and_moves_nothing(live):
     assert harness.store.get_notification("not-ours") is None
 
 
+def test_an_esms_report_that_outruns_the_writing_of_its_send_is_held(live):
+    """A poll's acknowledgements are written together once all are sent, so eSMS may
+    report one before it is stored: the report is held by its SMSID and applied once
+    the notification is there."""
+    harness, base = live
+    event = received(contact=contact(email=None))
+    harness.service.dispatch.petition_received(event)
+    assert harness.send() == 1
+    [doc] = harness.notifications(petition_id=event.subject)
+    wait_for(lambda: delivery(harness, doc["_id"]) == "delivered", timeout=30,
+             message="eSMS delivery report")
+    harness.store.notifications.delete_one({"_id": doc["_id"]})  # as if not written yet
+    nid = doc["_id"]
+    answer = requests.get(f"{base}/api/v1/callbacks/esms", timeout=5, params={
+        "n": nid, "sig": callback_signature(harness.app.settings.callback_secret, nid),
+        "SMSID": doc["provider_message_id"], "SendStatus": "5"}).json()
+    assert answer == {"status": "unknown", "delivery": None}
+    assert [h["message_id"] for h in harness.store.held_reports()] == [
+        doc["provider_message_id"]]
+    harness.store.notifications.insert_one({**doc, "reports": [], "delivery": None})
+    assert harness.service.inbound.apply_held_reports() == 1
+    assert delivery(harness, nid) == "delivered"
+    assert harness.store.held_reports() == []
+
+
 def test_esms_undelivered_report(live):
     harness, _ = live
     harness.sinks.fault(PHONE, [{"report": "failed"}])
