@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -104,22 +104,47 @@ class Grouping(Heat):
         A failure part way still writes the petitions grouped so far (their issues
         counted them), so that the one-by-one retry of the batch skips them."""
         docs = self.store.petitions_with_outbox([e.subject for e in events])
-        done: list[Grouped] = []
+        todo: list[tuple[dict[str, Any], Event, dict[str, float]]] = []
         seen: set[str] = set()
+        for event in events:
+            doc = docs.get(event.subject)
+            if doc is None or event.subject in seen:  # a duplicate in the same poll
+                continue
+            seen.add(event.subject)
+            if not doc.get(UNGROUPED):
+                continue
+            if doc["kind"] == DENUNCIATION:
+                self._leave_out(doc)
+                continue
+            todo.append((doc, event, features(doc["title"], doc["content"])))
+        paired = self._pair_ahead(todo)
+        done: list[Grouped] = []
         try:
-            for event in events:
-                doc = docs.get(event.subject)
-                if doc is None or event.subject in seen:  # a duplicate in the same poll
-                    continue
-                seen.add(event.subject)
-                if not doc.get(UNGROUPED):
-                    continue
-                if doc["kind"] == DENUNCIATION:
-                    self._leave_out(doc)
-                    continue
-                done.append(self._place(doc, event))
+            for doc, event, vector in todo:
+                done.append(self._place(doc, event, vector, paired.get(doc["_id"])))
         finally:
             self._record(done)
+
+    def _pair_ahead(self, todo: list[tuple[dict[str, Any], Event, dict[str, float]]]
+                    ) -> dict[str, tuple[str, bool]]:
+        """The petitioner pairs of a poll's petitions, for the issues the index says they
+        join, inserted in one command: petition id -> (issue, whether new). A petition
+        that joins another issue after all undoes its pair, as one counted alone does. A
+        pair twice in the poll (one petitioner, two petitions) is left to each in turn."""
+        guesses: dict[str, tuple[str, str]] = {}
+        with self.lock:
+            self._sync()
+            for doc, _, vector in todo:
+                issue_id, _score = self.clusterer.assign(*self.bucket(doc), vector)
+                issue = self._recall(issue_id) if issue_id else None
+                fp = doc["petitioner_fingerprint"]
+                if issue is not None and fp != issue.get("first_petitioner"):
+                    guesses[doc["_id"]] = (issue_id, fp)
+        times = Counter(guesses.values())
+        guesses = {pid: pair for pid, pair in guesses.items() if times[pair] == 1}
+        new = self.store.count_petitioners(list(guesses.values()))
+        return {pid: (pair[0], fresh) for (pid, pair), fresh in zip(guesses.items(), new,
+                                                                     strict=True)}
 
     def group_petition(self, pid: str, cause: Event | None = None) -> dict[str, Any] | None:
         """Group a stored petition into an issue unless it is grouped already (a replay)
@@ -221,12 +246,17 @@ class Grouping(Heat):
         self._record([done])
         return done.petition
 
-    def _place(self, doc: dict[str, Any], cause: Event | None) -> Grouped:
-        """Count the petition into its issue; what is left is to publish and record it."""
-        vector = features(doc["title"], doc["content"])
+    def _place(self, doc: dict[str, Any], cause: Event | None,
+               vector: dict[str, float] | None = None,
+               paired: tuple[str, bool] | None = None) -> Grouped:
+        """Count the petition into its issue; what is left is to publish and record it.
+        ``paired``: its petitioner's pair, inserted ahead for an issue (see
+        ``_pair_ahead``)."""
+        if vector is None:
+            vector = features(doc["title"], doc["content"])
         now = self.ctx.clock()
         with self.lock:
-            issue, score = self._count(doc, vector, now, cause)
+            issue, score = self._count(doc, vector, now, cause, paired)
         issue_id = issue["_id"]
         grouped = self.ctx.event("petition.grouped", doc["_id"], {
             **ref({**doc, "issue_id": issue_id}), **snapshot(issue),
@@ -275,14 +305,16 @@ class Grouping(Heat):
             self.store.group_petitions(then)
 
     def _count(self, doc: dict[str, Any], vector: dict[str, float], now: datetime,
-               cause: Event | None) -> tuple[dict[str, Any], float | None]:
+               cause: Event | None, paired: tuple[str, bool] | None = None
+               ) -> tuple[dict[str, Any], float | None]:
         """Count the petition into the issue it joins, or a new one: the issue as
         written and the similarity (None for a new issue). Joining is one conditional
         write of the issue (counts, heat, centroid) and, for a petitioner new to it,
-        one insert of the pair; opening an issue is one insert."""
+        one insert of the pair (unless ``paired`` inserted it ahead); opening an issue
+        is one insert."""
         bucket = self.bucket(doc)
         fp = doc["petitioner_fingerprint"]
-        paired: tuple[str, bool] | None = None  # (issue, pair inserted) once decided
+        # paired: (issue, pair inserted) once decided
         try:
             for _attempt in range(10):
                 self._sync()

@@ -14,7 +14,7 @@ from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
 from services.common import outbox
-from services.common.mongo import Index, asc, bulk_write
+from services.common.mongo import Index, asc, bulk_write, insert_new
 from services.common.outbox import FIELD
 from services.common.ratelimit import INDEXES as RATE_INDEXES
 
@@ -247,6 +247,14 @@ class Store:
         except DuplicateKeyError:
             return False
         return True
+
+    def count_petitioners(self, pairs: list[tuple[str, str]]) -> list[bool]:
+        """``count_petitioner`` for several (issue, fingerprint) pairs, each once, in
+        one command: True where new."""
+        taken = insert_new(self.petitioners, [
+            {"_id": f"{issue_id}|{fp}", "issue_id": issue_id, "fingerprint": fp}
+            for issue_id, fp in pairs])
+        return [n not in taken for n in range(len(pairs))]
 
     def uncount_petitioner(self, issue_id: str, fingerprint: str) -> None:
         """Undo ``count_petitioner`` (the petition went to another issue after all)."""
