@@ -44,6 +44,26 @@ def delivery(harness: Harness, doc_id: str) -> str | None:
     return (harness.store.get_notification(doc_id) or {}).get("delivery")
 
 
+def acknowledged_and_reported(harness: Harness, outcome: str = "delivered") -> dict:
+    """A petition's acknowledgement SMS, sent and reported (``outcome``) by the stand-in."""
+    event = received(contact=contact(email=None))
+    harness.service.dispatch.petition_received(event)
+    assert harness.send() == 1
+    [doc] = harness.notifications(petition_id=event.subject)
+    wait_for(lambda: delivery(harness, doc["_id"]) == outcome, timeout=30,
+             message=f"eSMS report: {outcome}")
+    return harness.store.get_notification(doc["_id"])
+
+
+def esms_report(harness: Harness, base: str, nid: str, status: str, sms_id: str) -> dict:
+    """A correctly signed eSMS delivery report for notification ``nid``: the answer."""
+    answer = requests.get(f"{base}/api/v1/callbacks/esms", timeout=5, params={
+        "n": nid, "sig": callback_signature(harness.app.settings.callback_secret, nid),
+        "SMSID": sms_id, "SendStatus": status})
+    assert answer.status_code == 200
+    return answer.json()
+
+
 def test_esms_sms_delivered_report_and_forged_report(live):
     harness, base = live
     event = received(contact=contact(email=None))
@@ -86,20 +106,10 @@ def test_a_repeated_report_is_kept_in_the_history_and_moves_nothing(live):
     contrary one) is only kept; a signed report for a message we never sent is not
     ours."""
     harness, base = live
-    event = received(contact=contact(email=None))
-    harness.service.dispatch.petition_received(event)
-    assert harness.send() == 1
-    [doc] = harness.notifications(petition_id=event.subject)
-    wait_for(lambda: delivery(harness, doc["_id"]) == "delivered", timeout=30,
-             message="eSMS delivery report")
-    secret = harness.app.settings.callback_secret
+    doc = acknowledged_and_reported(harness)
 
     def report(nid: str, status: str) -> dict:
-        answer = requests.get(f"{base}/api/v1/callbacks/esms", timeout=5, params={
-            "n": nid, "sig": callback_signature(secret, nid), "SMSID": "again",
-            "SendStatus": status})
-        assert answer.status_code == 200
-        return answer.json()
+        return esms_report(harness, base, nid, status, "again")
 
     assert report(doc["_id"], "4") == {"status": "recorded", "delivery": "delivered"}
     after = harness.store.get_notification(doc["_id"])
@@ -115,17 +125,10 @@ def test_an_esms_report_that_outruns_the_writing_of_its_send_is_held(live):
     report one before it is stored: the report is held by its SMSID and applied once
     the notification is there."""
     harness, base = live
-    event = received(contact=contact(email=None))
-    harness.service.dispatch.petition_received(event)
-    assert harness.send() == 1
-    [doc] = harness.notifications(petition_id=event.subject)
-    wait_for(lambda: delivery(harness, doc["_id"]) == "delivered", timeout=30,
-             message="eSMS delivery report")
+    doc = acknowledged_and_reported(harness)
     harness.store.notifications.delete_one({"_id": doc["_id"]})  # as if not written yet
     nid = doc["_id"]
-    answer = requests.get(f"{base}/api/v1/callbacks/esms", timeout=5, params={
-        "n": nid, "sig": callback_signature(harness.app.settings.callback_secret, nid),
-        "SMSID": doc["provider_message_id"], "SendStatus": "5"}).json()
+    answer = esms_report(harness, base, nid, "5", doc["provider_message_id"])
     assert answer == {"status": "unknown", "delivery": None}
     assert [h["message_id"] for h in harness.store.held_reports()] == [
         doc["provider_message_id"]]
@@ -138,13 +141,8 @@ def test_an_esms_report_that_outruns_the_writing_of_its_send_is_held(live):
 def test_esms_undelivered_report(live):
     harness, _ = live
     harness.sinks.fault(PHONE, [{"report": "failed"}])
-    event = received(contact=contact(email=None))
-    harness.service.dispatch.petition_received(event)
-    assert harness.send() == 1
-    [doc] = harness.notifications(petition_id=event.subject)
-    wait_for(lambda: delivery(harness, doc["_id"]) == "failed", timeout=30,
-             message="eSMS failure report")
-    assert harness.store.get_notification(doc["_id"])["reports"][0]["code"] == "4"
+    doc = acknowledged_and_reported(harness, "failed")
+    assert doc["reports"][0]["code"] == "4"
 
 
 def test_esms_adapter_answers(sinks):
