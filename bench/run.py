@@ -1233,7 +1233,7 @@ def table(res: dict[str, Any]) -> str:
     if "intake" in s and "error" not in s["intake"]:
         x = s["intake"]
         lines += ["### 1. Intake over HTTP (POST /api/v1/petitions, gunicorn 2 workers x "
-                  "4 threads)",
+                  f"{os.environ.get('WEB_THREADS', '8')} threads)",
                   "",
                   "| concurrency | trivial req/s | intake req/s | ratio | intake p50 ms | "
                   "intake p95 ms | intake p99 ms | trivial p99 ms |",
