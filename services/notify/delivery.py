@@ -236,9 +236,9 @@ class Delivery:
             fields: dict[str, Any] = {"state": outcome.state, "reason": outcome.reason}
             if outcome.due_at:
                 fields["due_at"] = outcome.due_at
-            finish(doc, token, fields, attempt=attempt, event=outcome.event)
+            kept = finish(doc, token, fields, attempt=attempt, event=outcome.event)
             if channel == "zalo" and outcome.state == FAILED:
-                return doc, f"Zalo: {exc}"
+                return kept or doc, f"Zalo: {exc}"
             return None
         attempt.update(outcome="sent", message_id=result.message_id, status=result.status)
         return finish(doc, token, {"state": SENT, "sent_at": now, "reason": None,
@@ -261,13 +261,15 @@ class Delivery:
 
     def _finish(self, doc: dict[str, Any], token: str, fields: dict[str, Any], *,
                 attempt: dict[str, Any] | None = None, event: str | None = None,
-                stored: bool = True, outcomes: list[dict[str, Any]] | None = None) -> None:
+                stored: bool = True, outcomes: list[dict[str, Any]] | None = None
+                ) -> dict[str, Any] | None:
         """Record the outcome in one update, if this sender still holds the claim.
 
         Its event is published first and the outcome written after: a crash in between
         sends the message again (at least once, as above) with an event of the same id.
         Only when Kafka refuses is the event staged in the document's outbox instead,
         for the relay; so a send costs one write, not a write and an outbox clearing.
+        The notification as it will be written when it goes into ``outcomes``.
         """
         now = self.clock()
         update: dict[str, Any] = {"$set": {**fields, "updated_at": now, "lease_until": None,
@@ -292,9 +294,12 @@ class Delivery:
         if stored:
             self.store.finish(doc["_id"], token, update)
         elif outcomes is not None:  # written with the others of its batch
-            outcomes.append(applied(doc, update))  # list.append: safe across threads
+            kept = applied(doc, update)
+            outcomes.append(kept)  # list.append: safe across threads
+            return kept
         else:  # its first write: the notification as it ends up
             self.store.insert_outcome(applied(doc, update))
+        return None
 
     def _publish(self, event: Event) -> bool:
         try:
@@ -334,6 +339,7 @@ class Delivery:
         created = self.store.insert_notification(fresh)
         if created:
             self.store.set_fields(doc["_id"], {"fallback_id": sms_id})
+            doc["fallback_id"] = sms_id  # for a message still to be written with its batch
             log.info("zalo message falls back to SMS",
                      extra={"notification": doc["_id"], "fallback": sms_id})
         return created

@@ -11,6 +11,7 @@ import pytest
 import requests
 from werkzeug.serving import make_server
 
+from services.common.contracts.codes import new_code
 from services.notify import bootstrap
 from services.notify.channels import PermanentError, TransientError
 from services.notify.providers import EsmsSms, ZaloTokens, callback_signature, zalo_signature
@@ -463,3 +464,21 @@ def test_codes_typed_casually_at_night_get_an_answer_at_once(notify_settings, si
         assert ack["state"] == "cancelled"
     finally:
         harness.close()
+
+
+def test_a_polls_zalo_messages_refused_fall_back_and_say_so(harness):
+    """Acknowledgements written together after a poll's sends: a refused Zalo message,
+    not yet written when its SMS is created, is written with the link to that SMS."""
+    phones = ("0912000111", "0912000222")
+    for phone in phones:
+        harness.sinks.fault("zalo:+84" + phone[1:], [{"error": -118,
+                                                      "message": "Zalo account not existed"}])
+    events = [received(code=new_code(), contact=contact(phone=p, email=None, channel="zalo"))
+              for p in phones]
+    harness.service.dispatch.petitions_received(events)
+    harness.send()
+    for event, phone in zip(events, phones, strict=True):
+        zalo, sms = harness.notifications(petition_id=event.subject)
+        assert zalo["channel"] == "zalo" and zalo["state"] == "failed"
+        assert sms["fallback_of"] == zalo["_id"] and zalo["fallback_id"] == sms["_id"]
+        assert [m["body"] for m in harness.sms(to="+84" + phone[1:])] and sms["state"] == "sent"
