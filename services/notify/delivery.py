@@ -196,7 +196,11 @@ class Delivery:
         """Send one claimed notification; returns (Zalo message, reason) when it failed
         for good and its SMS fallback is due. ``stored`` False: not written yet, the
         outcome writes it (or goes into ``outcomes``, written later with others)."""
-        finish = partial(self._finish, stored=stored, outcomes=outcomes)
+        record = partial(self._finish, stored=stored, outcomes=outcomes)
+
+        def finish(*args: Any, **kwargs: Any) -> None:  # an outcome with no fallback
+            record(*args, **kwargs)
+
         now = self.clock()
         channel, template = doc["channel"], doc["template"]
         if (not checked and template not in domain.REPLIES and doc.get("petition_id")
@@ -236,7 +240,7 @@ class Delivery:
             fields: dict[str, Any] = {"state": outcome.state, "reason": outcome.reason}
             if outcome.due_at:
                 fields["due_at"] = outcome.due_at
-            kept = finish(doc, token, fields, attempt=attempt, event=outcome.event)
+            kept = record(doc, token, fields, attempt=attempt, event=outcome.event)
             if channel == "zalo" and outcome.state == FAILED:
                 return kept or doc, f"Zalo: {exc}"
             return None
