@@ -6,6 +6,7 @@ import contextlib
 import dataclasses
 import io
 import json
+import os
 import threading
 import time
 import uuid
@@ -226,7 +227,11 @@ class SharedClock:
 
     def advance(self, **delta: float) -> None:
         self.offset += timedelta(**delta)
-        self.path.write_text(str(self.offset.total_seconds()))
+        # written aside and renamed over: a process never reads it half-written (an
+        # empty file read between the truncation and the write meant no offset at all)
+        aside = self.path.with_suffix(".new")
+        aside.write_text(str(self.offset.total_seconds()))
+        os.replace(aside, self.path)
         time.sleep(0.05)  # let the file's mtime move on even on coarse clocks
 
 

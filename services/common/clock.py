@@ -77,18 +77,23 @@ class OffsetClock:
 
     def __init__(self, path: str) -> None:
         self.path = path
-        self._mtime = -1.0
+        self._seen: tuple[int, int, int] | None = None
         self._offset = timedelta()
 
     def __call__(self) -> datetime:
         import os
 
         try:
-            mtime = os.stat(self.path).st_mtime
-            if mtime != self._mtime:
+            stat = os.stat(self.path)
+            # the inode and size too: a file rewritten within one tick of the (coarse)
+            # file clock keeps its mtime
+            seen = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+            if seen != self._seen:
                 with open(self.path) as handle:
-                    self._offset = timedelta(seconds=float(handle.read().strip() or 0))
-                self._mtime = mtime
+                    text = handle.read().strip()
+                if text:  # an empty file is one being written: read it again next time
+                    self._offset = timedelta(seconds=float(text))
+                    self._seen = seen
         except (OSError, ValueError):
             self._offset = timedelta()
         return utcnow() + self._offset

@@ -94,6 +94,26 @@ def test_offset_clock_reads_the_file(tmp_path):
     assert clock().tzinfo is not None
 
 
+def test_offset_clock_does_not_keep_a_file_caught_half_written(tmp_path):
+    """A reader between the truncation and the write sees an empty file; a rewrite
+    within one tick of the file clock keeps the mtime. Neither may stick."""
+    path = tmp_path / "offset"
+    path.write_text("")
+    clock = OffsetClock(str(path))
+    assert abs(clock() - utcnow()) < timedelta(seconds=5)  # empty: the real time, for now
+    stamp = path.stat().st_mtime_ns
+    path.write_text("86400")
+    os.utime(path, ns=(stamp, stamp))  # the same mtime as the empty file had
+    assert abs(clock() - (utcnow() + timedelta(days=1))) < timedelta(seconds=5)
+    path.write_text("172800")  # same size, same mtime, same inode: one tick later
+    os.utime(path, ns=(stamp, stamp))
+    aside = tmp_path / "offset.new"
+    aside.write_text("172800")
+    os.replace(aside, path)  # how the tests' SharedClock writes it: a new inode
+    os.utime(path, ns=(stamp, stamp))
+    assert abs(clock() - (utcnow() + timedelta(days=2))) < timedelta(seconds=5)
+
+
 def test_default_clock(tmp_path, monkeypatch):
     monkeypatch.delenv("DOITHOAI_CLOCK_OFFSET_FILE", raising=False)
     assert default_clock() is utcnow
