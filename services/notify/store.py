@@ -105,16 +105,20 @@ class Store:
         sender had taken it already."""
         if self.insert_notification(doc, events, now):
             return True
-        return self.notifications.replace_one(
-            {"_id": doc["_id"], "state": PENDING, "attempt_count": 0},
-            queued(doc, events, now)).matched_count == 1
+        return self._replace_untouched(doc, events, now)
 
     def insert_outcomes(self, docs: list[dict[str, Any]]) -> None:
         """``insert_outcome`` for several: one insert, then a replace for each whose key
         a replay wrote meanwhile."""
         for i in sorted(insert_new(self.notifications, [queued(d) for d in docs])):
-            self.notifications.replace_one(
-                {"_id": docs[i]["_id"], "state": PENDING, "attempt_count": 0}, queued(docs[i]))
+            self._replace_untouched(docs[i])
+
+    def _replace_untouched(self, doc: dict[str, Any], events: list[Event] = (),
+                           now: datetime | None = None) -> bool:
+        """An outcome over the copy a replay wrote, if no sender has taken that yet."""
+        return self.notifications.replace_one(
+            {"_id": doc["_id"], "state": PENDING, "attempt_count": 0},
+            queued(doc, events, now)).matched_count == 1
 
     def due(self, now: datetime, limit: int) -> list[dict[str, Any]]:
         """Notifications due now, oldest first: waiting ones whose time came and claims
