@@ -23,6 +23,28 @@ ROOT = Path(__file__).resolve().parents[1]
 SERVICES = ("intake", "scheduling", "followup", "notify")
 DEFAULT_PORTS = {"intake": 8001, "scheduling": 8002, "followup": 8003, "notify": 8004,
                  "smtp": 2525, "sinks": 8025, "portal": 8000}
+# On one host the citizen's request comes first. The consumers run at a lower CPU
+# priority: notify's (the citizen's acknowledgement) a little lower than the web
+# processes, grouping and the read models lower still, so a burst of submissions is
+# answered at once and the backlog it leaves is worked off right behind it
+# (bench/README.md, round 5). In Kubernetes the pods' CPU requests rank them the same
+# way (deploy/helm). `WORKER_NICE=` (empty) runs them all level.
+DEFAULT_WORKER_NICE = "intake=10,scheduling=10,followup=10,notify=5"
+
+
+def worker_nice(raw: str) -> dict[str, int]:
+    """``service=nice,...`` as a mapping; a clear error for anything else."""
+    out: dict[str, int] = {}
+    for pair in filter(None, (p.strip() for p in raw.split(","))):
+        service, _, value = (part.strip() for part in pair.partition("="))
+        if service not in SERVICES or not value.isdigit() or int(value) > 19:
+            raise ValueError(f"WORKER_NICE: {pair!r} is not service=0..19 "
+                             f"(services: {', '.join(SERVICES)})")
+        out[service] = int(value)
+    return out
+
+
+WORKER_NICE = worker_nice(os.environ.get("WORKER_NICE", DEFAULT_WORKER_NICE))
 COLOURS = {"intake": 32, "scheduling": 34, "followup": 35, "notify": 36, "sinks": 33,
            "portal": 31}
 
@@ -43,6 +65,17 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def lower_session(pid: int, nice: int) -> None:
+    """Give the session ``pid`` leads a lower CPU priority. Where the kernel groups
+    processes by session (autogroups, Linux's default), it shares the CPU between
+    sessions first, and a process's nice value ranks it only inside its own; each process
+    here leads its own session."""
+    try:
+        Path(f"/proc/{pid}/autogroup").write_text(str(nice))
+    except OSError:  # no autogroups (another kernel or OS): the nice value is enough
+        pass
+
+
 @dataclass
 class Proc:
     name: str
@@ -50,6 +83,7 @@ class Proc:
     env: dict[str, str]
     popen: subprocess.Popen | None = None
     log_path: Path | None = None
+    nice: int = 0  # how much lower than the launcher's its CPU priority is
     _pump: threading.Thread | None = field(default=None, repr=False)
 
 
@@ -117,7 +151,8 @@ class System:
                 "--bind", f"127.0.0.1:{self.ports[service]}",
                 "--workers", str(self.web_workers), f"services.{service}.app:app"], env))
             procs.append(Proc(f"{service}-worker",
-                              [self.python, "-m", f"services.{service}.worker"], env))
+                              [self.python, "-m", f"services.{service}.worker"], env,
+                              nice=WORKER_NICE.get(service, 0)))
         if self.portal:
             env = {**self.base_env("portal"),
                    **{f"PORTAL_{s.upper()}_URL": self.url(s)
@@ -148,9 +183,14 @@ class System:
             out: IO | int = open(proc.log_path, "a")  # noqa: SIM115 - owned by the process
         else:
             out = subprocess.PIPE
-        proc.popen = subprocess.Popen(proc.argv, env=proc.env, cwd=ROOT, stdout=out,
+        # `nice` execs the command in place (same pid), and every thread it starts
+        # inherits the priority
+        argv = ["nice", "-n", str(proc.nice), *proc.argv] if proc.nice else proc.argv
+        proc.popen = subprocess.Popen(argv, env=proc.env, cwd=ROOT, stdout=out,
                                       stderr=subprocess.STDOUT, text=True,
                                       start_new_session=True)
+        if proc.nice:
+            lower_session(proc.popen.pid, proc.nice)
         if out is subprocess.PIPE:
             proc._pump = threading.Thread(target=self._pump, args=(proc,), daemon=True)
             proc._pump.start()
@@ -168,7 +208,7 @@ class System:
     def restart(self, name: str) -> None:
         proc = self.procs[name]
         self.stop_proc(proc)
-        self.start_proc(Proc(proc.name, proc.argv, proc.env))
+        self.start_proc(Proc(proc.name, proc.argv, proc.env, nice=proc.nice))
 
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
         proc = self.procs[name]

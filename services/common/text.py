@@ -22,10 +22,28 @@ def fold(text: str) -> str:
 
     "Đường LÀNG bị ngập" and "duong lang bi ngap" fold to the same string.
     """
-    text = text.translate(_LOOKALIKES)
-    lowered = unicodedata.normalize("NFD", text.lower().replace("đ", "d").replace("Đ", "d"))
-    stripped = "".join(ch for ch in lowered if unicodedata.category(ch) != "Mn")
-    return _SPACES.sub(" ", stripped).strip()
+    return _SPACES.sub(" ", text.lower().translate(_FOLDED)).strip()
+
+
+def _fold_char(ch: str) -> str:
+    ch = ch.translate(_LOOKALIKES).lower().replace("đ", "d")
+    return "".join(c for c in unicodedata.normalize("NFD", ch) if unicodedata.category(c) != "Mn")
+
+
+class _Folded(dict):
+    """What each character folds to, worked out the first time it is met, so that
+    ``str.translate`` folds the characters seen before in C (a petition's searchable
+    text is folded on every submission). Kept for the alphabets in use here, below
+    U+3000: a text of every other character cannot grow it without bound."""
+
+    def __missing__(self, code: int) -> str:
+        folded = _fold_char(chr(code))
+        if code < 0x3000:
+            self[code] = folded
+        return folded
+
+
+_FOLDED = _Folded()
 
 
 def words(text: str) -> list[str]:

@@ -53,6 +53,7 @@ class Overrides:
         self._looked = 0.0
         self.off: dict[str, set[date]] = {}
         self.work: dict[str, set[date]] = {}
+        self._verdicts: dict[tuple[date, str | None], bool] = {}
 
     def forget(self) -> None:
         """Read the file again at the next question (this process just wrote it)."""
@@ -73,6 +74,7 @@ class Overrides:
         raw = read_overrides(path)
         self.off = {k: {_day(d["date"]) for d in v.get("off") or []} for k, v in raw.items()}
         self.work = {k: {_day(d["date"]) for d in v.get("work") or []} for k, v in raw.items()}
+        self._verdicts = {}  # a new dict: a verdict worked out meanwhile goes to the old one
         self._seen = stamp
 
     def state(self, day: date, province: str | None) -> bool | None:
@@ -84,6 +86,19 @@ class Overrides:
         if any(day in self.work.get(k, ()) for k in keys):
             return True
         return None
+
+
+    def working(self, day: date, province: str | None) -> bool:
+        """Whether ``day`` is worked in ``province``, remembered until the file changes:
+        a deadline asks about up to twenty days on every submission."""
+        self._load()
+        verdicts = self._verdicts
+        known = verdicts.get((day, province))
+        if known is None:
+            declared = self.state(day, province)
+            known = _calendar(day.year).is_working_day(day) if declared is None else declared
+            verdicts[(day, province)] = known
+        return known
 
 
 def _day(value: Any) -> date:
@@ -134,10 +149,7 @@ def holiday_name(day: date) -> str | None:
 
 
 def is_working_day(day: date, province: str | None = None) -> bool:
-    declared = OVERRIDES.state(day, province)
-    if declared is not None:
-        return declared
-    return _calendar(day.year).is_working_day(day)
+    return OVERRIDES.working(day, province)
 
 
 def add_working_days(start: date, days: int, province: str | None = None) -> date:

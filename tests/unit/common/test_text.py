@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 from services.common.text import fold, nfc, strip_diacritics, words
@@ -49,3 +50,29 @@ def test_strip_diacritics_keeps_case():
     assert strip_diacritics("đê Ủy") == "de Uy"
     assert strip_diacritics("Phản ánh số NB-0001") == "Phan anh so NB-0001"
     assert strip_diacritics("Gia Viễn").isascii()
+
+
+def reference_fold(text: str) -> str:
+    """fold as first written: the whole text decomposed, then every mark dropped."""
+    text = text.translate(str.maketrans({"Ð": "Đ", "ð": "đ", "Ɖ": "Đ", "ɖ": "đ"}))
+    lowered = unicodedata.normalize("NFD", text.lower().replace("đ", "d").replace("Đ", "d"))
+    stripped = "".join(ch for ch in lowered if unicodedata.category(ch) != "Mn")
+    return re.sub(r"\s+", " ", stripped).strip()
+
+
+def test_fold_character_by_character_equals_folding_the_whole_text():
+    sample = ("Đường LÀNG bị NGẬP ở thôn Ðông, Ủy ban xã Gia Viễn: ĐƯỢC KHÔNG? "
+              "Ɖồng ɖăng ŒUVRE İstanbul ΣΟΦΟΣ ǅ ﬁ Ǆ Å 漢字 한국어 ＡＢＣ ")
+    texts = [sample, unicodedata.normalize("NFD", sample),
+             "".join(chr(c) for c in range(0x20, 0x3000) if not chr(c).isspace())]
+    for text in texts:
+        assert fold(text) == reference_fold(text)
+
+
+def test_fold_remembers_only_the_alphabets_in_use():
+    from services.common.text import _FOLDED
+
+    fold("Ngập lụt")
+    size = len(_FOLDED)
+    assert fold("漢字" + "".join(chr(c) for c in range(0x4E00, 0x5E00))).startswith("漢字")
+    assert len(_FOLDED) == size

@@ -149,6 +149,23 @@ def test_a_day_off_written_by_another_process_is_seen_within_a_second(overrides)
     assert seen.state(friday, "37") is False
 
 
+def test_a_remembered_verdict_is_dropped_when_the_file_changes(overrides):
+    import os
+
+    friday = date(2027, 3, 5)
+    seen = workdays.Overrides()
+    assert seen.working(friday, "37") and seen.working(friday, "37")
+    assert not seen.working(date(2027, 3, 6), "37")  # a Saturday
+    with open(overrides, "w", encoding="utf-8") as handle:
+        handle.write("provinces:\n  '37':\n    'off':\n      - {date: 2027-03-05}\n"
+                     "    'work':\n      - {date: 2027-03-06}\n")
+    os.utime(overrides, (1, 1))
+    seen._looked -= seen.LOOK_EVERY
+    assert not seen.working(friday, "37")
+    assert seen.working(date(2027, 3, 6), "37")
+    assert seen.working(friday, "01")
+
+
 def test_nationwide_day_off_and_declared_working_saturday(overrides):
     workdays.add_override(overrides, date(2027, 3, 8), None, "Thông báo của Chính phủ")
     workdays.add_override(overrides, date(2027, 3, 13), None, "làm bù", worked=True)
