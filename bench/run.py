@@ -47,7 +47,7 @@ from lib import (  # noqa: E402
     spread,
 )
 
-from services.system import System, free_port  # noqa: E402
+from services.system import DEFAULT_WORKER_NICE, System, free_port  # noqa: E402
 
 SECTIONS = ("commands", "intake", "pipeline", "consumers", "scale", "clustering")
 POOL = 2_000  # distinct sealed contacts among seeded petitions
@@ -125,7 +125,8 @@ class Bench:
         self.prefix = "bench" + self.stamp.lower().replace("t", "").replace("z", "")
         self.results: dict[str, Any] = {
             "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "quick": args.quick, "machine": machine(), "plan": self.plan, "sections": {},
+            "quick": args.quick, "machine": machine(), "plan": self.plan,
+            "worker_nice": os.environ.get("WORKER_NICE", DEFAULT_WORKER_NICE), "sections": {},
             "notes": []}
         self.system: System | None = None
         self.memory: MemorySampler | None = None
@@ -211,14 +212,16 @@ class Bench:
             os.killpg(self.trivial.pid, 15)
             self.trivial.wait(20)
 
-    def quiesce(self, submitted: int, timeout: float = 30) -> None:
-        """Wait until the pipeline has caught up (one SMS per petition submitted so far),
-        so that one run's background work does not slow the next run down."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if sms_count(self.sink_file) >= submitted:
-                return
+    def quiesce(self, submitted: int, timeout: float = 60) -> float | None:
+        """Wait until the pipeline has caught up (one SMS per petition submitted so far,
+        then every consumer at the end of its topics: grouping lags the SMS), so that one
+        run's background work does not slow the next run down; seconds waited, or None
+        if the timeout came first."""
+        start = time.monotonic()
+        deadline = start + timeout
+        while time.monotonic() < deadline and sms_count(self.sink_file) < submitted:
             time.sleep(0.5)
+        return None if self._quiet(deadline) is None else time.monotonic() - start
 
     # --- 0. database commands per petition ----------------------------------------------
     def commands(self) -> dict[str, Any]:
@@ -256,19 +259,23 @@ class Bench:
         for run in range(p["runs"]):
             for c in p["levels"]:
                 for name, port in (("trivial", self.trivial_port), ("intake", intake_port)):
-                    if name == "intake":
-                        self.quiesce(submitted[0], timeout=10)
+                    waited = self.quiesce(submitted[0])  # the baseline too: a quiet machine
                     r = closed_loop(port, "/api/v1/petitions", body, concurrency=c,
                                     duration=p["load_seconds"]).summary()
+                    r["quiet_after_s"] = waited
                     if name == "intake":
                         submitted[0] += r["ok"]
                     runs[name].setdefault(c, []).append(r)
                     log(f"intake run {run + 1}/{p['runs']} c={c:<2} {name:<7} "
                         f"{r['rps']:7.1f} req/s p50={r['p50_ms'] or 0:.1f} ms "
-                        f"p99={r['p99_ms'] or 0:.1f} ms errors={r['errors']}")
+                        f"p99={r['p99_ms'] or 0:.1f} ms errors={r['errors']}, started "
+                        + (f"quiet ({waited:.0f} s waited)" if waited is not None
+                           else "with a backlog (60 s waited)"))
         peak_c = max(p["levels"])
-        cross = {name: self.locust(port, peak_c, p["load_seconds"])
-                 for name, port in (("trivial", self.trivial_port), ("intake", intake_port))}
+        cross: dict[str, Any] = {}
+        for name, port in (("trivial", self.trivial_port), ("intake", intake_port)):
+            self.quiesce(submitted[0])
+            cross[name] = self.locust(port, peak_c, p["load_seconds"])
         self.memory.end()
         self.stop_trivial()
         profile = self.profile_post()
@@ -409,6 +416,7 @@ class Bench:
         # Not measured: the first petitions through a freshly started system pay for the
         # consumers' group joins, first connections and caches (a first rate of 20/s
         # measured unstable where the same rate later was not).
+        self._quiet(time.monotonic() + 120)  # what the intake section left behind
         warm = self.pipeline_rate(10, 10)
         out["warm_up"] = {"offered_per_s": 10, "seconds": 10,
                           "acknowledged": warm["acknowledged"]}

@@ -29,7 +29,7 @@ DEFAULT_PORTS = {"intake": 8001, "scheduling": 8002, "followup": 8003, "notify":
 # answered at once and the backlog it leaves is worked off right behind it
 # (bench/README.md, round 5). In Kubernetes the pods' CPU requests rank them the same
 # way (deploy/helm). `WORKER_NICE=` (empty) runs them all level.
-DEFAULT_WORKER_NICE = "intake=10,scheduling=10,followup=10,notify=5"
+DEFAULT_WORKER_NICE = "intake=10,scheduling=10,followup=10,notify=3"
 
 
 def worker_nice(raw: str) -> dict[str, int]:
