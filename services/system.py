@@ -27,8 +27,8 @@ DEFAULT_PORTS = {"intake": 8001, "scheduling": 8002, "followup": 8003, "notify":
 # priority: notify's (the citizen's acknowledgement) a little lower than the web
 # processes, grouping and the read models lower still, so a burst of submissions is
 # answered at once and the backlog it leaves is worked off right behind it
-# (bench/README.md, round 5). In Kubernetes the pods' CPU requests rank them the same
-# way (deploy/helm). `WORKER_NICE=` (empty) runs them all level.
+# (bench/README.md, round 5). In Kubernetes the pods' CPU requests weigh them instead
+# (deploy/helm). `WORKER_NICE=` (empty) runs them all level.
 DEFAULT_WORKER_NICE = "intake=10,scheduling=10,followup=10,notify=3"
 
 
