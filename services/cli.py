@@ -48,28 +48,42 @@ def _get(url: str) -> tuple[int, Any]:
         return 0, str(exc)
 
 
-def consumer_lag(settings: Settings) -> dict[str, dict[str, int]]:
-    """Lag of every consumer group, by topic."""
-    from kafka import KafkaAdminClient, KafkaConsumer
+def consumer_lag(settings: Settings,
+                 group_prefix: str | None = None) -> dict[str, dict[str, int]]:
+    """Records not yet handled, per consumer group and topic, for the groups whose names
+    start with ``group_prefix`` (the deployment's topic prefix unless given): end offset
+    minus committed offset over every partition of every topic the group subscribes to
+    (its members' subscriptions, as the admin client describes them) or has committed
+    on; a partition without a commit counts whole."""
+    from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
     from services.common.kafka import client_config
     from services.common.kafka_security import operator
 
+    prefix = settings.topic_prefix if group_prefix is None else group_prefix
     config = client_config(operator(settings))
     admin = KafkaAdminClient(**config)
-    consumer = KafkaConsumer(**config)
+    consumer = KafkaConsumer(**config, enable_auto_commit=False)
     lags: dict[str, dict[str, int]] = {}
     try:
         groups = sorted(g["group_id"] for g in admin.list_groups()
-                        if g["group_id"].startswith(settings.topic_prefix))
+                        if g["group_id"].startswith(prefix))
+        described = admin.describe_groups(groups) if groups else {}
         for group in groups:
-            offsets = admin.list_group_offsets(group).get(group) or {}
-            if not offsets:
+            committed = admin.list_group_offsets({group: None}).get(group) or {}
+            topics = {tp.topic for tp in committed}
+            for member in (described.get(group) or {}).get("members") or []:
+                topics.update((member.get("member_metadata") or {}).get("topics") or [])
+            partitions = [TopicPartition(t, p) for t in sorted(topics)
+                          for p in consumer.partitions_for_topic(t) or ()]
+            if not partitions:
                 continue
-            ends = consumer.end_offsets(list(offsets))
+            ends = consumer.end_offsets(partitions)
+            starts = consumer.beginning_offsets(partitions)
             per_topic: dict[str, int] = {}
-            for tp, meta in offsets.items():
-                per_topic[tp.topic] = per_topic.get(tp.topic, 0) + max(0, ends[tp] - meta.offset)
+            for tp in partitions:
+                done = committed[tp].offset if tp in committed else starts[tp]
+                per_topic[tp.topic] = per_topic.get(tp.topic, 0) + max(0, ends[tp] - done)
             lags[group] = per_topic
     finally:
         consumer.close()

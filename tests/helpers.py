@@ -19,6 +19,7 @@ from typing import Any
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from pymongo import MongoClient
 
+from services.cli import consumer_lag as cli_consumer_lag
 from services.common.clock import utcnow
 from services.common.config import Settings
 from services.common.kafka import Consumer, client_config
@@ -89,33 +90,8 @@ def running(consumer: Consumer) -> Iterator[Consumer]:
 
 def consumer_lag(settings: Settings, group_prefix: str) -> int:
     """Records not yet handled by the consumer groups whose names start with
-    ``group_prefix``: end offset minus committed offset, over every partition of every
-    topic each group subscribes to (its members' subscriptions, as the admin client
-    describes them) or has committed on; a partition without a commit counts whole."""
-    admin = KafkaAdminClient(**client_config(settings))
-    ends = KafkaConsumer(**client_config(settings), enable_auto_commit=False)
-    try:
-        lag = 0
-        groups = [g["group_id"] for g in admin.list_groups()
-                  if g["group_id"].startswith(group_prefix)]
-        described = admin.describe_groups(groups) if groups else {}
-        for group in groups:
-            committed = admin.list_group_offsets({group: None}).get(group) or {}
-            topics = {tp.topic for tp in committed}
-            for member in (described.get(group) or {}).get("members") or []:
-                topics.update((member.get("member_metadata") or {}).get("topics") or [])
-            partitions = [TopicPartition(t, p) for t in topics
-                          for p in ends.partitions_for_topic(t) or ()]
-            if not partitions:
-                continue
-            end, start = ends.end_offsets(partitions), ends.beginning_offsets(partitions)
-            for tp in partitions:
-                done = committed[tp].offset if tp in committed else start[tp]
-                lag += max(0, end[tp] - done)
-        return lag
-    finally:
-        ends.close()
-        admin.close()
+    ``group_prefix``, all topics together (``services.cli.consumer_lag``)."""
+    return sum(sum(topics.values()) for topics in cli_consumer_lag(settings, group_prefix).values())
 
 
 def staged_events(infra: Settings, db_prefix: str) -> int:
