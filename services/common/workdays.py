@@ -80,13 +80,15 @@ class Overrides:
     def state(self, day: date, province: str | None) -> bool | None:
         """True declared worked, False declared off, None no override."""
         self._load()
+        return self._declared(day, province)
+
+    def _declared(self, day: date, province: str | None) -> bool | None:
         keys = (NATIONWIDE, province) if province else (NATIONWIDE,)
         if any(day in self.off.get(k, ()) for k in keys):
             return False
         if any(day in self.work.get(k, ()) for k in keys):
             return True
         return None
-
 
     def working(self, day: date, province: str | None) -> bool:
         """Whether ``day`` is worked in ``province``, remembered until the file changes:
@@ -95,7 +97,7 @@ class Overrides:
         verdicts = self._verdicts
         known = verdicts.get((day, province))
         if known is None:
-            declared = self.state(day, province)
+            declared = self._declared(day, province)
             known = _calendar(day.year).is_working_day(day) if declared is None else declared
             verdicts[(day, province)] = known
         return known
